@@ -1,0 +1,9 @@
+// Package all links every backend into a program: blank-import it and
+// backends.Open serves every scheme mlps knows. A new backend adds one line
+// here.
+package all
+
+import (
+	_ "mlps.dev/mlps/backends/file"
+	_ "mlps.dev/mlps/backends/mem"
+)

@@ -1,0 +1,276 @@
+// Command mlps tells whether storage can feed AI workloads: it plans and
+// runs workloads written in CUE (training I/O, checkpoints, queries)
+// against local files, memory or object stores, and reports what it
+// measured.
+//
+// Exit status: 0 success, 1 a run that failed, 2 bad input, 130 a run
+// interrupted by SIGINT or SIGTERM (its results are written, marked
+// incomplete).
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"golang.org/x/term"
+
+	_ "mlps.dev/mlps/backends/all"
+	"mlps.dev/mlps/dsl"
+	"mlps.dev/mlps/exec"
+	"mlps.dev/mlps/planner"
+	_ "mlps.dev/mlps/stages/all"
+)
+
+const (
+	exitOK          = 0
+	exitFailed      = 1
+	exitUsage       = 2
+	exitInterrupted = 130
+)
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+const usage = `mlps tells whether your storage can feed AI workloads.
+
+Usage:
+  mlps plan WORKLOAD [--format text|json|dot] [--set path=value ...]
+  mlps exec WORKLOAD [--results DIR] [--json] [--set path=value ...]
+  mlps version
+
+WORKLOAD is a .cue file, a directory holding a CUE package, or a .yaml or
+.json file. Run 'mlps COMMAND --help' for a command's flags and examples.
+
+Example:
+  mlps exec workloads/demo.cue
+`
+
+func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return exitUsage
+	}
+	switch args[0] {
+	case "plan":
+		return planCmd(args[1:], stdout, stderr)
+	case "exec":
+		return execCmd(args[1:], stdout, stderr)
+	case "version":
+		fmt.Fprintf(stdout, "mlps %s\n", exec.MlpsVersion())
+		return exitOK
+	case "help", "-h", "-help", "--help":
+		fmt.Fprint(stdout, usage)
+		return exitOK
+	}
+	fmt.Fprintf(stderr, "mlps: unknown command %q\n\n%s", args[0], usage)
+	return exitUsage
+}
+
+// sets collects repeated --set flags.
+type sets []string
+
+func (s *sets) String() string     { return strings.Join(*s, " ") }
+func (s *sets) Set(v string) error { *s = append(*s, v); return nil }
+
+func newFlags(name, help string, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprint(stderr, help)
+		fs.PrintDefaults()
+	}
+	return fs
+}
+
+// parse parses flags that may come before or after the positional
+// arguments, and wants exactly one positional argument: the workload.
+func parse(fs *flag.FlagSet, args []string, stderr io.Writer) (string, int, bool) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return "", exitOK, false
+			}
+			return "", exitUsage, false
+		}
+		args = fs.Args()
+		if len(args) == 0 {
+			break
+		}
+		pos = append(pos, args[0])
+		args = args[1:]
+	}
+	if len(pos) != 1 {
+		fmt.Fprintf(stderr, "mlps %s: want one workload, got %d arguments\n", fs.Name(), len(pos))
+		fs.Usage()
+		return "", exitUsage, false
+	}
+	return pos[0], 0, true
+}
+
+const planHelp = `Usage: mlps plan WORKLOAD [flags]
+
+Validates a workload and prints the DAG of its stages with their planned
+work, without touching storage.
+
+Examples:
+  mlps plan workloads/demo.cue
+  mlps plan workloads/demo.cue --format json
+  mlps plan workloads/demo.cue --format dot | dot -Tsvg > plan.svg
+  mlps plan workloads/demo.cue --set datasets.train.files=1024
+
+Flags:
+`
+
+func planCmd(args []string, stdout, stderr io.Writer) int {
+	fs := newFlags("plan", planHelp, stderr)
+	format := fs.String("format", "text", "output `format`: text, json or dot")
+	var overrides sets
+	fs.Var(&overrides, "set", "override a field, as `path=value` (repeatable); checked by the schema")
+	path, code, ok := parse(fs, args, stderr)
+	if !ok {
+		return code
+	}
+	p, code := load(path, overrides, stderr)
+	if p == nil {
+		return code
+	}
+	var err error
+	switch *format {
+	case "text":
+		err = p.WriteText(stdout)
+	case "json":
+		err = p.WriteJSON(stdout)
+	case "dot":
+		err = p.WriteDOT(stdout)
+	default:
+		fmt.Fprintf(stderr, "mlps plan: --format %q: want text, json or dot\n", *format)
+		return exitUsage
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "mlps plan: %v\n", err)
+		return exitFailed
+	}
+	return exitOK
+}
+
+// load loads and plans a workload, printing input errors.
+func load(path string, overrides []string, stderr io.Writer) (*planner.Plan, int) {
+	w, err := dsl.Load(path, overrides)
+	if err == nil {
+		var p *planner.Plan
+		if p, err = planner.Compile(w); err == nil {
+			return p, exitOK
+		}
+	}
+	fmt.Fprintln(stderr, err)
+	if dsl.IsInputError(err) {
+		return nil, exitUsage
+	}
+	return nil, exitFailed
+}
+
+const execHelp = `Usage: mlps exec WORKLOAD [flags]
+
+Runs a workload and writes its results directory: summary.json, one file
+per stage, the resolved workload (CUE and JSON), the plan and provenance.
+Progress goes to stderr; the summary table (or --json) to stdout.
+Ctrl-C stops the run, writes what was measured marked incomplete, and
+exits 130.
+
+Examples:
+  mlps exec workloads/demo.cue
+  mlps exec workloads/demo.cue --results /tmp/demo-run --json
+  mlps exec workloads/demo.cue --set targets.scratch.uri=file:///mnt/nvme/mlps
+
+Flags:
+`
+
+func execCmd(args []string, stdout, stderr io.Writer) int {
+	fs := newFlags("exec", execHelp, stderr)
+	results := fs.String("results", "", "results `directory` (default ./results/WORKLOAD/YYYYMMDD_HHMMSS)")
+	asJSON := fs.Bool("json", false, "print the summary as JSON instead of a table")
+	progress := fs.String("progress", "auto", "progress on stderr: auto, live, plain or none")
+	var overrides sets
+	fs.Var(&overrides, "set", "override a field, as `path=value` (repeatable); checked by the schema")
+	path, code, ok := parse(fs, args, stderr)
+	if !ok {
+		return code
+	}
+	opts, err := progressOptions(*progress, stderr)
+	if err != nil {
+		fmt.Fprintf(stderr, "mlps exec: %v\n", err)
+		return exitUsage
+	}
+	p, code := load(path, overrides, stderr)
+	if p == nil {
+		return code
+	}
+	dir := *results
+	if dir == "" {
+		dir = filepath.Join("results", p.Workload.Name, time.Now().Format("20060102_150405"))
+	}
+	if err := exec.CheckResultsDir(dir); err != nil {
+		fmt.Fprintf(stderr, "mlps exec: %v\n", err)
+		return exitUsage
+	}
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	go func() {
+		<-ctx.Done()
+		stop() // a second Ctrl-C kills at once
+	}()
+	prov := exec.NewProvenance(append([]string{"mlps", "exec"}, args...))
+	rep := exec.Run(ctx, p, opts)
+	sum, werr := exec.WriteResults(dir, p, rep, prov)
+	if werr != nil {
+		fmt.Fprintf(stderr, "mlps exec: writing results: %v\n", werr)
+		return exitFailed
+	}
+	if *asJSON {
+		b, _ := sum.MarshalJSON()
+		fmt.Fprintf(stdout, "%s\n", b)
+	} else {
+		exec.WriteTable(stdout, rep)
+		fmt.Fprintf(stdout, "results: %s\n", dir)
+	}
+	switch {
+	case rep.Complete:
+		return exitOK
+	case rep.Canceled():
+		fmt.Fprintf(stderr, "mlps exec: interrupted; partial results in %s (complete: false)\n", dir)
+		return exitInterrupted
+	default:
+		fmt.Fprintf(stderr, "mlps exec: %v\n", rep.Err)
+		return exitFailed
+	}
+}
+
+func progressOptions(mode string, stderr io.Writer) (exec.Options, error) {
+	tty := false
+	if f, ok := stderr.(*os.File); ok {
+		tty = term.IsTerminal(int(f.Fd()))
+	}
+	switch mode {
+	case "auto":
+		return exec.Options{Progress: stderr, Live: tty}, nil
+	case "live":
+		return exec.Options{Progress: stderr, Live: true}, nil
+	case "plain":
+		return exec.Options{Progress: stderr}, nil
+	case "none":
+		return exec.Options{}, nil
+	}
+	return exec.Options{}, fmt.Errorf("--progress %q: want auto, live, plain or none", mode)
+}

@@ -1,0 +1,5 @@
+package dsl
+
+import "encoding/json"
+
+var jsonUnmarshal = json.Unmarshal

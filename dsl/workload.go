@@ -1,0 +1,151 @@
+package dsl
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"sort"
+
+	"cuelang.org/go/cue"
+	"cuelang.org/go/cue/format"
+	"cuelang.org/go/cue/token"
+)
+
+// Workload mirrors schema.#Workload. A test decodes every shipped workload
+// strictly into it, so a field added to the schema without its Go twin
+// fails the build of the tests, not a user's run.
+type Workload struct {
+	Name        string             `json:"name"`
+	Description string             `json:"description,omitempty"`
+	Seed        uint64             `json:"seed"`
+	Targets     map[string]Target  `json:"targets"`
+	Datasets    map[string]Dataset `json:"datasets"`
+	Stages      map[string]Stage   `json:"stages"`
+
+	value cue.Value
+}
+
+// Target mirrors schema.#Target.
+type Target struct {
+	URI            string `json:"uri"`
+	MaxConnections int    `json:"max_connections,omitempty"`
+}
+
+// Dataset mirrors schema.#Dataset.
+type Dataset struct {
+	Target           string `json:"target"`
+	Path             string `json:"path"`
+	Format           string `json:"format"`
+	Files            int64  `json:"files"`
+	SamplesPerFile   int64  `json:"samples_per_file"`
+	RecordBytes      int64  `json:"record_bytes"`
+	RecordBytesStdev int64  `json:"record_bytes_stdev"`
+	Subfolders       int64  `json:"subfolders"`
+	Prefix           string `json:"prefix"`
+}
+
+// Common mirrors schema.#Common: the fields every stage kind has. Stage
+// packages embed it in their own spec types.
+type Common struct {
+	Kind  string   `json:"kind"`
+	After []string `json:"after"`
+}
+
+// Stage is one stage as written. Its kind-specific fields stay encoded
+// until the stage package that owns the kind decodes them with Decode, so
+// adding a kind touches only that package and the schema.
+type Stage struct {
+	Common
+	raw json.RawMessage
+}
+
+// UnmarshalJSON keeps the raw stage for Decode.
+func (s *Stage) UnmarshalJSON(b []byte) error {
+	s.raw = bytes.Clone(b)
+	var c Common
+	if err := json.Unmarshal(b, &c); err != nil {
+		return err
+	}
+	s.Common = c
+	return nil
+}
+
+// MarshalJSON writes the stage as it was decoded.
+func (s Stage) MarshalJSON() ([]byte, error) { return s.raw, nil }
+
+// Decode decodes the stage's fields into spec, which must declare every
+// field the schema gives the kind: an unknown field is an error, which is
+// how the tests prove the Go types and the schema agree.
+func (s Stage) Decode(spec any) error {
+	d := json.NewDecoder(bytes.NewReader(s.raw))
+	d.DisallowUnknownFields()
+	if err := d.Decode(spec); err != nil {
+		return fmt.Errorf("stage of kind %q: %w (the Go spec and the schema disagree)", s.Kind, err)
+	}
+	return nil
+}
+
+func decode(v cue.Value) (*Workload, error) {
+	b, err := v.MarshalJSON()
+	if err != nil {
+		return nil, fromCUE(err, token.Pos.IsValid)
+	}
+	w := &Workload{value: v}
+	d := json.NewDecoder(bytes.NewReader(b))
+	d.DisallowUnknownFields()
+	if err := d.Decode(w); err != nil {
+		return nil, fmt.Errorf("mlps: schema and Go types disagree: %w", err)
+	}
+	return w, nil
+}
+
+// StageIDs returns the stage names in sorted order, the order every
+// listing of stages uses so plans are deterministic.
+func (w *Workload) StageIDs() []string {
+	ids := make([]string, 0, len(w.Stages))
+	for id := range w.Stages {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	return ids
+}
+
+// Pos returns where the value at path (field names, and ints for list
+// indexes) was written, for error messages.
+func (w *Workload) Pos(path ...any) token.Pos {
+	sels := make([]cue.Selector, len(path))
+	for i, p := range path {
+		switch p := p.(type) {
+		case int:
+			sels[i] = cue.Index(p)
+		case string:
+			sels[i] = cue.Str(p)
+		default:
+			panic(fmt.Sprintf("dsl: Pos: path element %v is neither string nor int", p))
+		}
+	}
+	v := w.value.LookupPath(cue.MakePath(sels...))
+	// A value merged from several places reports the first; prefer the
+	// user's own field over the schema's declaration.
+	return v.Pos()
+}
+
+// CUE returns the fully resolved workload as CUE source.
+func (w *Workload) CUE() ([]byte, error) {
+	n := w.value.Syntax(cue.Final(), cue.Concrete(true))
+	return format.Node(n)
+}
+
+// JSON returns the fully resolved workload as indented JSON.
+func (w *Workload) JSON() ([]byte, error) {
+	b, err := w.value.MarshalJSON()
+	if err != nil {
+		return nil, err
+	}
+	var out bytes.Buffer
+	if err := json.Indent(&out, b, "", "  "); err != nil {
+		return nil, err
+	}
+	out.WriteByte('\n')
+	return out.Bytes(), nil
+}

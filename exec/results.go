@@ -1,0 +1,318 @@
+package exec
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime"
+	"runtime/debug"
+	"sort"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"mlps.dev/mlps/planner"
+	"mlps.dev/mlps/stages"
+	"mlps.dev/mlps/stages/measure"
+)
+
+// Version is mlps's version, set at build time with
+// -ldflags "-X mlps.dev/mlps/exec.Version=v1.2.3"; otherwise it comes from
+// the module's build information.
+var Version = ""
+
+// MlpsVersion returns the version this binary reports.
+func MlpsVersion() string {
+	if Version != "" {
+		return Version
+	}
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		v := bi.Main.Version
+		for _, s := range bi.Settings {
+			if s.Key == "vcs.revision" {
+				v += "+" + s.Value
+			}
+		}
+		if v != "" {
+			return v
+		}
+	}
+	return "(devel)"
+}
+
+// Provenance is everything needed to reproduce and place a result.
+type Provenance struct {
+	MlpsVersion string    `json:"mlps_version"`
+	GoVersion   string    `json:"go_version"`
+	OS          string    `json:"os"`
+	Arch        string    `json:"arch"`
+	Hostname    string    `json:"hostname"`
+	CPUs        int       `json:"cpus"`
+	MemoryBytes int64     `json:"memory_bytes"`
+	CommandLine []string  `json:"command_line"`
+	Workload    string    `json:"workload"`
+	Seed        uint64    `json:"seed"`
+	Start       time.Time `json:"start"`
+	End         time.Time `json:"end"`
+}
+
+// NewProvenance describes this host and this invocation.
+func NewProvenance(args []string) Provenance {
+	host, _ := os.Hostname()
+	return Provenance{
+		MlpsVersion: MlpsVersion(),
+		GoVersion:   runtime.Version(),
+		OS:          runtime.GOOS,
+		Arch:        runtime.GOARCH,
+		Hostname:    host,
+		CPUs:        runtime.NumCPU(),
+		MemoryBytes: hostMemory(),
+		CommandLine: args,
+	}
+}
+
+// hostMemory reads MemTotal from /proc/meminfo; 0 where there is none.
+func hostMemory() int64 {
+	f, err := os.Open("/proc/meminfo")
+	if err != nil {
+		return 0
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		fields := strings.Fields(sc.Text())
+		if len(fields) >= 2 && fields[0] == "MemTotal:" {
+			kb, _ := strconv.ParseInt(fields[1], 10, 64)
+			return kb * 1024
+		}
+	}
+	return 0
+}
+
+// CheckResultsDir fails when dir already holds a result, so that a run
+// never mixes its files with an earlier one's.
+func CheckResultsDir(dir string) error {
+	if _, err := os.Stat(filepath.Join(dir, "summary.json")); err == nil {
+		return fmt.Errorf("results directory %s already holds a result (summary.json); choose another with --results", dir)
+	}
+	return nil
+}
+
+// Summary is summary.json: the run's outcome, each stage's headline
+// figures, and the run-level keys of stages that define them (DLIO's
+// training keys) at the top level where the suite's tools look for them.
+type Summary struct {
+	Workload string                  `json:"workload"`
+	Complete bool                    `json:"complete"`
+	Error    string                  `json:"error,omitempty"`
+	Start    time.Time               `json:"start"`
+	End      time.Time               `json:"end"`
+	Seconds  float64                 `json:"seconds"`
+	Stages   map[string]StageSummary `json:"stages"`
+	NumHosts int                     `json:"num_hosts"`
+	// Keys holds the hoisted run-level keys; they are written inline.
+	Keys map[string]any `json:"-"`
+}
+
+// StageSummary is one stage's line in the summary.
+type StageSummary struct {
+	Kind    string  `json:"kind"`
+	Status  string  `json:"status"`
+	Seconds float64 `json:"seconds"`
+	Ops     uint64  `json:"ops"`
+	Errors  uint64  `json:"errors"`
+	// Bytes moved, as measured; MBPerSecond divides them by the stage's
+	// wall time (MB = 10^6 bytes).
+	Bytes       int64   `json:"bytes"`
+	MBPerSecond float64 `json:"MB_per_second"`
+}
+
+// MarshalJSON writes the summary's fields and its hoisted keys as one
+// object.
+func (s Summary) MarshalJSON() ([]byte, error) {
+	type plain Summary
+	b, err := json.Marshal(plain(s))
+	if err != nil {
+		return nil, err
+	}
+	m := map[string]any{}
+	if err := json.Unmarshal(b, &m); err != nil {
+		return nil, err
+	}
+	for k, v := range s.Keys {
+		if _, taken := m[k]; !taken {
+			m[k] = v
+		}
+	}
+	return json.Marshal(m)
+}
+
+// SummaryKeyer is implemented by tasks whose metrics include run-level
+// keys that belong at the top of summary.json.
+type SummaryKeyer interface {
+	SummaryKeys() []string
+}
+
+// Summarize builds the summary of a run.
+func Summarize(p *planner.Plan, rep *Report) Summary {
+	s := Summary{
+		Workload: p.Workload.Name, Complete: rep.Complete,
+		Start: rep.Start, End: rep.End, Seconds: rep.End.Sub(rep.Start).Seconds(),
+		Stages: map[string]StageSummary{}, NumHosts: 1, Keys: map[string]any{},
+	}
+	if rep.Err != nil {
+		s.Error = rep.Err.Error()
+	}
+	claims := map[string]int{}
+	for _, sr := range rep.Stages {
+		ss := StageSummary{Kind: sr.Kind, Status: sr.Status, Seconds: sr.Seconds,
+			Ops: sr.Measured.Count, Errors: sr.Measured.Errors, Bytes: sr.Measured.Bytes}
+		if sr.Seconds > 0 {
+			ss.MBPerSecond = float64(ss.Bytes) / 1e6 / sr.Seconds
+		}
+		s.Stages[sr.ID] = ss
+		if k, ok := sr.node.Task.(SummaryKeyer); ok && sr.Metrics != nil {
+			for _, key := range k.SummaryKeys() {
+				if v, ok := sr.Metrics[key]; ok {
+					claims[key]++
+					s.Keys[key] = v
+				}
+			}
+		}
+	}
+	// A key two stages both define stays under each stage only: at the
+	// top it would silently mean one of them.
+	for key, n := range claims {
+		if n > 1 {
+			delete(s.Keys, key)
+		}
+	}
+	return s
+}
+
+// WriteResults writes the results directory: the resolved workload as CUE
+// and JSON, the provenance, one file per stage, and summary.json last, so a
+// directory with a summary is a finished write. Each file is written to a
+// temporary name and renamed into place.
+func WriteResults(dir string, p *planner.Plan, rep *Report, prov Provenance) (Summary, error) {
+	if err := os.MkdirAll(filepath.Join(dir, "stages"), 0o755); err != nil {
+		return Summary{}, err
+	}
+	w := p.Workload
+	cueSrc, err := w.CUE()
+	if err != nil {
+		return Summary{}, err
+	}
+	jsonSrc, err := w.JSON()
+	if err != nil {
+		return Summary{}, err
+	}
+	prov.Workload, prov.Seed, prov.Start, prov.End = w.Name, w.Seed, rep.Start, rep.End
+	files := []struct {
+		name string
+		data func() ([]byte, error)
+	}{
+		{"workload.cue", func() ([]byte, error) { return cueSrc, nil }},
+		{"workload.json", func() ([]byte, error) { return jsonSrc, nil }},
+		{"plan.json", func() ([]byte, error) { return indent(p.JSON()) }},
+		{"provenance.json", func() ([]byte, error) { return indent(prov) }},
+	}
+	for _, sr := range rep.Stages {
+		files = append(files, struct {
+			name string
+			data func() ([]byte, error)
+		}{filepath.Join("stages", sr.ID+".json"), func() ([]byte, error) { return indent(sr) }})
+	}
+	sum := Summarize(p, rep)
+	files = append(files, struct {
+		name string
+		data func() ([]byte, error)
+	}{"summary.json", func() ([]byte, error) { return indent(sum) }})
+	for _, f := range files {
+		data, err := f.data()
+		if err != nil {
+			return sum, fmt.Errorf("results: %s: %w", f.name, err)
+		}
+		if err := writeAtomic(filepath.Join(dir, f.name), data); err != nil {
+			return sum, err
+		}
+	}
+	return sum, nil
+}
+
+func indent(v any) ([]byte, error) {
+	b, err := json.MarshalIndent(v, "", "  ")
+	return append(b, '\n'), err
+}
+
+func writeAtomic(path string, data []byte) error {
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, data, 0o644); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
+}
+
+// Headliner is implemented by tasks that can say their key figures in one
+// line for the human summary.
+type Headliner interface {
+	Headline(stages.Metrics) string
+}
+
+// WriteTable prints the human summary: one row per stage, then each
+// stage's headline.
+func WriteTable(out io.Writer, rep *Report) error {
+	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "stage\tkind\tstatus\tops\terrors\tbytes\tseconds\tMB/s\tp50 ms\tp99 ms\tp99.9 ms\t")
+	for _, sr := range rep.Stages {
+		var p50, p99, p999 float64
+		for _, o := range sr.Measured.Ops {
+			// The stage's main operation: the one that moved the most.
+			if o.Bytes == maxBytes(sr.Measured.Ops) {
+				p50, p99, p999 = o.Latency.P50*1e3, o.Latency.P99*1e3, o.Latency.P999*1e3
+				break
+			}
+		}
+		rate := 0.0
+		if sr.Seconds > 0 {
+			rate = float64(sr.Measured.Bytes) / 1e6 / sr.Seconds
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%s\t%.2f\t%.1f\t%.2f\t%.2f\t%.2f\t\n",
+			sr.ID, sr.Kind, sr.Status, sr.Measured.Count, sr.Measured.Errors, measure.IEC(sr.Measured.Bytes),
+			sr.Seconds, rate, p50, p99, p999)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	ids := make([]string, 0, len(rep.Stages))
+	byID := map[string]*StageReport{}
+	for _, sr := range rep.Stages {
+		ids = append(ids, sr.ID)
+		byID[sr.ID] = sr
+	}
+	sort.Strings(ids)
+	for _, id := range ids {
+		sr := byID[id]
+		if h, ok := sr.node.Task.(Headliner); ok && sr.Metrics != nil {
+			if line := h.Headline(sr.Metrics); line != "" {
+				fmt.Fprintf(out, "%s: %s\n", id, line)
+			}
+		}
+		if sr.Error != "" {
+			fmt.Fprintf(out, "%s: %s\n", id, sr.Error)
+		}
+	}
+	return nil
+}
+
+func maxBytes(ops []measure.OpStats) int64 {
+	var m int64 = -1
+	for _, o := range ops {
+		m = max(m, o.Bytes)
+	}
+	return m
+}

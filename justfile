@@ -1,0 +1,22 @@
+# Everyday tasks; `just --list` shows them. just is on npm as rust-just.
+
+# build the mlps binary into bin/
+build:
+    go build -o bin/mlps ./cmd/mlps
+
+# every test, as CI runs them
+test:
+    go test ./...
+
+# the README's first command: the demo workload on local files
+run:
+    go run ./cmd/mlps exec workloads/demo.cue
+
+# benchmarks, each quoted against a reference measured in the same run
+bench:
+    go test -run '^$' -bench . -benchmem ./...
+
+# formatting and vet, as CI checks them
+lint:
+    test -z "$(gofmt -l $(git ls-files '*.go'))"
+    go vet ./...

@@ -1,0 +1,8 @@
+// Package all registers every stage kind mlps ships; import it for its
+// side effect. A new kind adds one line here.
+package all
+
+import (
+	_ "mlps.dev/mlps/stages/generate"
+	_ "mlps.dev/mlps/stages/readepoch"
+)

@@ -1,0 +1,183 @@
+// Package dataset computes everything about a dataset from its definition
+// and a file index: the file's name, its record size, its exact size on
+// storage and its content stream. Nothing is listed and nothing is stored
+// per file, so a dataset of millions of files costs a few words.
+package dataset
+
+import (
+	"fmt"
+	"io"
+	"math"
+	"math/rand/v2"
+	"path"
+	"sort"
+	"strconv"
+
+	"mlps.dev/mlps/dsl"
+	"mlps.dev/mlps/stages/content"
+	"mlps.dev/mlps/stages/format/npz"
+)
+
+// Layout is one dataset, ready to name, size and write its files.
+type Layout struct {
+	// Name is the dataset's name in the workload; it is part of every
+	// file's content identity.
+	Name string
+	dsl.Dataset
+	seed   uint64
+	format format
+	width  int // digits of the file count, for zero padding
+	swidth int // digits of the subfolder count
+}
+
+// format is what a file format must provide for the stages to plan and
+// write it.
+type format interface {
+	ext() string
+	// size is the exact size in bytes of a file holding samples records
+	// of recordBytes each.
+	size(recordBytes, samples int64) (int64, error)
+	write(w io.Writer, recordBytes, samples int64, fill func(p []byte, off int64), buf []byte) (int64, error)
+}
+
+type npzFormat struct{}
+
+func (npzFormat) ext() string { return "npz" }
+func (npzFormat) size(r, s int64) (int64, error) {
+	return npz.Size(npz.Spec{RecordBytes: r, Samples: s})
+}
+func (npzFormat) write(w io.Writer, r, s int64, fill func([]byte, int64), buf []byte) (int64, error) {
+	return npz.Write(w, npz.Spec{RecordBytes: r, Samples: s}, fill, buf)
+}
+
+var formats = map[string]format{"npz": npzFormat{}}
+
+// Resolve returns the layout of the dataset name, which a stage refers to
+// at the field path at (such as "stages", "train", "dataset"); errors
+// point at the workload's text.
+func Resolve(w *dsl.Workload, name string, at ...any) (*Layout, error) {
+	d, ok := w.Datasets[name]
+	if !ok {
+		return nil, dsl.Errorf(w.Pos(at...), dotted(at),
+			"unknown dataset %q (datasets: %s)", name, keys(w.Datasets))
+	}
+	if _, ok := w.Targets[d.Target]; !ok {
+		return nil, dsl.Errorf(w.Pos("datasets", name, "target"), "datasets."+name+".target",
+			"unknown target %q (targets: %s)", d.Target, keys(w.Targets))
+	}
+	l, err := New(name, d, w.Seed)
+	if err != nil {
+		return nil, dsl.Errorf(w.Pos("datasets", name, "format"), "datasets."+name+".format", "%v", err)
+	}
+	if _, err := l.format.size(d.RecordBytes+4*d.RecordBytesStdev, d.SamplesPerFile); err != nil {
+		return nil, dsl.Errorf(w.Pos("datasets", name, "record_bytes"), "datasets."+name, "%v", err)
+	}
+	return l, nil
+}
+
+// New returns the layout of dataset d named name under seed.
+func New(name string, d dsl.Dataset, seed uint64) (*Layout, error) {
+	f, ok := formats[d.Format]
+	if !ok {
+		return nil, fmt.Errorf("format %q is not supported yet (supported: %s)", d.Format, keys(formats))
+	}
+	return &Layout{
+		Name: name, Dataset: d, seed: seed, format: f,
+		width:  len(strconv.FormatInt(d.Files, 10)),
+		swidth: len(strconv.FormatInt(d.Subfolders, 10)),
+	}, nil
+}
+
+// FileName is the name of file i below the target's root:
+// {path}/[{subfolder}/]{prefix}_{i}_of_{files}.{ext}, with i zero-padded to
+// the width of the file count, and files spread round-robin over the
+// subfolders when there is more than one.
+func (l *Layout) FileName(i int64) string {
+	name := fmt.Sprintf("%s_%0*d_of_%d.%s", l.Prefix, l.width, i, l.Files, l.format.ext())
+	if l.Subfolders > 1 {
+		name = path.Join(fmt.Sprintf("%0*d", l.swidth, i%l.Subfolders), name)
+	}
+	if l.Path != "" {
+		name = path.Join(l.Path, name)
+	}
+	return name
+}
+
+// RecordBytes is the size of the records of file i: the mean, or with a
+// stdev a draw from a normal distribution around it, clipped to at least
+// one byte. The draw is seeded by the file's identity, so generate and
+// read agree without storing it.
+func (l *Layout) RecordBytes(i int64) int64 {
+	if l.RecordBytesStdev == 0 {
+		return l.Dataset.RecordBytes
+	}
+	r := rand.New(rand.NewPCG(l.seed, l.Stream(i)))
+	v := math.Round(float64(l.Dataset.RecordBytes) + float64(l.RecordBytesStdev)*r.NormFloat64())
+	return max(1, int64(v))
+}
+
+// FileSize is the exact size of file i on storage.
+func (l *Layout) FileSize(i int64) int64 {
+	n, err := l.format.size(l.RecordBytes(i), l.SamplesPerFile)
+	if err != nil {
+		// Resolve checked the largest sizes a stdev plausibly gives; a draw
+		// beyond four sigma that overflows the format is clipped here.
+		n, _ = l.format.size(l.Dataset.RecordBytes, l.SamplesPerFile)
+	}
+	return n
+}
+
+// TotalBytes is the size of all files. With a stdev it sums every file's
+// size, which costs a fraction of a second per million files and no
+// memory.
+func (l *Layout) TotalBytes() int64 {
+	if l.RecordBytesStdev == 0 {
+		return l.Files * l.FileSize(0)
+	}
+	var t int64
+	for i := range l.Files {
+		t += l.FileSize(i)
+	}
+	return t
+}
+
+// Stream is the content identity of file i.
+func (l *Layout) Stream(i int64) uint64 { return content.Stream(l.Name, i) }
+
+// Write streams file i to w with content from gen, using buf as scratch.
+func (l *Layout) Write(w io.Writer, i int64, gen *content.Generator, buf []byte) (int64, error) {
+	s := l.Stream(i)
+	fill := func(p []byte, off int64) { gen.Fill(p, s, off) }
+	return l.format.write(w, l.RecordBytes(i), l.SamplesPerFile, fill, buf)
+}
+
+func dotted(path []any) string {
+	out := ""
+	for i, p := range path {
+		if i > 0 {
+			out += "."
+		}
+		out += fmt.Sprint(p)
+	}
+	return out
+}
+
+func keys[V any](m map[string]V) string {
+	out := ""
+	for _, k := range sortedKeys(m) {
+		if out != "" {
+			out += ", "
+		}
+		out += k
+	}
+	return out
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	ks := make([]string, 0, len(m))
+	for k := range m {
+		ks = append(ks, k)
+	}
+	sort.Strings(ks)
+	return ks
+}

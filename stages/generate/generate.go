@@ -1,0 +1,142 @@
+// Package generate implements the generate stage: it writes every file of
+// a dataset with seeded content, several files at once, streaming each
+// through one reusable buffer per worker so that memory does not grow with
+// the dataset.
+package generate
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"mlps.dev/mlps/backends"
+	"mlps.dev/mlps/dsl"
+	"mlps.dev/mlps/stages"
+	"mlps.dev/mlps/stages/content"
+	"mlps.dev/mlps/stages/dataset"
+	"mlps.dev/mlps/stages/measure"
+)
+
+// Spec mirrors schema.#Generate.
+type Spec struct {
+	dsl.Common
+	Dataset    string `json:"dataset"`
+	Workers    int    `json:"workers"`
+	WriteBytes int64  `json:"write_bytes"`
+}
+
+func init() {
+	stages.Register(stages.Kind{Name: "generate", Plan: plan})
+}
+
+func plan(w *dsl.Workload, id string) (stages.Task, error) {
+	var s Spec
+	if err := w.Stages[id].Decode(&s); err != nil {
+		return nil, err
+	}
+	l, err := dataset.Resolve(w, s.Dataset, "stages", id, "dataset")
+	if err != nil {
+		return nil, err
+	}
+	return &task{spec: s, layout: l, seed: w.Seed}, nil
+}
+
+type task struct {
+	spec   Spec
+	layout *dataset.Layout
+	seed   uint64
+}
+
+func (t *task) Reads() []string  { return nil }
+func (t *task) Writes() []string { return []string{t.spec.Dataset} }
+
+func (t *task) Work() stages.Work {
+	n := t.layout.Files
+	return stages.Work{WriteBytes: t.layout.TotalBytes(), Files: n, Ops: n}
+}
+
+func (t *task) Describe() string {
+	l := t.layout
+	return fmt.Sprintf("writes dataset %s: %d %s files of %d×%s records to %s:%s/ with %d workers",
+		l.Name, l.Files, l.Format, l.SamplesPerFile, measure.IEC(l.Dataset.RecordBytes), l.Target, l.Path,
+		min(int64(t.spec.Workers), l.Files))
+}
+
+func (t *task) Run(ctx context.Context, env *stages.Env) (stages.Metrics, error) {
+	b, err := env.Target(t.layout.Target)
+	if err != nil {
+		return nil, err
+	}
+	gen := content.New(t.seed)
+	var next, files, bytes atomic.Int64
+	g, ctx := errgroup.WithContext(ctx)
+	for range min(int64(t.spec.Workers), t.layout.Files) {
+		g.Go(func() error {
+			buf := make([]byte, t.spec.WriteBytes)
+			rec := env.Meter.Worker()
+			for {
+				i := next.Add(1) - 1
+				if i >= t.layout.Files {
+					return nil
+				}
+				if err := ctx.Err(); err != nil {
+					return err
+				}
+				n, err := t.writeFile(ctx, b, gen, i, buf, rec)
+				bytes.Add(n)
+				if err != nil {
+					return err
+				}
+				files.Add(1)
+			}
+		})
+	}
+	err = g.Wait()
+	return stages.Metrics{"files_written": files.Load(), "bytes_written": bytes.Load()}, err
+}
+
+// writeFile writes file i and records it as one write operation: from
+// Create to a successful Close, with the bytes the backend accepted.
+func (t *task) writeFile(ctx context.Context, b backends.Backend, gen *content.Generator, i int64, buf []byte, rec *measure.Worker) (int64, error) {
+	name := t.layout.FileName(i)
+	r := measure.Record{Op: measure.Write, Target: t.layout.Target, Start: time.Now()}
+	w, err := b.Create(ctx, name, t.layout.FileSize(i))
+	if err == nil {
+		cw := &countingWriter{w: w}
+		_, err = t.layout.Write(cw, i, gen, buf)
+		r.Bytes, r.FirstByte = cw.n, cw.first
+		if err == nil {
+			err = w.Close()
+		} else {
+			w.Abort()
+		}
+	}
+	r.End = time.Now()
+	if err != nil {
+		r.Err = err
+		err = fmt.Errorf("generate %s: %w", name, err)
+	}
+	rec.Observe(r)
+	return r.Bytes, err
+}
+
+// countingWriter counts the bytes the backend accepted and notes when the
+// first write returned.
+type countingWriter struct {
+	w     io.Writer
+	n     int64
+	first time.Time
+}
+
+func (c *countingWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n += int64(n)
+	if c.first.IsZero() && n > 0 {
+		c.first = time.Now()
+	}
+	return n, err
+}

@@ -1,0 +1,122 @@
+// Package stages is the seam between the engine and the stage kinds: a
+// registry, keyed by kind, of planners that turn a stage of a workload into
+// a Task with planned work, and the Env a Task runs in.
+//
+// Each kind lives in its own package below stages/ and registers itself in
+// init; stages/all imports them all. No stage package imports another.
+package stages
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"sync"
+
+	"mlps.dev/mlps/backends"
+	"mlps.dev/mlps/dsl"
+	"mlps.dev/mlps/stages/measure"
+)
+
+// Kind is one stage kind.
+type Kind struct {
+	// Name is the value of the stage's kind field ("generate").
+	Name string
+	// Plan decodes the stage id of w and returns its task. Errors about the
+	// user's input should be *dsl.Error values naming the field.
+	Plan func(w *dsl.Workload, id string) (Task, error)
+}
+
+// Task is a planned stage: what it reads and writes, how much work it
+// plans, and how to run it. Tasks are built once per plan and must describe
+// millions of files by count and formula, not by lists.
+type Task interface {
+	// Reads and Writes name the datasets the task consumes and produces;
+	// the planner derives the edges of the plan from them.
+	Reads() []string
+	Writes() []string
+	// Work is the planned work, for plans and progress.
+	Work() Work
+	// Describe says in one line what the task will do.
+	Describe() string
+	// Run does the work, recording every operation into env.Meter. It
+	// returns the kind's own metrics; on cancellation it returns what it
+	// measured so far with the context's error.
+	Run(ctx context.Context, env *Env) (Metrics, error)
+}
+
+// Work is the planned size of a task.
+type Work struct {
+	// ReadBytes and WriteBytes are the payload bytes the task plans to
+	// read from and write to backends.
+	ReadBytes  int64 `json:"read_bytes"`
+	WriteBytes int64 `json:"write_bytes"`
+	// Files counts file (or object) accesses: a file read in each of two
+	// epochs counts twice.
+	Files int64 `json:"files"`
+	// Ops counts backend operations.
+	Ops int64 `json:"ops"`
+}
+
+// Bytes is all planned payload bytes, read and written.
+func (w Work) Bytes() int64 { return w.ReadBytes + w.WriteBytes }
+
+// Metrics are a task's own results, written under their names into the
+// stage's results and, for the headline keys, the run's summary.
+type Metrics map[string]any
+
+// Env is what a running task gets from the engine.
+type Env struct {
+	// Stage is the stage's id.
+	Stage string
+	// Workload is the resolved workload.
+	Workload *dsl.Workload
+	// Targets holds an open backend for every target of the workload.
+	Targets map[string]backends.Backend
+	// Meter receives one record per operation.
+	Meter *measure.Meter
+}
+
+// Target returns the open backend of the named target.
+func (e *Env) Target(name string) (backends.Backend, error) {
+	b, ok := e.Targets[name]
+	if !ok {
+		return nil, fmt.Errorf("stage %s: target %q is not open", e.Stage, name)
+	}
+	return b, nil
+}
+
+var (
+	mu    sync.RWMutex
+	kinds = map[string]Kind{}
+)
+
+// Register makes a kind available to the planner. It panics when the kind
+// is registered twice, which is a programming error.
+func Register(k Kind) {
+	mu.Lock()
+	defer mu.Unlock()
+	if _, dup := kinds[k.Name]; dup {
+		panic("stages: kind registered twice: " + k.Name)
+	}
+	kinds[k.Name] = k
+}
+
+// Lookup returns the kind of that name.
+func Lookup(name string) (Kind, bool) {
+	mu.RLock()
+	defer mu.RUnlock()
+	k, ok := kinds[name]
+	return k, ok
+}
+
+// Kinds lists the registered kinds in sorted order.
+func Kinds() []string {
+	mu.RLock()
+	defer mu.RUnlock()
+	names := make([]string, 0, len(kinds))
+	for n := range kinds {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
