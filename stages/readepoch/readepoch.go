@@ -186,7 +186,7 @@ func (t *task) metrics(per [][]rankEpoch) stages.Metrics {
 		// What actually came back from storage, over the epochs' wall time
 		// (MB = 10^6 bytes).
 		"train_bytes_read":         bytes,
-		"train_read_MB_per_second": float64(bytes) / 1e6 / wall,
+		"train_read_MB_per_second": perSecond(float64(bytes)/1e6, wall),
 		"train_wall_seconds":       wall,
 		"num_accelerators":         s.Accelerators,
 		"epochs":                   epochs,
@@ -198,6 +198,14 @@ func (t *task) metrics(per [][]rankEpoch) stages.Metrics {
 		m["epochs_planned"] = s.Epochs
 	}
 	return m
+}
+
+// perSecond divides by a wall time that is zero when no epoch finished.
+func perSecond(x, seconds float64) float64 {
+	if seconds <= 0 {
+		return 0
+	}
+	return x / seconds
 }
 
 // meanStdev returns the mean and the population standard deviation, as
