@@ -68,7 +68,9 @@ const (
 // Shape returns the first two dimensions of x: d1 is the largest divisor of
 // RecordBytes that is at most its square root and d2 = RecordBytes/d1, so a
 // record is exactly d1*d2 bytes and as square as its size allows (a prime
-// size gives 1 × size). It returns 0, 0 when RecordBytes < 1.
+// size gives 1 × size). It returns 0, 0 when RecordBytes < 1. It takes
+// up to sqrt(RecordBytes) divisions: 65536 for the largest record a file
+// can hold.
 func Shape(s Spec) (d1, d2 int64) {
 	n := s.RecordBytes
 	if n < 1 {
@@ -103,6 +105,12 @@ func plan(s Spec) (layout, error) {
 	}
 	if s.RecordBytes > math.MaxInt64/s.Samples {
 		return layout{}, fmt.Errorf("npz: %d samples of %d bytes overflow a file size", s.Samples, s.RecordBytes)
+	}
+	// Refuse oversized files before Shape, whose trial division takes
+	// sqrt(RecordBytes) steps, and before any sum below could overflow.
+	if n := s.RecordBytes * s.Samples; n >= zip32Limit {
+		return layout{}, fmt.Errorf("npz: x.npy would be over %d bytes, more than the %d a zip entry holds: %w",
+			n, int64(zip32Limit-1), ErrNeedsZip64)
 	}
 	d1, d2 := Shape(s)
 	var l layout

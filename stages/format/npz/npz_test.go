@@ -233,6 +233,8 @@ func TestSizeRejects(t *testing.T) {
 		{"no samples", Spec{1, 0}, false, "at least 1"},
 		{"negative", Spec{-1, 5}, false, "at least 1"},
 		{"overflow", Spec{math.MaxInt64 / 2, 3}, false, "overflow"},
+		{"huge prime record", Spec{2305843009213693951, 1}, true, "x.npy would be"}, // 2^61-1: must not trial-divide
+		{"huge sample count", Spec{1, 1 << 61}, true, "x.npy would be"},
 		{"x entry of 4 GiB", Spec{1 << 32, 1}, true, "x.npy would be"},
 		{"x entry of 4 GiB - 1", Spec{math.MaxUint32, 1}, true, "x.npy would be"},
 		{"many samples", Spec{1 << 20, 1 << 12}, true, "x.npy would be"},

@@ -1,0 +1,160 @@
+package planner_test
+
+import (
+	"bytes"
+	"flag"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	_ "mlps.dev/mlps/backends/all"
+	"mlps.dev/mlps/dsl"
+	"mlps.dev/mlps/planner"
+	_ "mlps.dev/mlps/stages/all"
+	"mlps.dev/mlps/workloads"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files in testdata/plan")
+
+func compile(t *testing.T, path string, sets ...string) *planner.Plan {
+	t.Helper()
+	w, err := dsl.Load(path, sets)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := planner.Compile(w)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// Every shipped workload loads, decodes strictly into the Go types of its
+// stage kinds (an unknown field fails) and plans.
+func TestShippedWorkloadsPlan(t *testing.T) {
+	err := fs.WalkDir(workloads.Files, ".", func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() || filepath.Ext(p) != ".cue" {
+			return err
+		}
+		t.Run(p, func(t *testing.T) {
+			plan := compile(t, filepath.Join("..", "workloads", p))
+			if len(plan.Nodes) == 0 || plan.Work().Bytes() == 0 {
+				t.Errorf("empty plan")
+			}
+		})
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// The demo's plan in each format matches its golden file, and planning
+// twice gives the same bytes.
+func TestDemoPlanGolden(t *testing.T) {
+	p := compile(t, filepath.Join("..", "workloads", "demo.cue"))
+	for _, f := range []struct {
+		name  string
+		write func(*bytes.Buffer) error
+	}{
+		{"demo.txt", func(b *bytes.Buffer) error { return p.WriteText(b) }},
+		{"demo.json", func(b *bytes.Buffer) error { return p.WriteJSON(b) }},
+		{"demo.dot", func(b *bytes.Buffer) error { return p.WriteDOT(b) }},
+	} {
+		t.Run(f.name, func(t *testing.T) {
+			var got, again bytes.Buffer
+			if err := f.write(&got); err != nil {
+				t.Fatal(err)
+			}
+			f.write(&again)
+			if !bytes.Equal(got.Bytes(), again.Bytes()) {
+				t.Errorf("two renderings differ")
+			}
+			golden := filepath.Join("..", "testdata", "plan", f.name)
+			if *update {
+				os.WriteFile(golden, got.Bytes(), 0o644)
+			}
+			want, err := os.ReadFile(golden)
+			if err != nil {
+				t.Fatalf("%v (run with -update to create it)", err)
+			}
+			if !bytes.Equal(got.Bytes(), want) {
+				t.Errorf("got:\n%s\nwant (%s):\n%s", got.Bytes(), golden, want)
+			}
+		})
+	}
+}
+
+// Graphviz accepts the DOT output.
+func TestDOTIsValidGraphviz(t *testing.T) {
+	dot, err := exec.LookPath("dot")
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("graphviz's dot not found; .ci/run installs the graphviz package")
+		}
+		t.Skip("graphviz's dot not found; install the graphviz package")
+	}
+	p := compile(t, filepath.Join("..", "workloads", "demo.cue"))
+	var b bytes.Buffer
+	p.WriteDOT(&b)
+	cmd := exec.Command(dot, "-Tsvg")
+	cmd.Stdin = &b
+	out, err := cmd.CombinedOutput()
+	if err != nil || !bytes.Contains(out, []byte("<svg")) {
+		t.Fatalf("dot rejected the plan: %v\n%s", err, out)
+	}
+}
+
+// Edges come from data and from after:, and the order is the same
+// topological order every time.
+func TestEdgesAndOrder(t *testing.T) {
+	dir := t.TempDir()
+	src := `name: "edges"
+targets: t: uri: "mem://"
+datasets: {
+	a: {target: "t", format: "npz", files: 4, record_bytes: 1024}
+	b: {target: "t", format: "npz", files: 4, record_bytes: 1024}
+}
+stages: {
+	zread: {kind: "read-epoch", dataset: "a"}
+	gena: {kind: "generate", dataset: "a"}
+	genb: {kind: "generate", dataset: "b", after: ["zread"]}
+	readb: {kind: "read-epoch", dataset: "b"}
+}
+`
+	wl := filepath.Join(dir, "w.cue")
+	os.WriteFile(wl, []byte(src), 0o644)
+	p := compile(t, wl)
+	var order []string
+	deps := map[string]string{}
+	for _, n := range p.Nodes {
+		order = append(order, n.ID)
+		deps[n.ID] = strings.Join(n.Deps, ",")
+	}
+	if got := strings.Join(order, " "); got != "gena zread genb readb" {
+		t.Errorf("order %q", got)
+	}
+	want := map[string]string{"gena": "", "zread": "gena", "genb": "zread", "readb": "genb"}
+	for id, d := range want {
+		if deps[id] != d {
+			t.Errorf("%s depends on %q, want %q", id, deps[id], d)
+		}
+	}
+}
+
+// A dataset of millions of files plans from counts and formulas: the plan
+// is exact without a value per file.
+func TestMillionsOfFilesPlan(t *testing.T) {
+	p := compile(t, filepath.Join("..", "workloads", "demo.cue"),
+		"datasets.train.files=2127821", "datasets.train.record_bytes=322957", "stages.train.epochs=8")
+	w := p.Nodes[0].Task.Work()
+	if w.Files != 2127821 || w.Ops != 2127821 {
+		t.Errorf("generate plans %+v", w)
+	}
+	if r := p.Nodes[1].Task.Work(); r.Files != 8*2127816 {
+		t.Errorf("read-epoch plans %d file reads, want 8 epochs × 2127816 (whole steps of 2 ranks × batch 4)", r.Files)
+	}
+}
