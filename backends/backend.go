@@ -25,9 +25,12 @@ type Backend interface {
 	// than announced.
 	//
 	// The content is complete and durable to the backend's usual standard
-	// once Writer.Close returns nil. After Abort, or a Close that failed, no
-	// object of that name remains. Before Close, readers may or may not see
-	// partial content depending on the backend.
+	// once Writer.Close returns nil. After Abort, or a Close that failed,
+	// the content being written never becomes visible under name; whether
+	// an older object of that name survives depends on the backend (a file
+	// was truncated at Create, an object store keeps the old object).
+	// Before Close, readers may or may not see partial content depending on
+	// the backend.
 	Create(ctx context.Context, name string, size int64) (Writer, error)
 
 	// Open returns a reader of length bytes of name starting at byte off;

@@ -27,8 +27,7 @@ type Workload struct {
 
 // Target mirrors schema.#Target.
 type Target struct {
-	URI            string `json:"uri"`
-	MaxConnections int    `json:"max_connections,omitempty"`
+	URI string `json:"uri"`
 }
 
 // Dataset mirrors schema.#Dataset.
