@@ -7,6 +7,7 @@ package planner
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"sort"
 	"strings"
@@ -61,7 +62,7 @@ func Compile(w *dsl.Workload) (*Plan, error) {
 		return nil, dsl.Errors{dsl.Errorf(w.Pos("stages"), "stages", "the workload has no stages; add one, such as a generate stage")}
 	}
 	schemes := backends.Schemes()
-	for _, name := range sortedKeys(w.Targets) {
+	for _, name := range slices.Sorted(maps.Keys(w.Targets)) {
 		scheme, _, _ := strings.Cut(w.Targets[name].URI, "://")
 		if !slices.Contains(schemes, scheme) {
 			errs = append(errs, dsl.Errorf(w.Pos("targets", name, "uri"), "targets."+name+".uri",

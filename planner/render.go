@@ -4,7 +4,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"sort"
+	"maps"
+	"slices"
 	"strings"
 	"text/tabwriter"
 
@@ -19,7 +20,7 @@ func (p *Plan) WriteText(out io.Writer) error {
 	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
 	fmt.Fprintf(tw, "workload %s (seed %d): %d stages\n", w.Name, w.Seed, len(p.Nodes))
 	fmt.Fprintf(tw, "targets:\n")
-	for _, name := range sortedKeys(w.Targets) {
+	for _, name := range slices.Sorted(maps.Keys(w.Targets)) {
 		fmt.Fprintf(tw, "  %s\t%s\n", name, w.Targets[name].URI)
 	}
 	fmt.Fprintf(tw, "stages, in run order:\n")
@@ -116,13 +117,4 @@ func (p *Plan) WriteDOT(out io.Writer) error {
 func dotID(s string) string {
 	r := strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\n", `\n`)
 	return `"` + r.Replace(s) + `"`
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }

@@ -7,11 +7,13 @@ package dataset
 import (
 	"fmt"
 	"io"
+	"maps"
 	"math"
 	"math/rand/v2"
 	"path"
-	"sort"
+	"slices"
 	"strconv"
+	"strings"
 
 	"mlps.dev/mlps/dsl"
 	"mlps.dev/mlps/stages/content"
@@ -162,22 +164,7 @@ func dotted(path []any) string {
 	return out
 }
 
+// keys lists a map's keys, sorted, for error messages.
 func keys[V any](m map[string]V) string {
-	out := ""
-	for _, k := range sortedKeys(m) {
-		if out != "" {
-			out += ", "
-		}
-		out += k
-	}
-	return out
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	ks := make([]string, 0, len(m))
-	for k := range m {
-		ks = append(ks, k)
-	}
-	sort.Strings(ks)
-	return ks
+	return strings.Join(slices.Sorted(maps.Keys(m)), ", ")
 }

@@ -1,17 +1,12 @@
 package generate_test
 
 import (
-	"context"
 	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
 
-	_ "mlps.dev/mlps/backends/all"
-	"mlps.dev/mlps/dsl"
-	"mlps.dev/mlps/exec"
-	"mlps.dev/mlps/planner"
-	_ "mlps.dev/mlps/stages/all"
+	"mlps.dev/mlps/exec/exectest"
 	"mlps.dev/mlps/stages/content"
 	"mlps.dev/mlps/stages/dataset"
 	"mlps.dev/mlps/stages/format/npz"
@@ -29,20 +24,8 @@ datasets: d: {target: "t", path: "ds", format: "npz", files: 12, samples_per_fil
 	record_bytes: 10000, record_bytes_stdev: 3000, subfolders: 3}
 stages: g: {kind: "generate", dataset: "d", workers: 5, write_bytes: 4096}
 `, dir)
-	wl := filepath.Join(dir, "w.cue")
-	os.WriteFile(wl, []byte(src), 0o644)
-	w, err := dsl.Load(wl, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := planner.Compile(w)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rep := exec.Run(context.Background(), p, exec.Options{})
-	if !rep.Complete {
-		t.Fatal(rep.Err)
-	}
+	p, rep := exectest.Run(t, src)
+	w := p.Workload
 	l, err := dataset.New("d", w.Datasets["d"], 7)
 	if err != nil {
 		t.Fatal(err)

@@ -1,37 +1,11 @@
 package readepoch_test
 
 import (
-	"context"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
-	_ "mlps.dev/mlps/backends/all"
-	"mlps.dev/mlps/dsl"
-	"mlps.dev/mlps/exec"
-	"mlps.dev/mlps/planner"
-	_ "mlps.dev/mlps/stages/all"
+	"mlps.dev/mlps/exec/exectest"
 )
-
-func runWorkload(t *testing.T, src string) *exec.Report {
-	t.Helper()
-	wl := filepath.Join(t.TempDir(), "w.cue")
-	os.WriteFile(wl, []byte(src), 0o644)
-	w, err := dsl.Load(wl, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := planner.Compile(w)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rep := exec.Run(context.Background(), p, exec.Options{})
-	if !rep.Complete {
-		t.Fatal(rep.Err)
-	}
-	return rep
-}
 
 const memWorkload = `name: "au"
 targets: m: uri: "mem://"
@@ -56,7 +30,7 @@ func TestAUAndThroughput(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run("compute="+tt.compute, func(t *testing.T) {
-			rep := runWorkload(t, strings.ReplaceAll(memWorkload, "COMPUTE", tt.compute))
+			_, rep := exectest.Run(t, strings.ReplaceAll(memWorkload, "COMPUTE", tt.compute))
 			r := rep.Stages[1]
 			m := r.Metrics
 			au := m["train_au_mean_percentage"].(float64)

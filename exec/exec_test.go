@@ -1,0 +1,73 @@
+package exec_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"mlps.dev/mlps/exec"
+	"mlps.dev/mlps/exec/exectest"
+)
+
+// A failing stage ends the run: its error is kept, stages after it never
+// start, and the run is incomplete but not "canceled" (that is Ctrl-C).
+func TestFailureStopsDependents(t *testing.T) {
+	p := exectest.Plan(t, fmt.Sprintf(`name: "fail"
+targets: t: uri: "file://%s"
+datasets: {
+	d: {target: "t", format: "npz", files: 4, record_bytes: 1024}
+	e: {target: "t", format: "npz", files: 4, record_bytes: 1024}
+}
+stages: {
+	read: {kind: "read-epoch", dataset: "d"}
+	gen: {kind: "generate", dataset: "e", after: ["read"]}
+}
+`, t.TempDir()))
+	rep := exec.Run(context.Background(), p, exec.Options{})
+	if rep.Complete || rep.Canceled() || rep.Err == nil {
+		t.Fatalf("complete %v canceled %v err %v", rep.Complete, rep.Canceled(), rep.Err)
+	}
+	status := map[string]string{}
+	for _, sr := range rep.Stages {
+		status[sr.ID] = sr.Status
+	}
+	if status["read"] != exec.StatusFailed || status["gen"] != exec.StatusNotRun {
+		t.Errorf("statuses %v", status)
+	}
+	if !strings.Contains(rep.Err.Error(), "stage read") || !strings.Contains(rep.Err.Error(), "img_0_of_4.npz") {
+		t.Errorf("error %v does not name the stage and file", rep.Err)
+	}
+}
+
+// Cancelling the context stops a running stage promptly and marks it
+// canceled; progress reports it while it runs.
+func TestCancelMarksStage(t *testing.T) {
+	p := exectest.Plan(t, `name: "cancel"
+targets: t: uri: "mem://"
+datasets: d: {target: "t", format: "npz", files: 8, record_bytes: 4096}
+stages: {
+	gen: {kind: "generate", dataset: "d"}
+	read: {kind: "read-epoch", dataset: "d", computation_time: 10}
+}
+`)
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(300*time.Millisecond, cancel)
+	var progress bytes.Buffer
+	start := time.Now()
+	rep := exec.Run(ctx, p, exec.Options{Progress: &progress, Interval: 50 * time.Millisecond})
+	if time.Since(start) > 3*time.Second {
+		t.Errorf("cancel took %v", time.Since(start))
+	}
+	if !rep.Canceled() || rep.Complete {
+		t.Fatalf("canceled %v complete %v err %v", rep.Canceled(), rep.Complete, rep.Err)
+	}
+	if rep.Stages[0].Status != exec.StatusOK || rep.Stages[1].Status != exec.StatusCanceled {
+		t.Errorf("statuses %s %s", rep.Stages[0].Status, rep.Stages[1].Status)
+	}
+	if !strings.Contains(progress.String(), "[read] ") || !strings.Contains(progress.String(), "[gen] done") {
+		t.Errorf("progress:\n%s", progress.String())
+	}
+}

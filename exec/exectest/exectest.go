@@ -1,0 +1,48 @@
+// Package exectest runs workloads written inline, for the tests of stage
+// packages and the engine: load, plan and execute with every shipped
+// backend and stage kind registered.
+package exectest
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"testing"
+
+	_ "mlps.dev/mlps/backends/all"
+	"mlps.dev/mlps/dsl"
+	"mlps.dev/mlps/exec"
+	"mlps.dev/mlps/planner"
+	_ "mlps.dev/mlps/stages/all"
+)
+
+// Plan writes src to a file in a temporary directory, loads and plans it,
+// failing t on any error.
+func Plan(t testing.TB, src string) *planner.Plan {
+	t.Helper()
+	wl := filepath.Join(t.TempDir(), "workload.cue")
+	if err := os.WriteFile(wl, []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	w, err := dsl.Load(wl, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := planner.Compile(w)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// Run plans src and executes it without progress output, failing t unless
+// the run completes.
+func Run(t testing.TB, src string) (*planner.Plan, *exec.Report) {
+	t.Helper()
+	p := Plan(t, src)
+	rep := exec.Run(context.Background(), p, exec.Options{})
+	if !rep.Complete {
+		t.Fatalf("run incomplete: %v", rep.Err)
+	}
+	return p, rep
+}
