@@ -1,5 +1,0 @@
-package dsl
-
-import "encoding/json"
-
-var jsonUnmarshal = json.Unmarshal
