@@ -137,4 +137,3 @@ func TestResolvedWorkloadExports(t *testing.T) {
 		t.Errorf("resolved JSON:\n%s\n%v", j, err)
 	}
 }
-
