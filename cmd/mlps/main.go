@@ -10,6 +10,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -239,7 +240,11 @@ func execCmd(args []string, stdout, stderr io.Writer) int {
 		return exitFailed
 	}
 	if *asJSON {
-		b, _ := sum.MarshalJSON()
+		b, err := json.MarshalIndent(sum, "", "  ")
+		if err != nil {
+			fmt.Fprintf(stderr, "mlps exec: %v\n", err)
+			return exitFailed
+		}
 		fmt.Fprintf(stdout, "%s\n", b)
 	} else {
 		exec.WriteTable(stdout, rep)
