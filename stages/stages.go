@@ -120,3 +120,38 @@ func Kinds() []string {
 	sort.Strings(names)
 	return names
 }
+
+// Sizing describes the system a dataset must be sized for: the rules
+// require a training dataset large enough that neither the clients' page
+// caches nor too few steps flatter the result.
+type Sizing struct {
+	// ClientMemoryBytes is the memory of one client host.
+	ClientMemoryBytes int64
+	Clients           int
+	Accelerators      int
+}
+
+// DatasetSize is the dataset a task needs under a Sizing.
+type DatasetSize struct {
+	Dataset string `json:"dataset"`
+	// FileBytes is the payload of one file: samples per file × record
+	// bytes, as the rules count it (format overhead aside).
+	FileBytes int64 `json:"file_bytes"`
+	// FilesByMemory and FilesBySteps are the two minimums; Files is the
+	// larger.
+	FilesByMemory int64 `json:"files_by_memory"`
+	FilesBySteps  int64 `json:"files_by_steps"`
+	Files         int64 `json:"files"`
+	Subfolders    int64 `json:"subfolders"`
+	Bytes         int64 `json:"bytes"`
+	// Sets are the --set overrides that make the workload use this size.
+	Sets []string `json:"sets"`
+	// Explain says how each minimum was computed.
+	Explain []string `json:"explain"`
+}
+
+// Datasizer is implemented by tasks whose dataset has a required minimum
+// size (training reads).
+type Datasizer interface {
+	Datasize(Sizing) DatasetSize
+}

@@ -28,7 +28,9 @@ import (
 	"mlps.dev/mlps/dsl"
 	"mlps.dev/mlps/exec"
 	"mlps.dev/mlps/planner"
+	"mlps.dev/mlps/stages"
 	_ "mlps.dev/mlps/stages/all"
+	"mlps.dev/mlps/stages/measure"
 )
 
 const (
@@ -47,6 +49,7 @@ const usage = `mlps tells whether your storage can feed AI workloads.
 Usage:
   mlps plan WORKLOAD [--format text|json|dot] [--set path=value ...]
   mlps exec WORKLOAD [--results DIR] [--json] [--set path=value ...]
+  mlps datasize WORKLOAD --client-memory-gib N --clients N --accelerators N
   mlps version
 
 WORKLOAD is a .cue file, a directory holding a CUE package, or a .yaml or
@@ -66,6 +69,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return planCmd(args[1:], stdout, stderr)
 	case "exec":
 		return execCmd(args[1:], stdout, stderr)
+	case "datasize":
+		return datasizeCmd(args[1:], stdout, stderr)
 	case "version":
 		fmt.Fprintf(stdout, "mlps %s\n", exec.MlpsVersion())
 		return exitOK
@@ -278,4 +283,68 @@ func progressOptions(mode string, stderr io.Writer) (exec.Options, error) {
 		return exec.Options{}, nil
 	}
 	return exec.Options{}, fmt.Errorf("--progress %q: want auto, live, plain or none", mode)
+}
+
+const datasizeHelp = `Usage: mlps datasize WORKLOAD [flags]
+
+Computes the training dataset the rules require for a system: at least five
+times the clients' memory, and at least 500 steps per accelerator. Prints
+the files, subfolders and bytes, and the --set overrides that give the
+workload that size for both generating and reading.
+
+Example:
+  mlps datasize workloads/demo.cue --client-memory-gib 128 --clients 1 --accelerators 8
+
+Flags:
+`
+
+func datasizeCmd(args []string, stdout, stderr io.Writer) int {
+	fs := newFlags("datasize", datasizeHelp, stderr)
+	memGiB := fs.Float64("client-memory-gib", 0, "memory of one client host, in `GiB`")
+	clients := fs.Int("clients", 1, "number of client hosts")
+	accel := fs.Int("accelerators", 0, "number of emulated accelerators in all")
+	asJSON := fs.Bool("json", false, "print JSON")
+	var overrides sets
+	fs.Var(&overrides, "set", "override a field, as `path=value` (repeatable)")
+	path, code, ok := parse(fs, args, stderr)
+	if !ok {
+		return code
+	}
+	if *memGiB <= 0 || *clients <= 0 || *accel <= 0 {
+		fmt.Fprintln(stderr, "mlps datasize: --client-memory-gib, --clients and --accelerators must be positive")
+		return exitUsage
+	}
+	p, code := load(path, overrides, stderr)
+	if p == nil {
+		return code
+	}
+	sizing := stages.Sizing{ClientMemoryBytes: int64(*memGiB * (1 << 30)), Clients: *clients, Accelerators: *accel}
+	var out []stages.DatasetSize
+	for _, n := range p.Nodes {
+		if d, ok := n.Task.(stages.Datasizer); ok {
+			out = append(out, d.Datasize(sizing))
+		}
+	}
+	if len(out) == 0 {
+		fmt.Fprintf(stderr, "mlps datasize: %s has no stage that reads a training dataset\n", path)
+		return exitUsage
+	}
+	if *asJSON {
+		b, _ := json.MarshalIndent(out, "", "  ")
+		fmt.Fprintf(stdout, "%s\n", b)
+		return exitOK
+	}
+	for _, d := range out {
+		fmt.Fprintf(stdout, "dataset %s: %d files, %d subfolders, %s (%d bytes; %s per file)\n",
+			d.Dataset, d.Files, d.Subfolders, measure.IEC(d.Bytes), d.Bytes, measure.IEC(d.FileBytes))
+		for _, e := range d.Explain {
+			fmt.Fprintf(stdout, "  %s\n", e)
+		}
+		fmt.Fprintf(stdout, "  overrides for generate and run:")
+		for _, s := range d.Sets {
+			fmt.Fprintf(stdout, " --set %s", s)
+		}
+		fmt.Fprintln(stdout)
+	}
+	return exitOK
 }

@@ -1,0 +1,77 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// unet3d with the reference parameters; files and subfolders are defaults
+// so that datasize's overrides apply.
+const unet3d = `name: "unet3d"
+targets: t: uri: "tmp://"
+datasets: train: {target: "t", format: "npz", files: *168 | _, subfolders: *0 | _,
+	record_bytes: 146600628, record_bytes_stdev: 68341808}
+stages: {
+	datagen: {kind: "generate", dataset: "train"}
+	train: {kind: "read-epoch", dataset: "train", epochs: 5, batch_size: 7, read_threads: 4,
+		accelerators: *8 | _, computation_time: 0.323}
+}
+`
+
+// The rules' worked example: unet3d on one client with 128 GiB and 8
+// accelerators needs 28,000 files (by steps; 4,687 by memory), about
+// 3.73 TiB; the printed overrides plan that dataset.
+func TestDatasizeWorkedExample(t *testing.T) {
+	wl := filepath.Join(t.TempDir(), "unet3d.cue")
+	if err := os.WriteFile(wl, []byte(unet3d), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var stdout, stderr bytes.Buffer
+	code := run([]string{"datasize", wl, "--client-memory-gib", "128", "--clients", "1", "--accelerators", "8", "--json"}, &stdout, &stderr)
+	if code != exitOK {
+		t.Fatalf("exit %d: %s", code, stderr.String())
+	}
+	var got []struct {
+		Files         int64    `json:"files"`
+		FilesByMemory int64    `json:"files_by_memory"`
+		FilesBySteps  int64    `json:"files_by_steps"`
+		Subfolders    int64    `json:"subfolders"`
+		Bytes         int64    `json:"bytes"`
+		Sets          []string `json:"sets"`
+	}
+	if err := json.Unmarshal(stdout.Bytes(), &got); err != nil || len(got) != 1 {
+		t.Fatalf("%v: %s", err, stdout.String())
+	}
+	d := got[0]
+	if d.Files != 28000 || d.FilesBySteps != 28000 || d.FilesByMemory != 4687 || d.Subfolders != 3 {
+		t.Errorf("datasize %+v", d)
+	}
+	if tib := float64(d.Bytes) / (1 << 40); tib < 3.72 || tib > 3.74 {
+		t.Errorf("%.3f TiB, want about 3.73", tib)
+	}
+	args := []string{"plan", wl, "--format", "json"}
+	for _, s := range d.Sets {
+		args = append(args, "--set", s)
+	}
+	stdout.Reset()
+	if code := run(args, &stdout, &stderr); code != exitOK {
+		t.Fatalf("plan with the overrides: exit %d: %s", code, stderr.String())
+	}
+	if !strings.Contains(stdout.String(), `"files": 28000`) {
+		t.Errorf("the overrides do not plan 28000 files:\n%s", stdout.String())
+	}
+}
+
+func TestDatasizeNeedsItsFlags(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	if code := run([]string{"datasize", demo, "--clients", "1"}, &stdout, &stderr); code != exitUsage {
+		t.Errorf("exit %d", code)
+	}
+	if !strings.Contains(stderr.String(), "must be positive") {
+		t.Errorf("stderr %q", stderr.String())
+	}
+}
