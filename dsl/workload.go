@@ -123,10 +123,9 @@ func (w *Workload) Pos(path ...any) token.Pos {
 			panic(fmt.Sprintf("dsl: Pos: path element %v is neither string nor int", p))
 		}
 	}
-	v := w.value.LookupPath(cue.MakePath(sels...))
-	// A value merged from several places reports the first; prefer the
-	// user's own field over the schema's declaration.
-	return v.Pos()
+	// A value merged from several places reports one of them; for fields
+	// without a default that is where the user wrote it.
+	return w.value.LookupPath(cue.MakePath(sels...)).Pos()
 }
 
 // CUE returns the fully resolved workload as CUE source.

@@ -270,12 +270,8 @@ func WriteTable(out io.Writer, rep *Report) error {
 	fmt.Fprintln(tw, "stage\tkind\tstatus\tops\terrors\tbytes\tseconds\tMB/s\tp50 ms\tp99 ms\tp99.9 ms\t")
 	for _, sr := range rep.Stages {
 		var p50, p99, p999 float64
-		for _, o := range sr.Measured.Ops {
-			// The stage's main operation: the one that moved the most.
-			if o.Bytes == maxBytes(sr.Measured.Ops) {
-				p50, p99, p999 = o.Latency.P50*1e3, o.Latency.P99*1e3, o.Latency.P999*1e3
-				break
-			}
+		if o := mainOp(sr.Measured.Ops); o != nil {
+			p50, p99, p999 = o.Latency.P50*1e3, o.Latency.P99*1e3, o.Latency.P999*1e3
 		}
 		rate := 0.0
 		if sr.Seconds > 0 {
@@ -309,10 +305,14 @@ func WriteTable(out io.Writer, rep *Report) error {
 	return nil
 }
 
-func maxBytes(ops []measure.OpStats) int64 {
-	var m int64 = -1
-	for _, o := range ops {
-		m = max(m, o.Bytes)
+// mainOp is the operation that moved the most bytes: the one whose
+// latency the table shows for the stage.
+func mainOp(ops []measure.OpStats) *measure.OpStats {
+	var m *measure.OpStats
+	for i := range ops {
+		if m == nil || ops[i].Bytes > m.Bytes {
+			m = &ops[i]
+		}
 	}
 	return m
 }

@@ -10,27 +10,11 @@ import (
 	"strings"
 	"testing"
 
-	_ "mlps.dev/mlps/backends/all"
-	"mlps.dev/mlps/dsl"
-	"mlps.dev/mlps/planner"
-	_ "mlps.dev/mlps/stages/all"
+	"mlps.dev/mlps/exec/exectest"
 	"mlps.dev/mlps/workloads"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/plan")
-
-func compile(t *testing.T, path string, sets ...string) *planner.Plan {
-	t.Helper()
-	w, err := dsl.Load(path, sets)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := planner.Compile(w)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return p
-}
 
 // Every shipped workload loads, decodes strictly into the Go types of its
 // stage kinds (an unknown field fails) and plans.
@@ -40,7 +24,7 @@ func TestShippedWorkloadsPlan(t *testing.T) {
 			return err
 		}
 		t.Run(p, func(t *testing.T) {
-			plan := compile(t, filepath.Join("..", "workloads", p))
+			plan := exectest.PlanFile(t, filepath.Join("..", "workloads", p))
 			if len(plan.Nodes) == 0 || plan.Work().Bytes() == 0 {
 				t.Errorf("empty plan")
 			}
@@ -55,7 +39,7 @@ func TestShippedWorkloadsPlan(t *testing.T) {
 // The demo's plan in each format matches its golden file, and planning
 // twice gives the same bytes.
 func TestDemoPlanGolden(t *testing.T) {
-	p := compile(t, filepath.Join("..", "workloads", "demo.cue"))
+	p := exectest.PlanFile(t, filepath.Join("..", "workloads", "demo.cue"))
 	for _, f := range []struct {
 		name  string
 		write func(*bytes.Buffer) error
@@ -97,7 +81,7 @@ func TestDOTIsValidGraphviz(t *testing.T) {
 		}
 		t.Skip("graphviz's dot not found; install the graphviz package")
 	}
-	p := compile(t, filepath.Join("..", "workloads", "demo.cue"))
+	p := exectest.PlanFile(t, filepath.Join("..", "workloads", "demo.cue"))
 	var b bytes.Buffer
 	p.WriteDOT(&b)
 	cmd := exec.Command(dot, "-Tsvg")
@@ -111,7 +95,6 @@ func TestDOTIsValidGraphviz(t *testing.T) {
 // Edges come from data and from after:, and the order is the same
 // topological order every time.
 func TestEdgesAndOrder(t *testing.T) {
-	dir := t.TempDir()
 	src := `name: "edges"
 targets: t: uri: "mem://"
 datasets: {
@@ -125,9 +108,7 @@ stages: {
 	readb: {kind: "read-epoch", dataset: "b"}
 }
 `
-	wl := filepath.Join(dir, "w.cue")
-	os.WriteFile(wl, []byte(src), 0o644)
-	p := compile(t, wl)
+	p := exectest.Plan(t, src)
 	var order []string
 	deps := map[string]string{}
 	for _, n := range p.Nodes {
@@ -148,7 +129,7 @@ stages: {
 // A dataset of millions of files plans from counts and formulas: the plan
 // is exact without a value per file.
 func TestMillionsOfFilesPlan(t *testing.T) {
-	p := compile(t, filepath.Join("..", "workloads", "demo.cue"),
+	p := exectest.PlanFile(t, filepath.Join("..", "workloads", "demo.cue"),
 		"datasets.train.files=2127821", "datasets.train.record_bytes=322957", "stages.train.epochs=8")
 	w := p.Nodes[0].Task.Work()
 	if w.Files != 2127821 || w.Ops != 2127821 {

@@ -24,7 +24,14 @@ func Plan(t testing.TB, src string) *planner.Plan {
 	if err := os.WriteFile(wl, []byte(src), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	w, err := dsl.Load(wl, nil)
+	return PlanFile(t, wl)
+}
+
+// PlanFile loads the workload at path with the overrides in sets and plans
+// it, failing t on any error.
+func PlanFile(t testing.TB, path string, sets ...string) *planner.Plan {
+	t.Helper()
+	w, err := dsl.Load(path, sets)
 	if err != nil {
 		t.Fatal(err)
 	}
