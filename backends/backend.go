@@ -10,6 +10,7 @@ package backends
 import (
 	"context"
 	"io"
+	"unsafe"
 )
 
 // Backend stores named byte streams (objects, or files) below one root.
@@ -83,4 +84,24 @@ type Properties struct {
 	// Concurrency is the number of operations the backend serves well at
 	// once; stages use it as a default bound on their workers.
 	Concurrency int
+}
+
+// DirectOpener is implemented by backends that can read around the host's
+// page cache (O_DIRECT), as DLIO's reader.odirect does. OpenDirect has
+// Open's contract; reads are fastest into buffers from AlignedBuffer.
+type DirectOpener interface {
+	OpenDirect(ctx context.Context, name string, off, length int64) (io.ReadCloser, error)
+}
+
+// DirectAlign is the alignment of O_DIRECT offsets, lengths and buffers:
+// the largest logical block size in common use.
+const DirectAlign = 4096
+
+// AlignedBuffer returns n bytes (rounded up to DirectAlign) starting at a
+// DirectAlign-aligned address, so O_DIRECT reads can land in it directly.
+func AlignedBuffer(n int) []byte {
+	n = (n + DirectAlign - 1) / DirectAlign * DirectAlign
+	b := make([]byte, n+DirectAlign)
+	skip := (DirectAlign - int(uintptr(unsafe.Pointer(&b[0]))%DirectAlign)) % DirectAlign
+	return b[skip : skip+n : skip+n]
 }

@@ -41,6 +41,23 @@ type Dataset struct {
 	RecordBytesStdev int64  `json:"record_bytes_stdev"`
 	Subfolders       int64  `json:"subfolders"`
 	Prefix           string `json:"prefix"`
+	// Parquet is set for parquet datasets only.
+	Parquet *Parquet `json:"parquet,omitempty"`
+}
+
+// Parquet mirrors schema.#Parquet.
+type Parquet struct {
+	Columns      []Column `json:"columns"`
+	RowGroupRows int64    `json:"row_group_rows"`
+}
+
+// Column mirrors schema.#Column.
+type Column struct {
+	Name     string `json:"name"`
+	Type     string `json:"type"`
+	Elements int64  `json:"elements"`
+	Repeat   int64  `json:"repeat"`
+	Width    int64  `json:"width,omitempty"`
 }
 
 // Common mirrors schema.#Common: the fields every stage kind has. Stage

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"path/filepath"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -27,6 +28,9 @@ type Options struct {
 	// plain lines are printed every Interval.
 	Live     bool
 	Interval time.Duration
+	// Dir is the results directory; stages write their detail files below
+	// Dir/stages/ID/ while they run. "" keeps none.
+	Dir string
 }
 
 // Status of a stage in a report.
@@ -112,6 +116,9 @@ func Run(ctx context.Context, p *planner.Plan, opts Options) *Report {
 				return nil
 			}
 			env := &stages.Env{Stage: n.ID, Workload: p.Workload, Targets: targets, Meter: sr.meter}
+			if opts.Dir != "" {
+				env.Dir = filepath.Join(opts.Dir, "stages", n.ID)
+			}
 			sr.Start = time.Now()
 			metrics, err := n.Task.Run(gctx, env)
 			sr.End = time.Now()

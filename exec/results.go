@@ -1,7 +1,6 @@
 package exec
 
 import (
-	"bufio"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -10,8 +9,6 @@ import (
 	"runtime"
 	"runtime/debug"
 	"sort"
-	"strconv"
-	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -70,27 +67,9 @@ func NewProvenance(args []string) Provenance {
 		Arch:        runtime.GOARCH,
 		Hostname:    host,
 		CPUs:        runtime.NumCPU(),
-		MemoryBytes: hostMemory(),
+		MemoryBytes: stages.HostMemoryBytes(),
 		CommandLine: args,
 	}
-}
-
-// hostMemory reads MemTotal from /proc/meminfo; 0 where there is none.
-func hostMemory() int64 {
-	f, err := os.Open("/proc/meminfo")
-	if err != nil {
-		return 0
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		fields := strings.Fields(sc.Text())
-		if len(fields) >= 2 && fields[0] == "MemTotal:" {
-			kb, _ := strconv.ParseInt(fields[1], 10, 64)
-			return kb * 1024
-		}
-	}
-	return 0
 }
 
 // CheckResultsDir fails when dir already holds a result, so that a run

@@ -9,6 +9,9 @@ package stages
 import (
 	"context"
 	"fmt"
+	"io"
+	"os"
+	"path/filepath"
 	"sort"
 	"sync"
 
@@ -74,7 +77,28 @@ type Env struct {
 	Targets map[string]backends.Backend
 	// Meter receives one record per operation.
 	Meter *measure.Meter
+	// Dir is the directory for the stage's own detail files (per-step
+	// timings and the like), or "" when the run keeps no results.
+	Dir string
 }
+
+// Create creates the detail file name in the stage's directory; without a
+// directory it returns a writer that discards. The files are written while
+// the stage runs, so they stay on disk and out of memory; summary.json,
+// written last, is what marks a results directory complete.
+func (e *Env) Create(name string) (io.WriteCloser, error) {
+	if e.Dir == "" {
+		return nopCloser{io.Discard}, nil
+	}
+	if err := os.MkdirAll(e.Dir, 0o755); err != nil {
+		return nil, err
+	}
+	return os.Create(filepath.Join(e.Dir, name))
+}
+
+type nopCloser struct{ io.Writer }
+
+func (nopCloser) Close() error { return nil }
 
 // Target returns the open backend of the named target.
 func (e *Env) Target(name string) (backends.Backend, error) {

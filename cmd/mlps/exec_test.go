@@ -69,7 +69,7 @@ func TestExecDemo(t *testing.T) {
 	if sum["train_bytes_read"] != planned || planned == 0 {
 		t.Errorf("bytes read %v, planned %v", sum["train_bytes_read"], planned)
 	}
-	for _, f := range []string{"workload.cue", "workload.json", "provenance.json", "stages/datagen.json", "stages/train.json"} {
+	for _, f := range []string{"workload.cue", "workload.json", "provenance.json", "stages/datagen.json", "stages/train.json", "stages/train/steps.csv", "stages/train/ranks.json"} {
 		if _, err := os.Stat(filepath.Join(results, f)); err != nil {
 			t.Errorf("results: %v", err)
 		}

@@ -238,6 +238,7 @@ func execCmd(args []string, stdout, stderr io.Writer) int {
 		stop() // a second Ctrl-C kills at once
 	}()
 	prov := exec.NewProvenance(append([]string{"mlps", "exec"}, args...))
+	opts.Dir = dir
 	rep := exec.Run(ctx, p, opts)
 	sum, werr := exec.WriteResults(dir, p, rep, prov)
 	if werr != nil {

@@ -46,10 +46,17 @@ func PlanFile(t testing.TB, path string, sets ...string) *planner.Plan {
 // the run completes.
 func Run(t testing.TB, src string) (*planner.Plan, *exec.Report) {
 	t.Helper()
-	p := Plan(t, src)
-	rep := exec.Run(context.Background(), p, exec.Options{})
+	p, rep := Try(t, src, exec.Options{})
 	if !rep.Complete {
 		t.Fatalf("run incomplete: %v", rep.Err)
 	}
 	return p, rep
+}
+
+// Try plans src and executes it with opts, returning the report whatever
+// happened.
+func Try(t testing.TB, src string, opts exec.Options) (*planner.Plan, *exec.Report) {
+	t.Helper()
+	p := Plan(t, src)
+	return p, exec.Run(context.Background(), p, opts)
 }

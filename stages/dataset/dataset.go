@@ -18,6 +18,7 @@ import (
 	"mlps.dev/mlps/dsl"
 	"mlps.dev/mlps/stages/content"
 	"mlps.dev/mlps/stages/format/npz"
+	"mlps.dev/mlps/stages/format/tfrecord"
 )
 
 // Layout is one dataset, ready to name, size and write its files.
@@ -32,19 +33,82 @@ type Layout struct {
 	swidth int // digits of the subfolder count
 }
 
+// Access says how a training loader reads a format's samples.
+type Access int
+
+const (
+	// WholeFile formats are read whole the first time a loader needs one
+	// of their samples: npz, npy, jpeg, png, as DLIO's readers load them.
+	WholeFile Access = iota
+	// Records formats are streams of framed records read record by
+	// record (tfrecord).
+	Records
+	// RowGroups formats are read a row group at a time, only the selected
+	// columns' pages (parquet).
+	RowGroups
+)
+
 // format is what a file format must provide for the stages to plan and
 // write it.
 type format interface {
 	ext() string
+	access() Access
 	// size is the exact size in bytes of a file holding samples records
 	// of recordBytes each.
 	size(recordBytes, samples int64) (int64, error)
 	write(w io.Writer, recordBytes, samples int64, fill func(p []byte, off int64), buf []byte) (int64, error)
 }
 
+// recordFormat is a Records format: record k of a file is a byte range.
+type recordFormat interface {
+	format
+	extent(recordBytes, samples, k int64) (off, n int64)
+	scanner(r io.Reader, off int64, buf []byte, check bool) RecordScanner
+}
+
+// RecordScanner reads a Records format frame by frame, as a record reader
+// does, checking the framing (and with check, the checksums).
+type RecordScanner interface {
+	// Next consumes the next record and returns its length, or io.EOF at
+	// a clean end.
+	Next() (int64, error)
+}
+
+// indexFormat formats carry an index file beside each data file.
+type indexFormat interface {
+	indexSize(recordBytes, samples int64) int64
+	writeIndex(w io.Writer, recordBytes, samples int64) (int64, error)
+}
+
+type tfrecordFormat struct{}
+
+func (tfrecordFormat) ext() string    { return "tfrecord" }
+func (tfrecordFormat) access() Access { return Records }
+func (tfrecordFormat) size(r, s int64) (int64, error) {
+	return tfrecord.Size(tfrecord.Spec{RecordBytes: r, Samples: s})
+}
+func (tfrecordFormat) write(w io.Writer, r, s int64, fill func([]byte, int64), buf []byte) (int64, error) {
+	return tfrecord.Write(w, tfrecord.Spec{RecordBytes: r, Samples: s}, fill, buf)
+}
+func (tfrecordFormat) extent(r, s, k int64) (int64, int64) {
+	return tfrecord.RecordExtent(tfrecord.Spec{RecordBytes: r, Samples: s}, k)
+}
+func (tfrecordFormat) scanner(r io.Reader, off int64, buf []byte, check bool) RecordScanner {
+	sc := tfrecord.NewScanner(r, buf, check)
+	sc.SetOffset(off)
+	return sc
+}
+func (tfrecordFormat) indexSize(r, s int64) int64 {
+	return tfrecord.IndexSize(tfrecord.Spec{RecordBytes: r, Samples: s})
+}
+func (tfrecordFormat) writeIndex(w io.Writer, r, s int64) (int64, error) {
+	return tfrecord.WriteIndex(w, tfrecord.Spec{RecordBytes: r, Samples: s})
+}
+
 type npzFormat struct{}
 
-func (npzFormat) ext() string { return "npz" }
+func (npzFormat) ext() string    { return "npz" }
+func (npzFormat) access() Access { return WholeFile }
 func (npzFormat) size(r, s int64) (int64, error) {
 	return npz.Size(npz.Spec{RecordBytes: r, Samples: s})
 }
@@ -52,7 +116,24 @@ func (npzFormat) write(w io.Writer, r, s int64, fill func([]byte, int64), buf []
 	return npz.Write(w, npz.Spec{RecordBytes: r, Samples: s}, fill, buf)
 }
 
-var formats = map[string]format{"npz": npzFormat{}}
+type npyFormat struct{}
+
+func (npyFormat) ext() string    { return "npy" }
+func (npyFormat) access() Access { return WholeFile }
+func (npyFormat) size(r, s int64) (int64, error) {
+	return npz.NPYSize(npz.Spec{RecordBytes: r, Samples: s})
+}
+func (npyFormat) write(w io.Writer, r, s int64, fill func([]byte, int64), buf []byte) (int64, error) {
+	return npz.WriteNPY(w, npz.Spec{RecordBytes: r, Samples: s}, fill, buf)
+}
+
+// formats makes the format of a dataset; most ignore the definition,
+// parquet takes its columns from it.
+var formats = map[string]func(d dsl.Dataset) (format, error){
+	"npz":      func(dsl.Dataset) (format, error) { return npzFormat{}, nil },
+	"npy":      func(dsl.Dataset) (format, error) { return npyFormat{}, nil },
+	"tfrecord": func(dsl.Dataset) (format, error) { return tfrecordFormat{}, nil },
+}
 
 // Resolve returns the layout of the dataset name, which a stage refers to
 // at the field path at (such as "stages", "train", "dataset"); errors
@@ -79,9 +160,13 @@ func Resolve(w *dsl.Workload, name string, at ...any) (*Layout, error) {
 
 // New returns the layout of dataset d named name under seed.
 func New(name string, d dsl.Dataset, seed uint64) (*Layout, error) {
-	f, ok := formats[d.Format]
+	mk, ok := formats[d.Format]
 	if !ok {
 		return nil, fmt.Errorf("format %q is not supported yet (supported: %s)", d.Format, keys(formats))
+	}
+	f, err := mk(d)
+	if err != nil {
+		return nil, err
 	}
 	return &Layout{
 		Name: name, Dataset: d, seed: seed, format: f,
@@ -141,6 +226,59 @@ func (l *Layout) TotalBytes() int64 {
 		t += l.FileSize(i)
 	}
 	return t
+}
+
+// Access says how a loader reads the dataset's samples.
+func (l *Layout) Access() Access { return l.format.access() }
+
+// RecordExtent is the byte range of record k of file i, for Records
+// formats; ok is false for the others.
+func (l *Layout) RecordExtent(i, k int64) (off, n int64, ok bool) {
+	rf, ok := l.format.(recordFormat)
+	if !ok {
+		return 0, 0, false
+	}
+	off, n = rf.extent(l.RecordBytes(i), l.SamplesPerFile, k)
+	return off, n, true
+}
+
+// Scanner returns a record scanner over r, which starts at file offset
+// off; nil for formats without records.
+func (l *Layout) Scanner(r io.Reader, off int64, buf []byte, check bool) RecordScanner {
+	if rf, ok := l.format.(recordFormat); ok {
+		return rf.scanner(r, off, buf, check)
+	}
+	return nil
+}
+
+// IndexName is the name of file i's index file, for formats that have
+// one: the data file's name below an "index" directory beside the
+// dataset's, as {data}/index/train/{file}.idx for a dataset at
+// {data}/train.
+func (l *Layout) IndexName(i int64) (string, bool) {
+	if _, ok := l.format.(indexFormat); !ok {
+		return "", false
+	}
+	rel := strings.TrimPrefix(l.FileName(i), l.Path+"/")
+	parent, base := path.Split(l.Path)
+	return path.Join(parent, "index", base, rel+".idx"), true
+}
+
+// IndexSize is the size of file i's index file, 0 without one.
+func (l *Layout) IndexSize(i int64) int64 {
+	if f, ok := l.format.(indexFormat); ok {
+		return f.indexSize(l.RecordBytes(i), l.SamplesPerFile)
+	}
+	return 0
+}
+
+// WriteIndex writes file i's index file to w.
+func (l *Layout) WriteIndex(w io.Writer, i int64) (int64, error) {
+	f, ok := l.format.(indexFormat)
+	if !ok {
+		return 0, fmt.Errorf("format %s has no index files", l.Format)
+	}
+	return f.writeIndex(w, l.RecordBytes(i), l.SamplesPerFile)
 }
 
 // Stream is the content identity of file i.

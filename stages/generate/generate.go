@@ -55,8 +55,20 @@ func (t *task) Reads() []string  { return nil }
 func (t *task) Writes() []string { return []string{t.spec.Dataset} }
 
 func (t *task) Work() stages.Work {
-	n := t.layout.Files
-	return stages.Work{WriteBytes: t.layout.TotalBytes(), Files: n, Ops: n}
+	l := t.layout
+	w := stages.Work{WriteBytes: l.TotalBytes(), Files: l.Files, Ops: l.Files}
+	if _, ok := l.IndexName(0); ok {
+		w.Files *= 2
+		w.Ops *= 2
+		if l.RecordBytesStdev == 0 {
+			w.WriteBytes += l.Files * l.IndexSize(0)
+		} else {
+			for i := range l.Files {
+				w.WriteBytes += l.IndexSize(i)
+			}
+		}
+	}
+	return w
 }
 
 func (t *task) Describe() string {
@@ -86,12 +98,22 @@ func (t *task) Run(ctx context.Context, env *stages.Env) (stages.Metrics, error)
 				if err := ctx.Err(); err != nil {
 					return err
 				}
-				n, err := t.writeFile(ctx, b, gen, i, buf, rec)
+				n, err := t.writeFile(ctx, b, t.layout.FileName(i), t.layout.FileSize(i), rec,
+					func(w io.Writer) (int64, error) { return t.layout.Write(w, i, gen, buf) })
 				bytes.Add(n)
 				if err != nil {
 					return err
 				}
 				files.Add(1)
+				if name, ok := t.layout.IndexName(i); ok {
+					n, err := t.writeFile(ctx, b, name, t.layout.IndexSize(i), rec,
+						func(w io.Writer) (int64, error) { return t.layout.WriteIndex(w, i) })
+					bytes.Add(n)
+					if err != nil {
+						return err
+					}
+					files.Add(1)
+				}
 			}
 		})
 	}
@@ -99,15 +121,15 @@ func (t *task) Run(ctx context.Context, env *stages.Env) (stages.Metrics, error)
 	return stages.Metrics{"files_written": files.Load(), "bytes_written": bytes.Load()}, err
 }
 
-// writeFile writes file i and records it as one write operation: from
-// Create to a successful Close, with the bytes the backend accepted.
-func (t *task) writeFile(ctx context.Context, b backends.Backend, gen *content.Generator, i int64, buf []byte, rec *measure.Worker) (int64, error) {
-	name := t.layout.FileName(i)
+// writeFile writes one file of size bytes with write and records it as one
+// write operation: from Create to a successful Close, with the bytes the
+// backend accepted.
+func (t *task) writeFile(ctx context.Context, b backends.Backend, name string, size int64, rec *measure.Worker, write func(io.Writer) (int64, error)) (int64, error) {
 	r := measure.Record{Op: measure.Write, Target: t.layout.Target, Start: time.Now()}
-	w, err := b.Create(ctx, name, t.layout.FileSize(i))
+	w, err := b.Create(ctx, name, size)
 	if err == nil {
 		cw := &countingWriter{w: w}
-		_, err = t.layout.Write(cw, i, gen, buf)
+		_, err = write(cw)
 		r.Bytes, r.FirstByte = cw.n, cw.first
 		if err == nil {
 			err = w.Close()

@@ -11,7 +11,7 @@ import (
 // per accelerator; the larger wins. Files spread over one subfolder per
 // 10,000 files.
 func (t *task) Datasize(s stages.Sizing) stages.DatasetSize {
-	l := t.layout
+	l := t.train.layout
 	fileBytes := l.SamplesPerFile * l.Dataset.RecordBytes
 	totalMem := s.ClientMemoryBytes * int64(s.Clients)
 	byMem := 5 * totalMem / fileBytes

@@ -9,6 +9,7 @@ package readepoch
 import (
 	"fmt"
 	"math"
+	"time"
 
 	"mlps.dev/mlps/dsl"
 	"mlps.dev/mlps/stages"
@@ -18,17 +19,33 @@ import (
 // Spec mirrors schema.#ReadEpoch.
 type Spec struct {
 	dsl.Common
-	Dataset           string  `json:"dataset"`
-	Epochs            int     `json:"epochs"`
-	Accelerators      int     `json:"accelerators"`
-	BatchSize         int64   `json:"batch_size"`
-	ReadThreads       int     `json:"read_threads"`
-	PrefetchSize      int     `json:"prefetch_size"`
-	ComputationTime   float64 `json:"computation_time"`
-	TransferBytes     int64   `json:"transfer_bytes"`
-	ExcludeStartSteps int     `json:"exclude_start_steps"`
-	ExcludeEndSteps   int     `json:"exclude_end_steps"`
-	AUMinimum         float64 `json:"au_minimum"`
+	Dataset           string      `json:"dataset"`
+	Epochs            int         `json:"epochs"`
+	Accelerators      int         `json:"accelerators"`
+	BatchSize         int64       `json:"batch_size"`
+	ReadThreads       int         `json:"read_threads"`
+	PrefetchSize      int         `json:"prefetch_size"`
+	ComputationTime   Compute     `json:"computation_time"`
+	FileShuffle       string      `json:"file_shuffle"`
+	SampleShuffle     string      `json:"sample_shuffle"`
+	ShuffleSize       int64       `json:"shuffle_size,omitempty"`
+	Columns           []string    `json:"columns,omitempty"`
+	ODirect           bool        `json:"odirect"`
+	Verify            bool        `json:"verify"`
+	Evaluation        *Evaluation `json:"evaluation,omitempty"`
+	TransferBytes     int64       `json:"transfer_bytes"`
+	ExcludeStartSteps int         `json:"exclude_start_steps"`
+	ExcludeEndSteps   int         `json:"exclude_end_steps"`
+	AUMinimum         float64     `json:"au_minimum"`
+}
+
+// Evaluation mirrors schema.#Evaluation.
+type Evaluation struct {
+	Dataset         string  `json:"dataset"`
+	BatchSize       int64   `json:"batch_size"`
+	ComputationTime Compute `json:"computation_time"`
+	AfterEpoch      int     `json:"after_epoch"`
+	Every           int     `json:"every"`
 }
 
 func init() {
@@ -36,13 +53,10 @@ func init() {
 }
 
 type task struct {
-	id     string
-	spec   Spec
-	layout *dataset.Layout
-	// steps is the number of steps every rank takes per epoch.
-	steps int64
-	// share is the number of samples in each rank's contiguous block.
-	share int64
+	id    string
+	spec  Spec
+	train *phase
+	eval  *phase // nil without evaluation
 }
 
 func plan(w *dsl.Workload, id string) (stages.Task, error) {
@@ -54,59 +68,149 @@ func plan(w *dsl.Workload, id string) (stages.Task, error) {
 	if err != nil {
 		return nil, err
 	}
-	samples := l.Files * l.SamplesPerFile
 	ranks := int64(s.Accelerators)
-	t := &task{id: id, spec: s, layout: l,
-		steps: samples / s.BatchSize / ranks,
-		share: (samples + ranks - 1) / ranks,
+	t := &task{id: id, spec: s, train: newPhase("train", l, s.BatchSize, ranks, s.ComputationTime)}
+	t.train.fileShuffle = s.FileShuffle != "off"
+	t.train.sampleShuffle = s.SampleShuffle != "off"
+	t.train.window = s.ShuffleSize
+	t.train.excludeStart, t.train.excludeEnd = int64(s.ExcludeStartSteps), int64(s.ExcludeEndSteps)
+	if err := checkSteps(w, id, t.train, "batch_size"); err != nil {
+		return nil, err
 	}
-	if t.steps == 0 {
-		return nil, dsl.Errorf(w.Pos("stages", id, "batch_size"), "stages."+id+".batch_size",
-			"dataset %s holds %d samples, fewer than batch_size × accelerators = %d: no rank gets a full step",
-			l.Name, samples, s.BatchSize*ranks)
-	}
-	if excl := int64(s.ExcludeStartSteps + s.ExcludeEndSteps); excl >= t.steps {
+	if excl := t.train.excludeStart + t.train.excludeEnd; excl >= t.train.steps {
 		return nil, dsl.Errorf(w.Pos("stages", id, "exclude_start_steps"), "stages."+id+".exclude_start_steps",
-			"an epoch has %d steps per accelerator and %d are excluded: nothing would be measured", t.steps, excl)
+			"an epoch has %d steps per accelerator and %d are excluded: nothing would be measured", t.train.steps, excl)
+	}
+	if len(s.Columns) > 0 && l.Access() != dataset.RowGroups {
+		return nil, dsl.Errorf(w.Pos("stages", id, "columns"), "stages."+id+".columns",
+			"columns select parquet columns, and dataset %s is %s", l.Name, l.Format)
+	}
+	if ev := s.Evaluation; ev != nil {
+		el, err := dataset.Resolve(w, ev.Dataset, "stages", id, "evaluation", "dataset")
+		if err != nil {
+			return nil, err
+		}
+		t.eval = newPhase("eval", el, ev.BatchSize, ranks, ev.ComputationTime)
+		if err := checkSteps(w, id, t.eval, "evaluation", "batch_size"); err != nil {
+			return nil, err
+		}
 	}
 	return t, nil
 }
 
-func (t *task) Reads() []string  { return []string{t.spec.Dataset} }
+func checkSteps(w *dsl.Workload, id string, ph *phase, at ...any) error {
+	if ph.steps > 0 {
+		return nil
+	}
+	path := append([]any{"stages", id}, at...)
+	return dsl.Errorf(w.Pos(path...), dotted(path),
+		"dataset %s holds %d samples, fewer than batch_size × accelerators = %d: no accelerator gets a full step",
+		ph.layout.Name, ph.total, ph.batch*(ph.total/ph.batch/max(ph.steps, 1)+1))
+}
+
+func dotted(path []any) string {
+	s := ""
+	for i, p := range path {
+		if i > 0 {
+			s += "."
+		}
+		s += fmt.Sprint(p)
+	}
+	return s
+}
+
+func (t *task) Reads() []string {
+	if t.eval != nil && t.eval.layout.Name != t.train.layout.Name {
+		return []string{t.spec.Dataset, t.eval.layout.Name}
+	}
+	return []string{t.spec.Dataset}
+}
 func (t *task) Writes() []string { return nil }
 
-// files returns the range of files [first, last] that rank r reads in an
-// epoch: the files holding the first steps×batch samples of its block.
-func (t *task) files(r int64) (first, last int64) {
-	start := r * t.share
-	end := start + t.steps*t.spec.BatchSize - 1
-	return start / t.layout.SamplesPerFile, end / t.layout.SamplesPerFile
+// work is what one epoch of ph reads on all ranks, in order without
+// shuffling: exact for every format when samples are not shuffled and for
+// one-sample files either way; with shuffled multi-sample files a loader
+// may fetch a file more often than this counts.
+func (t *task) work(ph *phase) stages.Work {
+	var w stages.Work
+	l := ph.layout
+	spf := l.SamplesPerFile
+	ranks := int64(t.spec.Accelerators)
+	threads := int64(t.spec.ReadThreads)
+	for r := range ranks {
+		o := ph.order(0, int(r))
+		o.ph = &phase{layout: l, total: ph.total, share: ph.share} // unshuffled
+		switch l.Access() {
+		case dataset.Records:
+			w.Files += ph.steps // at least one read per batch
+			if l.RecordBytesStdev == 0 {
+				_, n, _ := l.RecordExtent(0, 0)
+				w.ReadBytes += ph.steps * ph.batch * n
+				continue
+			}
+			for p := range ph.steps * ph.batch {
+				s := o.sample(p)
+				_, n, _ := l.RecordExtent(s/spf, s%spf)
+				w.ReadBytes += n
+			}
+		default:
+			// Each loader holds the last file it read; batches go to the
+			// loaders round-robin.
+			last := make([]int64, threads)
+			for i := range last {
+				last[i] = -1
+			}
+			for bi := range ph.steps {
+				ld := bi % threads
+				first, end := o.sample(bi*ph.batch)/spf, o.sample((bi+1)*ph.batch-1)/spf
+				for f := first; f <= end; f++ {
+					if f == last[ld] {
+						continue
+					}
+					w.Files++
+					w.ReadBytes += l.FileSize(f)
+					last[ld] = f
+				}
+			}
+		}
+	}
+	w.Ops = w.Files
+	return w
 }
 
 func (t *task) Work() stages.Work {
-	var w stages.Work
-	for r := range int64(t.spec.Accelerators) {
-		first, last := t.files(r)
-		w.Files += last - first + 1
-		if t.layout.RecordBytesStdev == 0 {
-			w.ReadBytes += (last - first + 1) * t.layout.FileSize(0)
-			continue
-		}
-		for i := first; i <= last; i++ {
-			w.ReadBytes += t.layout.FileSize(i)
-		}
-	}
+	w := t.work(t.train)
 	epochs := int64(t.spec.Epochs)
 	w.Files *= epochs
 	w.ReadBytes *= epochs
-	w.Ops = w.Files
+	w.Ops *= epochs
+	if t.eval != nil {
+		ev := t.spec.Evaluation
+		n := int64(0)
+		for e := 1; e <= t.spec.Epochs; e++ {
+			if e >= ev.AfterEpoch && (e-ev.AfterEpoch)%ev.Every == 0 {
+				n++
+			}
+		}
+		e := t.work(t.eval)
+		w.Files += n * e.Files
+		w.ReadBytes += n * e.ReadBytes
+		w.Ops += n * e.Ops
+	}
 	return w
 }
 
 func (t *task) Describe() string {
 	s := t.spec
-	return fmt.Sprintf("reads dataset %s for %d epochs: %d accelerators × %d steps of batch %d, %d read threads each, computation_time %gs",
-		t.layout.Name, s.Epochs, s.Accelerators, t.steps, s.BatchSize, s.ReadThreads, s.ComputationTime)
+	d := fmt.Sprintf("reads dataset %s for %d epochs: %d accelerators × %d steps of batch %d, %d read threads each, computation_time %s",
+		t.train.layout.Name, s.Epochs, s.Accelerators, t.train.steps, s.BatchSize, s.ReadThreads, s.ComputationTime)
+	if s.FileShuffle != "off" || s.SampleShuffle != "off" {
+		d += fmt.Sprintf(", file_shuffle %s, sample_shuffle %s", s.FileShuffle, s.SampleShuffle)
+	}
+	if t.eval != nil {
+		d += fmt.Sprintf("; evaluates on %s (%d steps of batch %d)", t.eval.layout.Name, t.eval.steps, t.eval.batch)
+	}
+	return d
 }
 
 // prefetchPerWorker is how many finished batches each loader worker may hold
@@ -121,8 +225,9 @@ func (t *task) prefetchPerWorker() int {
 
 // rankEpoch is what one rank measured in one epoch.
 type rankEpoch struct {
-	Rank  int `json:"rank"`
-	Epoch int `json:"epoch"`
+	Phase string `json:"phase"`
+	Rank  int    `json:"rank"`
+	Epoch int    `json:"epoch"`
 	// Steps is the number of steps taken, MeasuredSteps those left after
 	// the excluded start and end steps.
 	Steps         int64   `json:"steps"`
@@ -140,41 +245,54 @@ type rankEpoch struct {
 	FilesRead        int64   `json:"files_read"`
 }
 
-func (t *task) metrics(per [][]rankEpoch) stages.Metrics {
-	s := t.spec
-	epochs := len(per)
-	var au, tput []float64
-	var bytes int64
-	var wall float64
+// epochFigures are the per-epoch figures of one phase: AU (mean over
+// ranks) and throughput (sum over ranks) per epoch, and the bytes read and
+// the wall time (the slowest rank's) in total.
+type epochFigures struct {
+	au, tput []float64
+	bytes    int64
+	wall     float64
+}
+
+func figures(per [][]rankEpoch) epochFigures {
+	var f epochFigures
 	for _, ranks := range per {
 		var a, th, w float64
 		for _, re := range ranks {
 			a += re.AUPercentage
 			th += re.SamplesPerSecond
-			bytes += re.BytesRead
+			f.bytes += re.BytesRead
 			w = math.Max(w, re.WallSeconds)
 		}
-		au = append(au, a/float64(len(ranks)))
-		tput = append(tput, th)
-		wall += w
+		f.au = append(f.au, a/float64(len(ranks)))
+		f.tput = append(f.tput, th)
+		f.wall += w
 	}
-	auMean, auStdev := meanStdev(au)
-	tMean, tStdev := meanStdev(tput)
-	rec := float64(t.layout.Dataset.RecordBytes)
+	return f
+}
+
+func (r *run) metrics() stages.Metrics {
+	s := r.spec
+	tr := figures(r.trained)
+	auMean, auStdev := meanStdev(tr.au)
+	tMean, tStdev := meanStdev(tr.tput)
+	rec := float64(r.train.layout.Dataset.RecordBytes)
 	meet := "fail"
 	if auMean >= s.AUMinimum*100 {
 		meet = "success"
 	}
-	var flat []rankEpoch
-	for _, ranks := range per {
-		flat = append(flat, ranks...)
+	mem := stages.HostMemoryBytes()
+	data := r.train.layout.TotalBytes()
+	end := r.end
+	if end.IsZero() {
+		end = time.Now()
 	}
 	m := stages.Metrics{
-		"train_au_percentage":                       au,
+		"train_au_percentage":                       tr.au,
 		"train_au_mean_percentage":                  auMean,
 		"train_au_stdev_percentage":                 auStdev,
 		"train_au_meet_expectation":                 meet,
-		"train_throughput_samples_per_second":       tput,
+		"train_throughput_samples_per_second":       tr.tput,
 		"train_throughput_mean_samples_per_second":  tMean,
 		"train_throughput_stdev_samples_per_second": tStdev,
 		// DLIO's key and definition: samples/s × configured record bytes
@@ -185,17 +303,33 @@ func (t *task) metrics(per [][]rankEpoch) stages.Metrics {
 		"train_io_mean_MiB_per_second": tMean * rec / (1 << 20),
 		// What actually came back from storage, over the epochs' wall time
 		// (MB = 10^6 bytes).
-		"train_bytes_read":         bytes,
-		"train_read_MB_per_second": perSecond(float64(bytes)/1e6, wall),
-		"train_wall_seconds":       wall,
+		"train_bytes_read":         tr.bytes,
+		"train_read_MB_per_second": perSecond(float64(tr.bytes)/1e6, tr.wall),
+		"train_wall_seconds":       tr.wall,
 		"num_accelerators":         s.Accelerators,
-		"epochs":                   epochs,
-		"au_minimum_percentage":    s.AUMinimum * 100,
-		"steps_per_epoch":          t.steps,
-		"per_rank_epoch":           flat,
+		// One process is one host until ranks spread over hosts.
+		"num_hosts":             1,
+		"host_memory_GB":        float64(mem) / (1 << 30),
+		"data_size_per_host_GB": float64(data) / (1 << 30),
+		"potential_caching":     mem > 0 && data <= mem,
+		"epochs":                len(tr.au),
+		"au_minimum_percentage": s.AUMinimum * 100,
+		"steps_per_epoch":       r.train.steps,
+		"shuffle_seed":          r.seed,
+		"start":                 r.start.Format(time.RFC3339Nano),
+		"end":                   end.Format(time.RFC3339Nano),
 	}
-	if epochs < s.Epochs {
+	if len(tr.au) < s.Epochs {
 		m["epochs_planned"] = s.Epochs
+	}
+	if r.eval != nil {
+		ev := figures(r.evaluated)
+		m["eval_au_percentage"] = ev.au
+		m["eval_throughput_samples_per_second"] = ev.tput
+		m["eval_au_mean_percentage"], _ = meanStdev(ev.au)
+		m["eval_throughput_mean_samples_per_second"], _ = meanStdev(ev.tput)
+		m["eval_bytes_read"] = ev.bytes
+		m["eval_steps"] = r.eval.steps
 	}
 	return m
 }
@@ -231,7 +365,8 @@ func (t *task) SummaryKeys() []string {
 		"train_au_meet_expectation", "train_throughput_samples_per_second",
 		"train_throughput_mean_samples_per_second", "train_throughput_stdev_samples_per_second",
 		"train_io_mean_MB_per_second", "train_io_stdev_MB_per_second", "train_io_mean_MiB_per_second",
-		"train_bytes_read", "train_read_MB_per_second", "num_accelerators", "epochs",
+		"train_bytes_read", "train_read_MB_per_second", "num_accelerators", "num_hosts",
+		"host_memory_GB", "data_size_per_host_GB", "potential_caching", "epochs", "start", "end",
 	}
 }
 

@@ -1,8 +1,11 @@
 package readepoch
 
 import (
+	"bufio"
 	"context"
-	"errors"
+	"crypto/rand"
+	"encoding/binary"
+	"encoding/json"
 	"fmt"
 	"io"
 	"sync"
@@ -12,68 +15,116 @@ import (
 
 	"mlps.dev/mlps/backends"
 	"mlps.dev/mlps/stages"
-	"mlps.dev/mlps/stages/measure"
+	"mlps.dev/mlps/stages/content"
 )
 
 func (t *task) Run(ctx context.Context, env *stages.Env) (stages.Metrics, error) {
-	b, err := env.Target(t.layout.Target)
+	b, err := env.Target(t.train.layout.Target)
 	if err != nil {
 		return nil, err
 	}
-	var per [][]rankEpoch
-	for e := range t.spec.Epochs {
-		res := make([]rankEpoch, t.spec.Accelerators)
-		world := stages.NewLocalWorld(t.spec.Accelerators)
-		g, gctx := errgroup.WithContext(ctx)
-		for r := range t.spec.Accelerators {
-			g.Go(func() error {
-				var err error
-				res[r], err = t.runRankEpoch(gctx, env, b, world, r, e)
-				return err
-			})
+	var eb backends.Backend
+	if t.eval != nil {
+		if eb, err = env.Target(t.eval.layout.Target); err != nil {
+			return nil, err
 		}
-		if err := g.Wait(); err != nil {
+	}
+	seed := env.Workload.Seed
+	if t.spec.FileShuffle == "random" || t.spec.SampleShuffle == "random" {
+		var k [8]byte
+		_, _ = rand.Read(k[:])
+		seed = binary.LittleEndian.Uint64(k[:])
+	}
+	r := &run{task: t, env: env, seed: seed, start: time.Now()}
+	if t.spec.Verify {
+		r.gen = content.New(env.Workload.Seed)
+	}
+	if r.steps, err = newStepLog(env); err != nil {
+		return nil, err
+	}
+	defer r.steps.Close()
+
+	for e := range t.spec.Epochs {
+		res, err := r.epoch(ctx, t.train, b, e)
+		if err != nil {
 			// A partial epoch is left out of the figures: its AU and
 			// throughput would describe a different amount of work.
-			return t.metrics(per), err
+			return r.metrics(), err
 		}
-		per = append(per, res)
+		r.trained = append(r.trained, res)
+		if ev := t.spec.Evaluation; ev != nil && e+1 >= ev.AfterEpoch && (e+1-ev.AfterEpoch)%ev.Every == 0 {
+			res, err := r.epoch(ctx, t.eval, eb, e)
+			if err != nil {
+				return r.metrics(), err
+			}
+			r.evaluated = append(r.evaluated, res)
+		}
 	}
-	return t.metrics(per), nil
+	r.end = time.Now()
+	if err := r.steps.Close(); err != nil {
+		return r.metrics(), err
+	}
+	return r.metrics(), r.writeRanks()
 }
 
-// batch is what a loader worker hands the accelerator: the batch's data is
-// not kept, only what reading it cost.
-type batch struct {
-	bytes, files int64
-	err          error
+// run is one execution of the stage.
+type run struct {
+	*task
+	env        *stages.Env
+	seed       uint64
+	gen        *content.Generator
+	steps      *stepLog
+	trained    [][]rankEpoch // per epoch, per rank
+	evaluated  [][]rankEpoch // per evaluation, per rank
+	start, end time.Time
 }
 
-// runRankEpoch runs one epoch of rank r: read_threads loader workers take
+// epoch runs one epoch of ph on every rank.
+func (r *run) epoch(ctx context.Context, ph *phase, b backends.Backend, e int) ([]rankEpoch, error) {
+	res := make([]rankEpoch, r.spec.Accelerators)
+	world := stages.NewLocalWorld(r.spec.Accelerators)
+	g, gctx := errgroup.WithContext(ctx)
+	for rank := range r.spec.Accelerators {
+		g.Go(func() error {
+			var err error
+			res[rank], err = r.rankEpoch(gctx, ph, b, world, rank, e)
+			return err
+		})
+	}
+	return res, g.Wait()
+}
+
+// rankEpoch runs one epoch of rank on ph: read_threads loader workers take
 // the rank's batches round-robin (worker w loads batches w, w+T, ...), each
 // keeping up to prefetchPerWorker finished batches ahead, and the
 // accelerator consumes them in order, as PyTorch's DataLoader does.
-func (t *task) runRankEpoch(ctx context.Context, env *stages.Env, b backends.Backend, world stages.World, r, epoch int) (rankEpoch, error) {
-	re := rankEpoch{Rank: r, Epoch: epoch, Steps: t.steps}
+func (r *run) rankEpoch(ctx context.Context, ph *phase, b backends.Backend, world stages.World, rank, epoch int) (rankEpoch, error) {
+	re := rankEpoch{Phase: ph.name, Rank: rank, Epoch: epoch + 1, Steps: ph.steps}
+	o := ph.order(shuffleKey(r.seed, epoch, rank), rank)
+	threads := r.spec.ReadThreads
+	loaders := make([]*loader, threads)
+	for w := range threads {
+		var err error
+		if loaders[w], err = newLoader(ph, b, r.spec.ODirect, r.env.Meter.Worker(), r.spec.TransferBytes, r.gen); err != nil {
+			return re, err
+		}
+	}
 	if err := world.Barrier(ctx); err != nil {
 		return re, err
 	}
-	threads := t.spec.ReadThreads
 	lctx, cancel := context.WithCancel(ctx)
 	var wg sync.WaitGroup
 	defer func() { cancel(); wg.Wait() }()
 	chans := make([]chan batch, threads)
 	start := time.Now()
 	for w := range threads {
-		chans[w] = make(chan batch, t.prefetchPerWorker())
+		chans[w] = make(chan batch, r.prefetchPerWorker())
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			defer close(chans[w])
-			buf := make([]byte, t.spec.TransferBytes)
-			rec := env.Meter.Worker()
-			for bi := int64(w); bi < t.steps; bi += int64(threads) {
-				res := t.loadBatch(lctx, b, rec, buf, int64(r), bi)
+			for bi := int64(w); bi < ph.steps; bi += int64(threads) {
+				res := loaders[w].load(lctx, o, bi*ph.batch, ph.batch)
 				select {
 				case chans[w] <- res:
 				case <-lctx.Done():
@@ -86,9 +137,9 @@ func (t *task) runRankEpoch(ctx context.Context, env *stages.Env, b backends.Bac
 		}()
 	}
 
-	compute := time.Duration(t.spec.ComputationTime * float64(time.Second))
+	draws := ph.compute.sampler(r.seed, rank, epoch)
 	var excluded, computed, waited time.Duration
-	for bi := range t.steps {
+	for bi := range ph.steps {
 		s0 := time.Now()
 		res, ok := <-chans[bi%int64(threads)]
 		if !ok {
@@ -101,9 +152,9 @@ func (t *task) runRankEpoch(ctx context.Context, env *stages.Env, b backends.Bac
 		// Compute time is measured around the emulated compute, as DLIO
 		// measures it, so a sleep that overshoots counts as compute.
 		var c time.Duration
-		if compute > 0 {
+		if d := draws.next(); d > 0 {
 			c0 := time.Now()
-			if err := sleep(ctx, compute); err != nil {
+			if err := sleep(ctx, d); err != nil {
 				return re, err
 			}
 			c = time.Since(c0)
@@ -114,7 +165,9 @@ func (t *task) runRankEpoch(ctx context.Context, env *stages.Env, b backends.Bac
 		step := time.Since(s0)
 		re.BytesRead += res.bytes
 		re.FilesRead += res.files
-		if bi < int64(t.spec.ExcludeStartSteps) || bi >= t.steps-int64(t.spec.ExcludeEndSteps) {
+		measured := bi >= ph.excludeStart && bi < ph.steps-ph.excludeEnd
+		r.steps.add(ph.name, epoch+1, rank, bi, wait, c, step, res.bytes, measured)
+		if !measured {
 			excluded += step
 			continue
 		}
@@ -130,64 +183,73 @@ func (t *task) runRankEpoch(ctx context.Context, env *stages.Env, b backends.Bac
 	re.LoadWaitSeconds = waited.Seconds()
 	if measured > 0 {
 		re.AUPercentage = 100 * computed.Seconds() / measured.Seconds()
-		re.SamplesPerSecond = float64(re.MeasuredSteps*t.spec.BatchSize) / measured.Seconds()
+		re.SamplesPerSecond = float64(re.MeasuredSteps*ph.batch) / measured.Seconds()
 	}
 	return re, nil
 }
 
-// loadBatch reads the files that hold batch bi of rank r, each whole.
-func (t *task) loadBatch(ctx context.Context, b backends.Backend, rec *measure.Worker, buf []byte, r, bi int64) batch {
-	spf := t.layout.SamplesPerFile
-	first := r*t.share + bi*t.spec.BatchSize
-	last := first + t.spec.BatchSize - 1
-	var res batch
-	for f := first / spf; f <= last/spf; f++ {
-		n, err := t.readFile(ctx, b, rec, buf, f)
-		res.bytes += n
-		res.files++
-		if err != nil {
-			res.err = err
-			return res
-		}
-	}
-	return res
+// stepLog writes one line per step of every rank to steps.csv: the
+// per-step load and compute times behind the stage's figures.
+type stepLog struct {
+	mu  sync.Mutex
+	w   *bufio.Writer
+	f   io.WriteCloser
+	err error
 }
 
-// readFile reads file i to its end in transfer_bytes calls and records it
-// as one read operation.
-func (t *task) readFile(ctx context.Context, b backends.Backend, rec *measure.Worker, buf []byte, i int64) (int64, error) {
-	name := t.layout.FileName(i)
-	r := measure.Record{Op: measure.Read, Target: t.layout.Target, Start: time.Now()}
-	rc, err := b.Open(ctx, name, 0, -1)
-	if err == nil {
-		for {
-			var n int
-			n, err = rc.Read(buf)
-			if n > 0 && r.FirstByte.IsZero() {
-				r.FirstByte = time.Now()
-			}
-			r.Bytes += int64(n)
-			if err != nil {
-				break
-			}
-		}
-		if errors.Is(err, io.EOF) {
-			err = nil
-		}
-		if cerr := rc.Close(); err == nil {
-			err = cerr
-		}
-	}
-	if want := t.layout.FileSize(i); err == nil && r.Bytes != want {
-		err = fmt.Errorf("read %d bytes, the dataset defines %d: regenerate the dataset or fix its definition", r.Bytes, want)
-	}
-	r.End = time.Now()
+func newStepLog(env *stages.Env) (*stepLog, error) {
+	f, err := env.Create("steps.csv")
 	if err != nil {
-		r.Err = err
-		err = fmt.Errorf("read %s: %w", name, err)
+		return nil, err
 	}
-	rec.Observe(r)
-	return r.Bytes, err
+	l := &stepLog{f: f, w: bufio.NewWriterSize(f, 256<<10)}
+	_, l.err = l.w.WriteString("phase,epoch,rank,step,load_wait_seconds,compute_seconds,step_seconds,bytes_read,measured\n")
+	return l, nil
+}
+
+func (l *stepLog) add(phase string, epoch, rank int, step int64, wait, compute, total time.Duration, bytes int64, measured bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.err == nil {
+		_, l.err = fmt.Fprintf(l.w, "%s,%d,%d,%d,%.9f,%.9f,%.9f,%d,%t\n", phase, epoch, rank, step,
+			wait.Seconds(), compute.Seconds(), total.Seconds(), bytes, measured)
+	}
+}
+
+// Close flushes and closes the file; it may be called more than once.
+func (l *stepLog) Close() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.f == nil {
+		return l.err
+	}
+	if err := l.w.Flush(); l.err == nil {
+		l.err = err
+	}
+	if err := l.f.Close(); l.err == nil {
+		l.err = err
+	}
+	l.f = nil
+	return l.err
+}
+
+// writeRanks writes ranks.json: what every rank measured in every epoch.
+func (r *run) writeRanks() error {
+	f, err := r.env.Create("ranks.json")
+	if err != nil {
+		return err
+	}
+	var all []rankEpoch
+	for _, e := range append(r.trained, r.evaluated...) {
+		all = append(all, e...)
+	}
+	enc := json.NewEncoder(f)
+	enc.SetIndent("", "  ")
+	err = enc.Encode(all)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }
 
 // sleep stands in for the accelerator's compute; it returns early when the

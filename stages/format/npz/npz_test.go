@@ -48,13 +48,15 @@ func TestShape(t *testing.T) {
 		{4, 2, 2},
 		{12, 3, 4},
 		{13, 1, 13},
-		{150528, 384, 392},          // resnet50's resized record
-		{2097152, 1024, 2048},       // unet3d's resized record
-		{4 << 20, 2048, 2048},       // the example in DLIO's configs
-		{146600628, 12, 12216719},   // unet3d's mean record: 2*2*3*12216719
-		{999983, 1, 999983},         // prime
-		{4294967291, 1, 4294967291}, // largest prime below 2^32
-		{1 << 62, 1 << 31, 1 << 31}, // square, where float sqrt is inexact
+		{150528, 384, 392},        // resnet50's resized record
+		{2097152, 1024, 2048},     // unet3d's resized record
+		{4 << 20, 2048, 2048},     // the example in DLIO's configs
+		{146600628, 1, 146600628}, // unet3d's mean record: 2*2*3*12216719, no divisor near the root
+		{40000 * 40256, 40000, 40256},
+		{1000 * 1000003, 1, 1000 * 1000003}, // the divisor 1000 is beyond the search
+		{999983, 1, 999983},                 // prime
+		{4294967291, 1, 4294967291},         // largest prime below 2^32
+		{1 << 62, 1 << 31, 1 << 31},         // square, where float sqrt is inexact
 		{(1<<31 - 1) * (1<<31 - 1), 1<<31 - 1, 1<<31 - 1},
 	}
 	for _, tt := range tests {
@@ -73,7 +75,7 @@ func TestShape(t *testing.T) {
 			t.Fatalf("Shape(%d) = (%d, %d): want d1*d2 == %d and d1 <= d2", n, d1, d2, n)
 		}
 		for d := d1 + 1; d*d <= n; d++ {
-			if n%d == 0 {
+			if n%d == 0 && d > isqrt(n)-shapeSearch {
 				t.Fatalf("Shape(%d) = (%d, %d), but %d is a larger divisor not above the square root", n, d1, d2, d)
 			}
 		}
@@ -468,4 +470,56 @@ func BenchmarkWrite(b *testing.B) {
 			}
 		}
 	})
+}
+
+func isqrt(n int64) int64 {
+	r := int64(0)
+	for (r+1)*(r+1) <= n {
+		r++
+	}
+	return r
+}
+
+// TestNumpyLoadsNPY: NumPy opens our .npy files as the x array, and the
+// sizes we plan are the sizes we write.
+func TestNumpyLoadsNPY(t *testing.T) {
+	python := npztest.Python(t)
+	dir := t.TempDir()
+	const edge = 64
+	var paths []string
+	for i, s := range specs {
+		path := filepath.Join(dir, specName(s)+".npy")
+		f, err := os.Create(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n, err := WriteNPY(f, s, fillFor(5, int64(i)), nil)
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if size, _ := NPYSize(s); size != n {
+			t.Errorf("%s: wrote %d bytes, NPYSize says %d", specName(s), n, size)
+		}
+		paths = append(paths, path)
+	}
+	files, err := npztest.Load(python, edge, paths...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, s := range specs {
+		x, _ := NPYPayload(s)
+		got := files[i][""]
+		d1, d2 := Shape(s)
+		if got.Dtype != "uint8" || !slices.Equal(got.Shape, []int64{d1, d2, s.Samples}) {
+			t.Errorf("%s: numpy sees %s %v", specName(s), got.Dtype, got.Shape)
+		}
+		n := min(x.Len, edge)
+		fill := fillFor(5, int64(i))
+		if !bytes.Equal(got.Head, want(fill, Extent{x.Off, n})) || !bytes.Equal(got.Tail, want(fill, Extent{x.Off + x.Len - n, n})) {
+			t.Errorf("%s: numpy's first and last bytes differ from fill's", specName(s))
+		}
+	}
 }

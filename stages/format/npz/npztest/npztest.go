@@ -72,9 +72,11 @@ edge = int(sys.argv[1])
 out = []
 for path in sys.argv[2:]:
     arrays = {}
-    with np.load(path, allow_pickle=False) as f:
-        for name in f.files:
-            a = f[name]
+    f = np.load(path, allow_pickle=False)
+    # A .npy file loads as one array, listed under the name "".
+    items = [("", f)] if isinstance(f, np.ndarray) else [(n, f[n]) for n in f.files]
+    if True:
+        for name, a in items:
             raw = np.ascontiguousarray(a).reshape(-1).view(np.uint8)
             arrays[name] = {
                 "shape": list(a.shape),

@@ -1,0 +1,28 @@
+package stages
+
+import (
+	"bufio"
+	"os"
+	"strconv"
+	"strings"
+)
+
+// HostMemoryBytes reads MemTotal from /proc/meminfo; 0 where there is
+// none. Results record it, and training reads compare the dataset with it
+// to warn that the page cache could serve the reads.
+func HostMemoryBytes() int64 {
+	f, err := os.Open("/proc/meminfo")
+	if err != nil {
+		return 0
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		fields := strings.Fields(sc.Text())
+		if len(fields) >= 2 && fields[0] == "MemTotal:" {
+			kb, _ := strconv.ParseInt(fields[1], 10, 64)
+			return kb * 1024
+		}
+	}
+	return 0
+}
