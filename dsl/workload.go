@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"path/filepath"
 	"sort"
+	"strings"
 
 	"cuelang.org/go/cue"
 	"cuelang.org/go/cue/format"
@@ -140,9 +142,26 @@ func (w *Workload) Pos(path ...any) token.Pos {
 			panic(fmt.Sprintf("dsl: Pos: path element %v is neither string nor int", p))
 		}
 	}
-	// A value merged from several places reports one of them; for fields
-	// without a default that is where the user wrote it.
-	return w.value.LookupPath(cue.MakePath(sels...)).Pos()
+	// A value merged from several places reports one of them, which can be
+	// the schema's declaration; the user's own text is the better place.
+	v := w.value.LookupPath(cue.MakePath(sels...))
+	if p := v.Pos(); !inSchema(p) {
+		return p
+	}
+	if op, args := v.Expr(); op == cue.AndOp {
+		for _, a := range args {
+			if p := a.Pos(); p.IsValid() && !inSchema(p) {
+				return p
+			}
+		}
+	}
+	return v.Pos()
+}
+
+// inSchema reports whether p is in one of the embedded schema's files.
+func inSchema(p token.Pos) bool {
+	f := filepath.ToSlash(p.Filename())
+	return strings.HasSuffix(f, "/schema/workload.cue")
 }
 
 // CUE returns the fully resolved workload as CUE source.
