@@ -242,3 +242,17 @@ func asInputErrors(err error, w *dsl.Workload, id string) dsl.Errors {
 	}
 	return dsl.Errors{dsl.Errorf(w.Pos("stages", id, "kind"), "stages."+id, "%v", err)}
 }
+
+// Warnings collects what the stages find questionable about the plan on
+// host, each prefixed by its stage.
+func (p *Plan) Warnings(host stages.Host) []string {
+	var out []string
+	for _, n := range p.Nodes {
+		if w, ok := n.Task.(stages.Warner); ok {
+			for _, msg := range w.Warnings(host) {
+				out = append(out, "stage "+n.ID+": "+msg)
+			}
+		}
+	}
+	return out
+}

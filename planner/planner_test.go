@@ -7,10 +7,12 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
 	"mlps.dev/mlps/exec/exectest"
+	"mlps.dev/mlps/stages"
 	"mlps.dev/mlps/workloads"
 )
 
@@ -22,6 +24,9 @@ func TestShippedWorkloadsPlan(t *testing.T) {
 	err := fs.WalkDir(workloads.Files, ".", func(p string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() || filepath.Ext(p) != ".cue" {
 			return err
+		}
+		if filepath.Base(filepath.Dir(p)) == strings.TrimSuffix(filepath.Base(p), ".cue") {
+			return nil // a model's shared definitions, not a workload
 		}
 		t.Run(p, func(t *testing.T) {
 			plan := exectest.PlanFile(t, filepath.Join("..", "workloads", p))
@@ -137,5 +142,32 @@ func TestMillionsOfFilesPlan(t *testing.T) {
 	}
 	if r := p.Nodes[1].Task.Work(); r.Files != 8*2127816 {
 		t.Errorf("read-epoch plans %d file reads, want 8 epochs × 2127816 (whole steps of 2 ranks × batch 4)", r.Files)
+	}
+}
+
+// A dataset the host's memory holds, or smaller than the rules require,
+// is planned with a warning that says so; a large enough one without.
+func TestWarnings(t *testing.T) {
+	p := exectest.PlanFile(t, filepath.Join("..", "workloads", "unet3d", "h100.cue"), "stages.train.accelerators=8")
+	tests := []struct {
+		memory int64
+		want   []string
+	}{
+		{64 << 30, []string{
+			"stage train: dataset train (21.8 GiB) fits in this host's memory (64.0 GiB): reads may come from the page cache (potential_caching)",
+			"stage train: dataset train has 168 files, fewer than the 28000 the rules require for this host and 8 accelerators: see mlps datasize",
+		}},
+		{1 << 30, []string{
+			"stage train: dataset train has 168 files, fewer than the 28000 the rules require for this host and 8 accelerators: see mlps datasize",
+		}},
+	}
+	for _, tt := range tests {
+		if got := p.Warnings(stages.Host{MemoryBytes: tt.memory}); !slices.Equal(got, tt.want) {
+			t.Errorf("memory %d: warnings\n%s\nwant\n%s", tt.memory, strings.Join(got, "\n"), strings.Join(tt.want, "\n"))
+		}
+	}
+	big := exectest.PlanFile(t, filepath.Join("..", "workloads", "unet3d", "h100.cue"), "datasets.train.files=28000")
+	if got := big.Warnings(stages.Host{MemoryBytes: 128 << 30}); len(got) != 0 {
+		t.Errorf("a dataset of the required size: warnings %q", got)
 	}
 }

@@ -26,3 +26,15 @@ func HostMemoryBytes() int64 {
 	}
 	return 0
 }
+
+// Host is what the planner knows of the machine a run is planned for.
+type Host struct {
+	MemoryBytes int64
+}
+
+// Warner is implemented by tasks whose plan can be valid and still not
+// measure what the user thinks: a dataset the page cache can hold, or one
+// smaller than the rules require.
+type Warner interface {
+	Warnings(Host) []string
+}

@@ -7,7 +7,7 @@ import "embed"
 
 // Files holds the shipped .cue files, by their path below workloads/.
 //
-//go:embed *.cue
+//go:embed *.cue */*.cue
 var Files embed.FS
 
 // ImportPath is the CUE import path of the directory holding the workloads.

@@ -50,6 +50,7 @@ Usage:
   mlps plan WORKLOAD [--format text|json|dot] [--set path=value ...]
   mlps exec WORKLOAD [--results DIR] [--json] [--set path=value ...]
   mlps datasize WORKLOAD --client-memory-gib N --clients N --accelerators N
+  mlps import dlio CONFIG.yaml [--accelerators N] > WORKLOAD.cue
   mlps version
 
 WORKLOAD is a .cue file, a directory holding a CUE package, or a .yaml or
@@ -71,6 +72,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return execCmd(args[1:], stdout, stderr)
 	case "datasize":
 		return datasizeCmd(args[1:], stdout, stderr)
+	case "import":
+		return importCmd(args[1:], stdout, stderr)
 	case "version":
 		fmt.Fprintf(stdout, "mlps %s\n", exec.MlpsVersion())
 		return exitOK
@@ -167,7 +170,16 @@ func planCmd(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "mlps plan: %v\n", err)
 		return exitFailed
 	}
+	warn(p, "plan", stderr)
 	return exitOK
+}
+
+// warn prints the plan's warnings for this host on stderr, keeping stdout
+// for the plan itself.
+func warn(p *planner.Plan, cmd string, stderr io.Writer) {
+	for _, w := range p.Warnings(stages.Host{MemoryBytes: stages.HostMemoryBytes()}) {
+		fmt.Fprintf(stderr, "mlps %s: warning: %s\n", cmd, w)
+	}
 }
 
 // load loads and plans a workload, printing input errors.
@@ -237,6 +249,7 @@ func execCmd(args []string, stdout, stderr io.Writer) int {
 		<-ctx.Done()
 		stop() // a second Ctrl-C kills at once
 	}()
+	warn(p, "exec", stderr)
 	prov := exec.NewProvenance(append([]string{"mlps", "exec"}, args...))
 	opts.Dir = dir
 	rep := exec.Run(ctx, p, opts)

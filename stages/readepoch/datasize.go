@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"mlps.dev/mlps/stages"
+	"mlps.dev/mlps/stages/measure"
 )
 
 // Datasize computes the files a run needs under the rules: enough that
@@ -38,4 +39,26 @@ func (t *task) Datasize(s stages.Sizing) stages.DatasetSize {
 		},
 	}
 	return d
+}
+
+// Warnings flags a dataset that the host's page cache could hold (DLIO's
+// potential_caching) and one with fewer files than the rules require for
+// this host's memory and this stage's accelerators.
+func (t *task) Warnings(h stages.Host) []string {
+	var out []string
+	l := t.train.layout
+	if h.MemoryBytes <= 0 {
+		return nil
+	}
+	data := l.TotalBytes()
+	if data <= h.MemoryBytes {
+		out = append(out, fmt.Sprintf("dataset %s (%s) fits in this host's memory (%s): reads may come from the page cache (potential_caching)",
+			l.Name, measure.IEC(data), measure.IEC(h.MemoryBytes)))
+	}
+	need := t.Datasize(stages.Sizing{ClientMemoryBytes: h.MemoryBytes, Clients: 1, Accelerators: t.spec.Accelerators})
+	if l.Files < need.Files {
+		out = append(out, fmt.Sprintf("dataset %s has %d files, fewer than the %d the rules require for this host and %d accelerators: see mlps datasize",
+			l.Name, l.Files, need.Files, t.spec.Accelerators))
+	}
+	return out
 }
