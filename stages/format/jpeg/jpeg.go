@@ -1,0 +1,318 @@
+// Package jpeg writes baseline JPEG images of an exact size with random
+// content, the way DLIO's training datasets hold .jpg samples, without
+// running an image encoder: the file is laid out directly and its
+// entropy-coded data is a caller's random bytes, made valid by a choice of
+// Huffman tables under which almost any bits decode.
+//
+// A file is SOI, APP0 (JFIF 1.01), COM segments that pad the file to its
+// exact size, DQT (every quantizer 1), SOF0 (8-bit grayscale, width and
+// height multiples of 8), DHT, SOS, the entropy-coded data and EOI.
+//
+// The design: each DHT table, DC and AC, defines a single code, "0" of
+// length 1, for the symbol 7 (DC: a difference of category 7; AC: run 0,
+// size 7). A single code of length 1 is a legal table (the reserved code is
+// the all-ones one, "1"), and both Go's image/jpeg and libjpeg accept it.
+// Under these tables every coefficient of every block, DC and 63 AC, is
+// the code bit 0 followed by 7 bits of value: exactly one byte, 0xxxxxxx.
+// An 8×8 block is 64 such bytes, the scan is byte-aligned from start to
+// end, and since no byte has its top bit set, no 0xFF ever occurs: no byte
+// stuffing, no padding bits, and the data's size is 64 bytes per block,
+// known in advance. Seven bits in eight are random, and the coefficients
+// are ±64..127 (dequantized by 1), a noise image after the decoder's
+// clamping.
+//
+// The DC coefficient is coded as a difference from the previous block's, so
+// random differences would walk the DC value far outside anything a
+// decoder expects. The first value bit of a DC byte (its bit 6) is the
+// difference's sign; Write sets it against the running value instead of
+// taking it from fill, which keeps every block's DC in -127..127.
+//
+// Dims picks the image that comes closest to the record size from below
+// among widths of one to two times the height; COM segments of fill's
+// bytes make up the rest, so a file is exactly RecordBytes long.
+//
+// Content: Write fills its buffer from fill at the buffer's file offsets
+// and then writes the JPEG structure over it: marker segments are
+// replaced, the entropy-coded bytes keep fill's low seven bits (six for
+// the DC bytes), the COM payloads keep fill's bytes. Files of different
+// streams differ throughout, no part of a file is a run a deduplicating
+// store could share, and equal inputs give identical files.
+//
+// Files are streamed through a caller's scratch buffer: memory does not
+// grow with the image.
+package jpeg
+
+import (
+	"encoding/binary"
+	"fmt"
+	"io"
+)
+
+// Spec describes one .jpg file.
+type Spec struct {
+	RecordBytes int64 // the file's size; at least MinRecordBytes
+}
+
+const (
+	// MinRecordBytes is the smallest size Write makes: one 8×8 block (218
+	// bytes) and an empty COM segment (4). Sizes 219 to 221 have no file,
+	// having less than a COM segment left over.
+	MinRecordBytes = headerLen + blockBytes + comOverhead
+	// MaxRecordBytes is the file of the largest image: 65528×65528 pixels,
+	// the largest multiple of 8 that SOF's 16-bit dimensions hold.
+	MaxRecordBytes = headerLen + blockBytes*maxSide*maxSide
+)
+
+const (
+	blockBytes  = 64 // an 8×8 block: 64 coefficients of one byte each
+	maxSide     = 65535 / 8
+	comOverhead = 4 // marker and length
+	maxSegment  = 2 + 65535
+	// SOI, APP0, DQT, SOF0, DHT, SOS and EOI.
+	headerLen = 2 + 18 + 69 + 13 + 40 + 10 + 2
+
+	// symbol is the one symbol of both Huffman tables: DC category 7, or AC
+	// run 0 and size 7.
+	symbol = 0x07
+
+	minBuf = 64 << 10
+)
+
+// layout is where everything of one file goes.
+type layout struct {
+	bw, bh int64 // blocks across and down
+	com    int64 // COM segments, overhead included; 0 for none
+	size   int64
+}
+
+// plan chooses the image: of all w×h blocks with h <= w <= 2h whose file,
+// with COM segments of at least comOverhead bytes or none, is at most
+// RecordBytes, the largest, and of equally large ones the squarest. It
+// tries heights from the tallest that fits down, and stops once even the
+// widest image of a height cannot beat the best found.
+func plan(s Spec) (layout, error) {
+	size := s.RecordBytes
+	if size < MinRecordBytes || size > MaxRecordBytes {
+		return layout{}, fmt.Errorf("jpeg: record bytes %d outside [%d, %d]: the smallest file is one 8×8 block with an empty COM segment",
+			size, int64(MinRecordBytes), int64(MaxRecordBytes))
+	}
+	blocks := (size - headerLen) / blockBytes
+	var best layout
+	for bh := min(isqrt(blocks), maxSide); bh >= 1 && best.size < size; bh-- {
+		top := min(2*bh, maxSide)
+		if best.size > 0 && headerLen+blockBytes*top*bh <= best.size {
+			break
+		}
+		for bw := min(blocks/bh, top); bw >= bh; bw-- {
+			n := headerLen + blockBytes*bw*bh
+			if com := size - n; com == 0 || com >= comOverhead {
+				if n > best.size {
+					best = layout{bw: bw, bh: bh, com: com, size: n}
+				}
+				break
+			}
+		}
+	}
+	if best.size == 0 {
+		// Not reached for sizes in range: one block always fits.
+		return layout{}, fmt.Errorf("jpeg: no image fits %d bytes", size)
+	}
+	best.size += best.com
+	return best, nil
+}
+
+// isqrt returns the largest r with r*r <= n, for n >= 0.
+func isqrt(n int64) int64 {
+	r := int64(0)
+	for bit := int64(1) << 31; bit > 0; bit >>= 1 {
+		if t := r + bit; t*t <= n {
+			r = t
+		}
+	}
+	return r
+}
+
+// Size returns the size in bytes of the file Write produces for s, which is
+// s.RecordBytes, or an error when s is out of range.
+func Size(s Spec) (int64, error) {
+	l, err := plan(s)
+	return l.size, err
+}
+
+// Dims returns the width and height of the image in the file for s, or 0, 0
+// when s is out of range.
+func Dims(s Spec) (width, height int) {
+	l, _ := plan(s)
+	return int(8 * l.bw), int(8 * l.bh)
+}
+
+// Write streams the .jpg file for s to w and returns the bytes written.
+//
+// fill(p, off) must set p to the content of the file at offsets
+// [off, off+len(p)). Write calls it once for every window of buf, in order
+// and covering the whole file, with p no longer than buf, and then writes
+// the JPEG structure over the window (see the package comment). Bind
+// content.Generator.Fill to the file's stream to get verifiable files.
+//
+// buf is scratch space the caller can reuse from file to file; its size sets
+// the write size. A buf shorter than 64 KiB is replaced by a 64 KiB one.
+func Write(w io.Writer, s Spec, fill func(p []byte, off int64), buf []byte) (int64, error) {
+	l, err := plan(s)
+	if err != nil {
+		return 0, err
+	}
+	return emit(w, l, fill, buf)
+}
+
+// emit writes the file of l.
+func emit(w io.Writer, l layout, fill func(p []byte, off int64), buf []byte) (int64, error) {
+	if len(buf) < minBuf {
+		buf = make([]byte, minBuf)
+	}
+	o := out{w: w, buf: buf, fill: fill, size: l.size}
+	o.next()
+
+	var scratch [160]byte
+	o.lit(append(scratch[:0],
+		0xff, 0xd8, // SOI
+		// APP0: JFIF 1.01, no density units and a 1:1 aspect ratio, no
+		// thumbnail.
+		0xff, 0xe0, 0, 16, 'J', 'F', 'I', 'F', 0, 1, 1, 0, 0, 1, 0, 1, 0, 0))
+
+	// The padding: as few COM segments as hold it, of sizes that differ
+	// by at most one, so that none is shorter than its overhead.
+	segs := (l.com + maxSegment - 1) / maxSegment
+	for i := range segs {
+		n := l.com / segs
+		if i < l.com%segs {
+			n++
+		}
+		o.lit(append(scratch[:0], 0xff, 0xfe, byte((n-2)>>8), byte(n-2)))
+		for n -= comOverhead; n > 0 && o.err == nil; {
+			n -= int64(len(o.take(n)))
+		}
+	}
+
+	b := append(scratch[:0], 0xff, 0xdb, 0, 67, 0) // DQT: table 0, 8-bit
+	for range 64 {
+		b = append(b, 1)
+	}
+	// SOF0: 8-bit samples, the height and width, one component (1) of
+	// sampling factors 1×1 that uses quantizer 0.
+	width, height := 8*l.bw, 8*l.bh
+	b = append(b, 0xff, 0xc0, 0, 11, 8, byte(height>>8), byte(height), byte(width>>8), byte(width), 1, 1, 0x11, 0)
+	// DHT: the DC and the AC table 0, each of one code of length 1.
+	b = append(b, 0xff, 0xc4, 0, 2+2*(1+16+1))
+	for _, class := range []byte{0x00, 0x10} { // DC table 0, AC table 0
+		b = append(b, class, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, symbol)
+	}
+	// SOS: one component, 1, coded with DC and AC tables 0; the whole
+	// spectrum, 0 to 63; no successive approximation.
+	b = append(b, 0xff, 0xda, 0, 8, 1, 1, 0x00, 0, 63, 0)
+	o.lit(b)
+
+	// The entropy-coded data: a byte per coefficient, 0 and 7 value bits.
+	dc := 0        // the decoder's DC predictor
+	at := int64(0) // bytes of the data so far
+	for n := blockBytes * l.bw * l.bh; n > 0 && o.err == nil; {
+		p := o.take(n)
+		clearTopBits(p)
+		for j := (blockBytes - at%blockBytes) % blockBytes; j < int64(len(p)); j += blockBytes {
+			// A DC byte: value bits v = 1xxxxxx are a difference of +v,
+			// 0xxxxxx one of v-127. Steer back towards 0.
+			if dc > 0 {
+				p[j] &^= 0x40
+			} else {
+				p[j] |= 0x40
+			}
+			if v := int(p[j]); v >= 0x40 {
+				dc += v
+			} else {
+				dc += v - 127
+			}
+		}
+		at += int64(len(p))
+		n -= int64(len(p))
+	}
+
+	o.lit(append(scratch[:0], 0xff, 0xd9)) // EOI
+	return o.finish()
+}
+
+// clearTopBits clears bit 7 of every byte of p, a word at a time.
+func clearTopBits(p []byte) {
+	const low7 = 0x7f7f7f7f7f7f7f7f
+	for ; len(p) >= 32; p = p[32:] {
+		q := p[:32:32]
+		binary.LittleEndian.PutUint64(q, binary.LittleEndian.Uint64(q)&low7)
+		binary.LittleEndian.PutUint64(q[8:], binary.LittleEndian.Uint64(q[8:])&low7)
+		binary.LittleEndian.PutUint64(q[16:], binary.LittleEndian.Uint64(q[16:])&low7)
+		binary.LittleEndian.PutUint64(q[24:], binary.LittleEndian.Uint64(q[24:])&low7)
+	}
+	for i := range p {
+		p[i] &= 0x7f
+	}
+}
+
+// out streams a file through buf in windows of len(buf) bytes. Each window
+// is filled from fill at its file offsets when it starts; the format takes
+// its bytes in order, overwriting the structure and leaving the content.
+type out struct {
+	w    io.Writer
+	buf  []byte
+	fill func(p []byte, off int64)
+	size int64  // planned file size
+	win  []byte // the current window
+	at   int    // bytes of win taken
+	off  int64  // file offset of win[0]
+	n    int64  // bytes written
+	err  error
+}
+
+// next writes the taken window and starts the next one.
+func (o *out) next() {
+	if o.err == nil && o.at > 0 {
+		n, err := o.w.Write(o.win[:o.at])
+		o.n += int64(n)
+		if err == nil && n < o.at {
+			err = io.ErrShortWrite
+		}
+		o.err = err
+	}
+	o.off += int64(o.at)
+	o.at = 0
+	o.win = o.buf[:min(int64(len(o.buf)), o.size-o.off)]
+	if o.err == nil && len(o.win) > 0 {
+		o.fill(o.win, o.off)
+	}
+}
+
+// take returns the next up to n bytes of the file, as fill set them.
+func (o *out) take(n int64) []byte {
+	if o.at == len(o.win) {
+		o.next()
+		if len(o.win) == 0 && o.err == nil {
+			// Only a bug in plan gets us here; a corrupt file must not
+			// pass as a good one.
+			o.err = fmt.Errorf("jpeg: writing past the planned %d bytes", o.size)
+		}
+	}
+	p := o.win[o.at:][:min(n, int64(len(o.win)-o.at))]
+	o.at += len(p)
+	return p
+}
+
+// lit writes structure bytes.
+func (o *out) lit(b []byte) {
+	for len(b) > 0 && o.err == nil {
+		b = b[copy(o.take(int64(len(b))), b):]
+	}
+}
+
+func (o *out) finish() (int64, error) {
+	o.next()
+	if o.err == nil && o.n != o.size {
+		o.err = fmt.Errorf("jpeg: wrote %d bytes, planned %d", o.n, o.size)
+	}
+	return o.n, o.err
+}

@@ -1,0 +1,407 @@
+// Package png writes PNG images of an exact size with random pixels, the
+// way DLIO's training datasets hold .png samples, without running an image
+// encoder: the file is laid out directly and its pixels are a caller's
+// random bytes.
+//
+// A file is the signature, IHDR (8-bit RGB, not interlaced), an optional
+// padding chunk, IDAT chunks and IEND. The IDAT chunks carry a zlib stream
+// of stored (uncompressed) deflate blocks, one block of at most 65535 bytes
+// per chunk; the blocks hold the scanlines, each a filter byte 0 (None)
+// followed by the row's pixels. Random pixels do not compress, so a real
+// encoder's output is no smaller; storing them skips deflate and leaves
+// only the CRC-32s and the Adler-32 to compute.
+//
+// Dims picks the image that comes closest to the record size from below
+// among widths of one to two times the height; the padding chunk "mlPs"
+// (ancillary, private, safe to copy: every decoder skips it) makes up the
+// rest, so a file is exactly RecordBytes long.
+//
+// Content: Write fills its buffer from fill at the buffer's file offsets
+// and then writes the PNG structure (signature, chunk lengths, types and
+// CRCs, the zlib and block headers, the filter bytes, the Adler-32) over
+// it. Every pixel byte and every byte of the padding chunk's data is
+// therefore fill's byte at its own file offset: files of different streams
+// differ throughout, no part of a file is a run a deduplicating store could
+// share, and equal inputs give identical files.
+//
+// Files are streamed through a caller's scratch buffer: memory does not
+// grow with the image.
+package png
+
+import (
+	"encoding/binary"
+	"fmt"
+	"hash/crc32"
+	"io"
+)
+
+// Spec describes one .png file.
+type Spec struct {
+	RecordBytes int64 // the file's size; at least MinRecordBytes
+}
+
+const (
+	// MinRecordBytes is the smallest size Write makes: a 1×1 image (72
+	// bytes) with the shortest padding chunk (12). Some smaller sizes have
+	// an image of their own, but not all of them, and no size below 72
+	// does.
+	MinRecordBytes = fixedLen + blockOverhead + 1 + bpp + chunkOverhead
+	// MaxRecordBytes bounds sizes so that the planning arithmetic cannot
+	// overflow; a terabyte is far beyond any training sample.
+	MaxRecordBytes = 1 << 40
+)
+
+const (
+	bpp           = 3  // bytes per pixel: 8-bit RGB
+	chunkOverhead = 12 // length, type, CRC
+	ihdrLen       = chunkOverhead + 13
+	// Every stored block sits in an IDAT chunk of its own, with its 5-byte
+	// header (BFINAL/BTYPE, LEN, NLEN).
+	blockOverhead = chunkOverhead + 5
+	maxStored     = 65535 // LEN is 16 bits
+	// Signature, IHDR, IEND, and the zlib stream's 2-byte header and
+	// 4-byte Adler-32.
+	fixedLen = 8 + ihdrLen + chunkOverhead + 2 + 4
+
+	// "mlPs": lowercase first letter, ancillary (a decoder that does not
+	// know the chunk skips it); lowercase second, private; uppercase
+	// third, as the spec requires; lowercase fourth, safe to copy.
+	padType = "mlPs"
+
+	minBuf = 64 << 10
+)
+
+// layout is where everything of one file goes.
+type layout struct {
+	width, height int64
+	rowLen        int64 // filter byte and pixels
+	raw           int64 // all scanlines: the zlib stream's uncompressed data
+	blocks        int64 // stored blocks, and IDAT chunks
+	pad           int64 // the padding chunk, overhead included; 0 for none
+	size          int64
+}
+
+// rawFits returns the most scanline bytes a file of fixedLen+avail bytes
+// holds, given that each maxStored of them (and a last, shorter run) costs
+// blockOverhead more.
+func rawFits(avail int64) int64 {
+	whole := avail / (maxStored + blockOverhead)
+	r := whole * maxStored
+	if rest := avail - whole*(maxStored+blockOverhead); rest > blockOverhead {
+		r += rest - blockOverhead
+	}
+	return r
+}
+
+// fileLen is the size of the file of a w×h image without padding.
+func fileLen(w, h int64) int64 {
+	raw := h * (1 + bpp*w)
+	return fixedLen + blockOverhead*((raw+maxStored-1)/maxStored) + raw
+}
+
+// plan chooses the image: of all w×h with h <= w <= 2h whose file, with a
+// padding chunk of at least chunkOverhead bytes or none, is at most
+// RecordBytes, the largest, and of equally large ones the squarest. It
+// tries heights from the tallest that fits down, and stops once even the
+// widest image of a height cannot beat the best found: about 0.3·h tries,
+// under a hundred for a 300 KB file.
+func plan(s Spec) (layout, error) {
+	size := s.RecordBytes
+	if size < MinRecordBytes || size > MaxRecordBytes {
+		return layout{}, fmt.Errorf("png: record bytes %d outside [%d, %d]: the smallest file is a 1×1 image with a %d-byte padding chunk",
+			size, int64(MinRecordBytes), int64(MaxRecordBytes), chunkOverhead)
+	}
+	rmax := rawFits(size - fixedLen)
+	h := isqrt(rmax / bpp)
+	for h > 1 && h*(1+bpp*h) > rmax {
+		h--
+	}
+	var best layout
+	for ; h >= 1 && best.size < size; h-- {
+		if best.size > 0 && fileLen(2*h, h) <= best.size {
+			break
+		}
+		for w := min((rmax/h-1)/bpp, 2*h); w >= h; w-- {
+			n := fileLen(w, h)
+			if pad := size - n; pad == 0 || pad >= chunkOverhead {
+				if n > best.size {
+					raw := h * (1 + bpp*w)
+					best = layout{
+						width: w, height: h, rowLen: 1 + bpp*w, raw: raw,
+						blocks: (raw + maxStored - 1) / maxStored,
+						pad:    pad, size: n,
+					}
+				}
+				break
+			}
+		}
+	}
+	if best.size == 0 || best.pad-chunkOverhead > 1<<31-1 {
+		// Not reached for sizes in range: h = w = 1 always fits.
+		return layout{}, fmt.Errorf("png: no image fits %d bytes", size)
+	}
+	best.size += best.pad
+	return best, nil
+}
+
+// isqrt returns the largest r with r*r <= n, for n >= 0.
+func isqrt(n int64) int64 {
+	r := int64(0)
+	for bit := int64(1) << 31; bit > 0; bit >>= 1 {
+		if t := r + bit; t*t <= n {
+			r = t
+		}
+	}
+	return r
+}
+
+// Size returns the size in bytes of the file Write produces for s, which is
+// s.RecordBytes, or an error when s is out of range.
+func Size(s Spec) (int64, error) {
+	l, err := plan(s)
+	return l.size, err
+}
+
+// Dims returns the width and height of the image in the file for s, or 0, 0
+// when s is out of range.
+func Dims(s Spec) (width, height int) {
+	l, _ := plan(s)
+	return int(l.width), int(l.height)
+}
+
+var signature = [8]byte{0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'}
+
+// Write streams the .png file for s to w and returns the bytes written.
+//
+// fill(p, off) must set p to the content of the file at offsets
+// [off, off+len(p)). Write calls it once for every window of buf, in order
+// and covering the whole file, with p no longer than buf, and then writes
+// the PNG structure over the window (see the package comment): pixels and
+// padding keep fill's bytes. Bind content.Generator.Fill to the file's
+// stream to get verifiable files.
+//
+// buf is scratch space the caller can reuse from file to file; its size sets
+// the write size. A buf shorter than 64 KiB is replaced by a 64 KiB one.
+func Write(w io.Writer, s Spec, fill func(p []byte, off int64), buf []byte) (int64, error) {
+	l, err := plan(s)
+	if err != nil {
+		return 0, err
+	}
+	if len(buf) < minBuf {
+		buf = make([]byte, minBuf)
+	}
+	o := out{w: w, buf: buf, fill: fill, size: l.size}
+	o.next()
+
+	var scratch [64]byte
+	b := append(scratch[:0], signature[:]...)
+	b = binary.BigEndian.AppendUint32(b, 13)
+	b = append(b, "IHDR"...)
+	b = binary.BigEndian.AppendUint32(b, uint32(l.width))
+	b = binary.BigEndian.AppendUint32(b, uint32(l.height))
+	b = append(b, 8, 2, 0, 0, 0) // depth 8, RGB, deflate, adaptive filters, no interlace
+	b = binary.BigEndian.AppendUint32(b, crcSmall(0, b[12:]))
+	o.lit(b)
+
+	if l.pad > 0 {
+		b = binary.BigEndian.AppendUint32(scratch[:0], uint32(l.pad-chunkOverhead))
+		b = append(b, padType...)
+		crc := crcSmall(0, b[4:])
+		o.lit(b)
+		for n := l.pad - chunkOverhead; n > 0 && o.err == nil; {
+			p := o.take(n)
+			crc = crc32.Update(crc, crc32.IEEETable, p)
+			n -= int64(len(p))
+		}
+		o.lit(binary.BigEndian.AppendUint32(scratch[:0], crc))
+	}
+
+	raw := int64(0) // offset in the scanlines
+	adler := uint32(1)
+	for i := int64(0); i < l.blocks && o.err == nil; i++ {
+		first, last := i == 0, i == l.blocks-1
+		n := min(maxStored, l.raw-raw)
+		data := 5 + n
+		if first {
+			data += 2
+		}
+		if last {
+			data += 4
+		}
+		b = binary.BigEndian.AppendUint32(scratch[:0], uint32(data))
+		b = append(b, "IDAT"...)
+		if first {
+			// Deflate with a 32 KiB window, FLEVEL 0 ("fastest"), and the
+			// check bits that make the header a multiple of 31.
+			b = append(b, 0x78, 0x01)
+		}
+		final := byte(0)
+		if last {
+			final = 1
+		}
+		b = append(b, final, byte(n), byte(n>>8), ^byte(n), ^byte(n>>8)) // BTYPE 00: stored
+		crc := crcSmall(0, b[4:])
+		o.lit(b)
+		for end := raw + n; raw < end && o.err == nil; {
+			p := o.take(end - raw)
+			// The filter byte of every row that starts in p.
+			for j := (l.rowLen - raw%l.rowLen) % l.rowLen; j < int64(len(p)); j += l.rowLen {
+				p[j] = 0
+			}
+			crc = crc32.Update(crc, crc32.IEEETable, p)
+			adler = adlerUpdate(adler, p)
+			raw += int64(len(p))
+		}
+		b = scratch[:0]
+		if last {
+			b = binary.BigEndian.AppendUint32(b, adler)
+		}
+		crc = crcSmall(crc, b)
+		o.lit(binary.BigEndian.AppendUint32(b, crc))
+	}
+
+	b = binary.BigEndian.AppendUint32(scratch[:0], 0)
+	b = append(b, "IEND"...)
+	o.lit(binary.BigEndian.AppendUint32(b, crcSmall(0, b[4:])))
+	return o.finish()
+}
+
+// crcSmall is crc32.Update for the few bytes of a header: the library's
+// fast path goes through a function variable, which makes escape analysis
+// move a stack array it is given to the heap.
+func crcSmall(crc uint32, p []byte) uint32 {
+	crc = ^crc
+	for _, c := range p {
+		crc = crc32.IEEETable[byte(crc)^c] ^ crc>>8
+	}
+	return ^crc
+}
+
+// adlerUpdate is hash/adler32's update without its interface (which would
+// cost an allocation per file) and over twice as fast: eight bytes at a
+// time, with byte sums kept in the 16-bit lanes of a word (SWAR) and
+// weighted once per KiB.
+//
+// Over the bytes b0..b7 of a word, s1 grows by their sum and s2 by
+// 8·s1 + 8·b0 + 7·b1 + … + 1·b7, s1 taken before the word. Over a run of
+// words, the 8·s1 terms add up to 8·(words·s1 + the sum, over the words,
+// of the bytes of the words before it in the run), and the weighted terms
+// to the same weights applied to per-position sums of all the words.
+func adlerUpdate(d uint32, p []byte) uint32 {
+	const (
+		mod   = 65521
+		lanes = 0x00ff00ff00ff00ff
+		pairs = 0x0000ffff0000ffff
+		// A lane of all gains at most 2·255 per word: 65280 after 128
+		// words. A lane of local gains the lane of run, the sums of the
+		// words before within 16: at most 510·(15·16/2) = 61200.
+		block = 128 * 8
+		inner = 16 * 8
+	)
+	// lanesum adds the four 16-bit lanes of x, whose total may need more.
+	lanesum := func(x uint64) uint64 {
+		x = x&pairs + x>>16&pairs
+		return (x + x>>32) & 0xffffffff
+	}
+	s1, s2 := uint64(d&0xffff), uint64(d>>16)
+	for len(p) >= block {
+		q := p[:block:block]
+		p = p[block:]
+		// even: lanes of b0, b2, b4, b6 summed over the words; all: the
+		// same with b1, b3, b5, b7 added; before: the sum of bytes before
+		// each word, summed.
+		var even, all, before uint64
+		for ; len(q) >= inner; q = q[inner:] {
+			r := q[:inner:inner]
+			var run, local uint64
+			for i := 0; i < inner; i += 32 {
+				x0 := binary.LittleEndian.Uint64(r[i:])
+				x1 := binary.LittleEndian.Uint64(r[i+8:])
+				x2 := binary.LittleEndian.Uint64(r[i+16:])
+				x3 := binary.LittleEndian.Uint64(r[i+24:])
+				e0, e1, e2, e3 := x0&lanes, x1&lanes, x2&lanes, x3&lanes
+				a0, a1, a2, a3 := e0+x0>>8&lanes, e1+x1>>8&lanes, e2+x2>>8&lanes, e3+x3>>8&lanes
+				local += 4*run + 3*a0 + 2*a1 + a2
+				run += a0 + a1 + a2 + a3
+				even += e0 + e1 + e2 + e3
+			}
+			before += 16*lanesum(all) + lanesum(local)
+			all += run
+		}
+		odd := all - even
+		s2 += 8*(block/8*s1+before) +
+			8*(even&0xffff) + 6*(even>>16&0xffff) + 4*(even>>32&0xffff) + 2*(even>>48) +
+			7*(odd&0xffff) + 5*(odd>>16&0xffff) + 3*(odd>>32&0xffff) + 1*(odd>>48)
+		s1 += lanesum(all)
+		s1 %= mod
+		s2 %= mod
+	}
+	for _, c := range p {
+		s1 += uint64(c)
+		s2 += s1
+	}
+	return uint32(s2%mod<<16 | s1%mod)
+}
+
+// out streams a file through buf in windows of len(buf) bytes. Each window
+// is filled from fill at its file offsets when it starts; the format takes
+// its bytes in order, overwriting the structure and leaving the content.
+type out struct {
+	w    io.Writer
+	buf  []byte
+	fill func(p []byte, off int64)
+	size int64  // planned file size
+	win  []byte // the current window
+	at   int    // bytes of win taken
+	off  int64  // file offset of win[0]
+	n    int64  // bytes written
+	err  error
+}
+
+// next writes the taken window and starts the next one.
+func (o *out) next() {
+	if o.err == nil && o.at > 0 {
+		n, err := o.w.Write(o.win[:o.at])
+		o.n += int64(n)
+		if err == nil && n < o.at {
+			err = io.ErrShortWrite
+		}
+		o.err = err
+	}
+	o.off += int64(o.at)
+	o.at = 0
+	o.win = o.buf[:min(int64(len(o.buf)), o.size-o.off)]
+	if o.err == nil && len(o.win) > 0 {
+		o.fill(o.win, o.off)
+	}
+}
+
+// take returns the next up to n bytes of the file, as fill set them.
+func (o *out) take(n int64) []byte {
+	if o.at == len(o.win) {
+		o.next()
+		if len(o.win) == 0 && o.err == nil {
+			// Only a bug in plan gets us here; a corrupt file must not
+			// pass as a good one.
+			o.err = fmt.Errorf("png: writing past the planned %d bytes", o.size)
+		}
+	}
+	p := o.win[o.at:][:min(n, int64(len(o.win)-o.at))]
+	o.at += len(p)
+	return p
+}
+
+// lit writes structure bytes.
+func (o *out) lit(b []byte) {
+	for len(b) > 0 && o.err == nil {
+		b = b[copy(o.take(int64(len(b))), b):]
+	}
+}
+
+func (o *out) finish() (int64, error) {
+	o.next()
+	if o.err == nil && o.n != o.size {
+		o.err = fmt.Errorf("png: wrote %d bytes, planned %d", o.n, o.size)
+	}
+	return o.n, o.err
+}
