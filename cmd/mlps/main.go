@@ -50,6 +50,7 @@ Usage:
   mlps plan WORKLOAD [--format text|json|dot] [--set path=value ...]
   mlps exec WORKLOAD [--results DIR] [--json] [--set path=value ...]
   mlps datasize WORKLOAD --client-memory-gib N --clients N --accelerators N
+  mlps import dlio CONFIG.yaml [--accelerators N] > WORKLOAD.cue
   mlps version
 
 WORKLOAD is a .cue file, a directory holding a CUE package, or a .yaml or
@@ -71,6 +72,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return execCmd(args[1:], stdout, stderr)
 	case "datasize":
 		return datasizeCmd(args[1:], stdout, stderr)
+	case "import":
+		return importCmd(args[1:], stdout, stderr)
 	case "version":
 		fmt.Fprintf(stdout, "mlps %s\n", exec.MlpsVersion())
 		return exitOK
