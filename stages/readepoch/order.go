@@ -11,6 +11,7 @@ type phase struct {
 	steps   int64 // per rank per epoch
 	share   int64 // samples in each rank's block
 	total   int64 // samples in the dataset
+	ranks   int64
 	compute Compute
 	// Shuffles apply to training only, as in DLIO.
 	fileShuffle, sampleShuffle bool
@@ -20,7 +21,7 @@ type phase struct {
 
 func newPhase(name string, l *dataset.Layout, batch int64, ranks int64, c Compute) *phase {
 	total := l.Files * l.SamplesPerFile
-	return &phase{name: name, layout: l, batch: batch, compute: c, total: total,
+	return &phase{name: name, layout: l, batch: batch, compute: c, total: total, ranks: ranks,
 		steps: total / batch / ranks,
 		share: (total + ranks - 1) / ranks,
 	}

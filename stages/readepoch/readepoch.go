@@ -105,7 +105,7 @@ func checkSteps(w *dsl.Workload, id string, ph *phase, at ...any) error {
 	path := append([]any{"stages", id}, at...)
 	return dsl.Errorf(w.Pos(path...), dotted(path),
 		"dataset %s holds %d samples, fewer than batch_size × accelerators = %d: no accelerator gets a full step",
-		ph.layout.Name, ph.total, ph.batch*(ph.total/ph.batch/max(ph.steps, 1)+1))
+		ph.layout.Name, ph.total, ph.batch*ph.ranks)
 }
 
 func dotted(path []any) string {
