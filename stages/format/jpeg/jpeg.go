@@ -11,7 +11,9 @@
 // The design: each DHT table, DC and AC, defines a single code, "0" of
 // length 1, for the symbol 7 (DC: a difference of category 7; AC: run 0,
 // size 7). A single code of length 1 is a legal table (the reserved code is
-// the all-ones one, "1"), and both Go's image/jpeg and libjpeg accept it.
+// the all-ones one, "1"): Go's image/jpeg decodes these files (see the
+// tests), and so does libjpeg-turbo 2.1 without a warning (checked by
+// hand).
 // Under these tables every coefficient of every block, DC and 63 AC, is
 // the code bit 0 followed by 7 bits of value: exactly one byte, 0xxxxxxx.
 // An 8×8 block is 64 such bytes, the scan is byte-aligned from start to
@@ -46,6 +48,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"io"
+	"strconv"
 )
 
 // Spec describes one .jpg file.
@@ -216,21 +219,7 @@ func emit(w io.Writer, l layout, fill func(p []byte, off int64), buf []byte) (in
 	at := int64(0) // bytes of the data so far
 	for n := blockBytes * l.bw * l.bh; n > 0 && o.err == nil; {
 		p := o.take(n)
-		clearTopBits(p)
-		for j := (blockBytes - at%blockBytes) % blockBytes; j < int64(len(p)); j += blockBytes {
-			// A DC byte: value bits v = 1xxxxxx are a difference of +v,
-			// 0xxxxxx one of v-127. Steer back towards 0.
-			if dc > 0 {
-				p[j] &^= 0x40
-			} else {
-				p[j] |= 0x40
-			}
-			if v := int(p[j]); v >= 0x40 {
-				dc += v
-			} else {
-				dc += v - 127
-			}
-		}
+		dc = coefficients(p, at, dc)
 		at += int64(len(p))
 		n -= int64(len(p))
 	}
@@ -239,8 +228,33 @@ func emit(w io.Writer, l layout, fill func(p []byte, off int64), buf []byte) (in
 	return o.finish()
 }
 
-// clearTopBits clears bit 7 of every byte of p, a word at a time.
-func clearTopBits(p []byte) {
+// coefficients turns fill's bytes p, which start at byte at of the
+// entropy-coded data, into coefficients: it clears bit 7 of every byte, and
+// sets bit 6 of the DC bytes (the first of every 64) against the DC
+// predictor dc, which it returns updated.
+func coefficients(p []byte, at int64, dc int) int {
+	clearTopBits(p)
+	for j := (blockBytes - at%blockBytes) % blockBytes; j < int64(len(p)); j += blockBytes {
+		p[j], dc = steer(p[j], dc)
+	}
+	return dc
+}
+
+// steer returns the DC byte 0svvvvvv made of the low six bits of b and the
+// sign s that moves the DC predictor dc towards 0, and dc moved. The value
+// bits 1vvvvvv are a difference of +1vvvvvv (64..127), 0vvvvvv one of
+// vvvvvv-127 (-127..-64), so dc stays in -127..127. Branch-free: the sign
+// is a coin toss that a branch predictor would miss half the time.
+func steer(b byte, dc int) (byte, int) {
+	v := int(b & 0x3f)
+	up := (dc - 1) >> (strconv.IntSize - 1) // -1 if dc <= 0, else 0
+	return byte(v | 0x40&up), dc + v - 127 + 191&up
+}
+
+// clearTopBitsGeneric clears bit 7 of every byte of p, a word at a time.
+// clearTopBits is this or, on amd64, AVX2 assembly: the masking is most of
+// Write's work after fill.
+func clearTopBitsGeneric(p []byte) {
 	const low7 = 0x7f7f7f7f7f7f7f7f
 	for ; len(p) >= 32; p = p[32:] {
 		q := p[:32:32]

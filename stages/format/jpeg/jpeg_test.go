@@ -120,7 +120,7 @@ func check(t testing.TB, s Spec, file []byte, fill func([]byte, int64)) {
 	if want := "e0 " + strings.Repeat("fe ", len(p.com)) + "db c0 c4 da"; markers != want {
 		t.Fatalf("markers %s, want %s", markers, want)
 	}
-	if p.scan.n != int64(w*h) {
+	if p.scan.n != int64(w)*int64(h) {
 		t.Fatalf("%d bytes of entropy-coded data for %d pixels, want one per pixel", p.scan.n, w*h)
 	}
 
@@ -238,7 +238,7 @@ func TestDimsFillTheFile(t *testing.T) {
 		if int64(w) != 8*l.bw || int64(h) != 8*l.bh || l.size != size || w > 65535 || h > 65535 {
 			t.Fatalf("%d: Dims %d×%d, plan %+v", size, w, h, l)
 		}
-		if frac := float64(w*h) / float64(size); frac < 0.99 {
+		if frac := float64(int64(w)*int64(h)) / float64(size); frac < 0.99 {
 			t.Errorf("%d: %d×%d holds %.4f of the file in entropy-coded data", size, w, h, frac)
 		}
 		t.Logf("%d bytes: %d×%d, padding %d", size, w, h, l.com)
@@ -465,4 +465,23 @@ func BenchmarkWrite(b *testing.B) {
 			b.ReportMetric(float64(stdlib)/float64(b.Elapsed()/time.Duration(b.N)), "x-stdlib")
 		}
 	})
+}
+
+func TestClearTopBits(t *testing.T) {
+	src := make([]byte, 5000)
+	fillFor(3, 0)(src, 0)
+	for i := range 300 {
+		src[i] = 0xff // every bit set
+	}
+	for _, off := range []int{0, 1, 7} {
+		for _, n := range []int{0, 1, 31, 32, 127, 128, 129, 255, 256, 1000, 4096 + 100} {
+			p := append([]byte(nil), src[off:off+n]...)
+			clearTopBits(p)
+			for i, b := range p {
+				if b != src[off+i]&0x7f {
+					t.Fatalf("%d bytes at offset %d: byte %d is %02x, want %02x", n, off, i, b, src[off+i]&0x7f)
+				}
+			}
+		}
+	}
 }

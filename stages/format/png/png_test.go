@@ -418,21 +418,31 @@ func TestAdler32(t *testing.T) {
 	p := make([]byte, 1<<20+13)
 	fillFor(5, 0)(p, 0)
 	ff := bytes.Repeat([]byte{0xff}, 1<<20+13) // the largest sums
-	for _, data := range [][]byte{p, ff} {
-		for _, n := range []int{0, 1, 7, 8, 9, 15, 16, 17, 2047, 2048, 2049, 5552, 5553, 65535, 1 << 20, len(data)} {
-			if got, want := adlerUpdate(1, data[:n]), adler32.Checksum(data[:n]); got != want {
-				t.Errorf("%d bytes: %08x, want %08x", n, got, want)
+	for _, f := range []struct {
+		name   string
+		update func(uint32, []byte) uint32
+	}{{"adlerUpdate", adlerUpdate}, {"adlerGeneric", adlerGeneric}} {
+		for _, data := range [][]byte{p, ff} {
+			for _, n := range []int{0, 1, 7, 8, 9, 31, 32, 33, 1023, 1024, 1025, 5552, 5553,
+				16383, 16384, 16385, 16416, 32768 + 31, 65535, 1 << 20, len(data)} {
+				if got, want := f.update(1, data[:n]), adler32.Checksum(data[:n]); got != want {
+					t.Errorf("%s: %d bytes: %08x, want %08x", f.name, n, got, want)
+				}
+				q := data[3:][:min(n, len(data)-3)]
+				if got, want := f.update(1, q), adler32.Checksum(q); got != want {
+					t.Errorf("%s: %d bytes at an odd address: %08x, want %08x", f.name, len(q), got, want)
+				}
 			}
-		}
-		// In pieces, from a running value, as Write calls it.
-		d := uint32(1)
-		for q := data; len(q) > 0; {
-			k := min(len(q), 1+len(q)%4099)
-			d = adlerUpdate(d, q[:k])
-			q = q[k:]
-		}
-		if want := adler32.Checksum(data); d != want {
-			t.Errorf("in pieces: %08x, want %08x", d, want)
+			// In pieces, from a running value, as Write calls it.
+			d := uint32(1)
+			for q := data; len(q) > 0; {
+				k := min(len(q), 1+len(q)%40009)
+				d = f.update(d, q[:k])
+				q = q[k:]
+			}
+			if want := adler32.Checksum(data); d != want {
+				t.Errorf("%s: in pieces: %08x, want %08x", f.name, d, want)
+			}
 		}
 	}
 }
@@ -503,21 +513,25 @@ func BenchmarkWrite(b *testing.B) {
 	})
 }
 
-// BenchmarkAdler32 compares adlerUpdate with hash/adler32, which it
-// replaces because the Adler-32 is most of Write's time.
+// BenchmarkAdler32 compares adlerUpdate, and the portable adlerGeneric,
+// with hash/adler32, which they replace because the Adler-32 is most of
+// Write's time.
 func BenchmarkAdler32(b *testing.B) {
 	p := make([]byte, 1<<20)
 	fillFor(1, 0)(p, 0)
-	b.Run("adlerUpdate", func(b *testing.B) {
-		b.SetBytes(int64(len(p)))
-		for b.Loop() {
-			adlerUpdate(1, p)
-		}
-	})
-	b.Run("hash-adler32", func(b *testing.B) {
-		b.SetBytes(int64(len(p)))
-		for b.Loop() {
-			adler32.Checksum(p)
-		}
-	})
+	for _, f := range []struct {
+		name   string
+		update func(uint32, []byte) uint32
+	}{
+		{"adlerUpdate", adlerUpdate},
+		{"adlerGeneric", adlerGeneric},
+		{"hash-adler32", func(_ uint32, p []byte) uint32 { return adler32.Checksum(p) }},
+	} {
+		b.Run(f.name, func(b *testing.B) {
+			b.SetBytes(int64(len(p)))
+			for b.Loop() {
+				f.update(1, p)
+			}
+		})
+	}
 }

@@ -1,0 +1,5 @@
+//go:build !amd64 || purego
+
+package jpeg
+
+func clearTopBits(p []byte) { clearTopBitsGeneric(p) }
