@@ -17,7 +17,10 @@ import (
 
 	"mlps.dev/mlps/dsl"
 	"mlps.dev/mlps/stages/content"
+	"mlps.dev/mlps/stages/format/jpeg"
 	"mlps.dev/mlps/stages/format/npz"
+	"mlps.dev/mlps/stages/format/parquet"
+	"mlps.dev/mlps/stages/format/png"
 	"mlps.dev/mlps/stages/format/tfrecord"
 )
 
@@ -105,6 +108,56 @@ func (tfrecordFormat) writeIndex(w io.Writer, r, s int64) (int64, error) {
 	return tfrecord.WriteIndex(w, tfrecord.Spec{RecordBytes: r, Samples: s})
 }
 
+// imageFormat is jpeg or png: one image per file, whose file size is the
+// record size.
+type imageFormat struct {
+	name  string
+	sizeF func(r int64) (int64, error)
+	wr    func(w io.Writer, r int64, fill func([]byte, int64), buf []byte) (int64, error)
+}
+
+func (f imageFormat) ext() string                    { return f.name }
+func (imageFormat) access() Access                   { return WholeFile }
+func (f imageFormat) size(r, _ int64) (int64, error) { return f.sizeF(r) }
+func (f imageFormat) write(w io.Writer, r, _ int64, fill func([]byte, int64), buf []byte) (int64, error) {
+	return f.wr(w, r, fill, buf)
+}
+
+func newImage(name string, sizeF func(int64) (int64, error), wr func(io.Writer, int64, func([]byte, int64), []byte) (int64, error)) func(dsl.Dataset) (format, error) {
+	return func(d dsl.Dataset) (format, error) {
+		if d.SamplesPerFile != 1 {
+			return nil, fmt.Errorf("a %s file holds one image: samples_per_file must be 1", name)
+		}
+		return imageFormat{name, sizeF, wr}, nil
+	}
+}
+
+// parquetFormat holds the dataset's columns: one row is one sample.
+type parquetFormat struct{ p dsl.Parquet }
+
+func (parquetFormat) ext() string    { return "parquet" }
+func (parquetFormat) access() Access { return RowGroups }
+func (f parquetFormat) spec(s int64) parquet.Spec {
+	return parquet.Spec{Columns: f.p.Columns, RowGroupRows: f.p.RowGroupRows, Rows: s}
+}
+func (f parquetFormat) size(_, s int64) (int64, error) { return parquet.Size(f.spec(s)) }
+func (f parquetFormat) write(w io.Writer, _, s int64, fill func([]byte, int64), buf []byte) (int64, error) {
+	return parquet.Write(w, f.spec(s), fill, buf)
+}
+
+func newParquet(d dsl.Dataset) (format, error) {
+	if d.Parquet == nil {
+		return nil, fmt.Errorf("a parquet dataset needs its columns: add parquet: columns: [...]")
+	}
+	if d.RecordBytesStdev != 0 {
+		return nil, fmt.Errorf("parquet rows have the fixed size of their columns: record_bytes_stdev must be 0")
+	}
+	if n := parquet.RowBytes(d.Parquet.Columns); n != d.RecordBytes {
+		return nil, fmt.Errorf("the parquet columns make rows of %d bytes, and record_bytes is %d: make them agree", n, d.RecordBytes)
+	}
+	return parquetFormat{*d.Parquet}, nil
+}
+
 type npzFormat struct{}
 
 func (npzFormat) ext() string    { return "npz" }
@@ -133,6 +186,17 @@ var formats = map[string]func(d dsl.Dataset) (format, error){
 	"npz":      func(dsl.Dataset) (format, error) { return npzFormat{}, nil },
 	"npy":      func(dsl.Dataset) (format, error) { return npyFormat{}, nil },
 	"tfrecord": func(dsl.Dataset) (format, error) { return tfrecordFormat{}, nil },
+	"parquet":  newParquet,
+	"jpeg": newImage("jpeg",
+		func(r int64) (int64, error) { return jpeg.Size(jpeg.Spec{RecordBytes: r}) },
+		func(w io.Writer, r int64, fill func([]byte, int64), buf []byte) (int64, error) {
+			return jpeg.Write(w, jpeg.Spec{RecordBytes: r}, fill, buf)
+		}),
+	"png": newImage("png",
+		func(r int64) (int64, error) { return png.Size(png.Spec{RecordBytes: r}) },
+		func(w io.Writer, r int64, fill func([]byte, int64), buf []byte) (int64, error) {
+			return png.Write(w, png.Spec{RecordBytes: r}, fill, buf)
+		}),
 }
 
 // Resolve returns the layout of the dataset name, which a stage refers to
@@ -249,6 +313,15 @@ func (l *Layout) Scanner(r io.Reader, off int64, buf []byte, check bool) RecordS
 		return rf.scanner(r, off, buf, check)
 	}
 	return nil
+}
+
+// RowGroupRows is the number of rows in each row group of a RowGroups
+// format; 0 for the others.
+func (l *Layout) RowGroupRows() int64 {
+	if f, ok := l.format.(parquetFormat); ok {
+		return f.p.RowGroupRows
+	}
+	return 0
 }
 
 // IndexName is the name of file i's index file, for formats that have

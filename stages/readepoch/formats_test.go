@@ -36,6 +36,8 @@ func TestFormatsReadBack(t *testing.T) {
 		{"npy", "2", "0", "off"},
 		{"tfrecord", "5", "0", "off"},
 		{"tfrecord", "5", "300", "seed"},
+		{"jpeg", "1", "700", "seed"},
+		{"png", "1", "0", "off"},
 	} {
 		t.Run(strings.Join([]string{tt.format, tt.spf, tt.stdev, tt.shuffle}, "-"), func(t *testing.T) {
 			dir := t.TempDir()

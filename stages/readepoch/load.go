@@ -10,6 +10,7 @@ import (
 	"mlps.dev/mlps/backends"
 	"mlps.dev/mlps/stages/content"
 	"mlps.dev/mlps/stages/dataset"
+	"mlps.dev/mlps/stages/format/parquet"
 	"mlps.dev/mlps/stages/measure"
 )
 
@@ -23,11 +24,17 @@ type loader struct {
 	rec     *measure.Worker
 	buf     []byte
 	gen     *content.Generator // set when verifying
-	current int64              // the whole file this loader holds, or -1
+	current int64              // the file this loader holds, or -1
+	group   int                // the row group it holds, for RowGroups formats
+	pq      *parquet.File      // the open parquet file, for RowGroups formats
+	cols    []int              // its selected columns
+	// bytes and reads count what the loader fetched for the batch being
+	// loaded, through readAt.
+	bytes, reads int64
 }
 
 func newLoader(ph *phase, b backends.Backend, odirect bool, rec *measure.Worker, transfer int64, gen *content.Generator) (*loader, error) {
-	ld := &loader{ph: ph, b: b, open: b.Open, rec: rec, buf: make([]byte, transfer), gen: gen, current: -1}
+	ld := &loader{ph: ph, b: b, open: b.Open, rec: rec, buf: make([]byte, transfer), gen: gen, current: -1, group: -1}
 	if odirect {
 		d, ok := b.(backends.DirectOpener)
 		if !ok {
@@ -74,6 +81,24 @@ func (ld *loader) load(ctx context.Context, o *order, first, n int64) batch {
 			last, ln, _ := l.RecordExtent(f, end-1)
 			read(f, off, last+ln-off)
 			p += end - k
+		}
+	case dataset.RowGroups:
+		// Whole row groups of the selected columns, as DLIO's parquet
+		// reader fetches them; the open file's footer is read once.
+		rgr := l.RowGroupRows()
+		for p := first; p < first+n && res.err == nil; p++ {
+			s := o.sample(p)
+			f, g := s/spf, int((s%spf)/rgr)
+			if f == ld.current && g == ld.group {
+				continue
+			}
+			ld.bytes, ld.reads = 0, 0
+			err := ld.readGroup(ctx, f, g)
+			res.bytes += ld.bytes
+			res.files += ld.reads
+			if err != nil {
+				res.err = fmt.Errorf("read %s: %w", l.FileName(f), err)
+			}
 		}
 	default:
 		for p := first; p < first+n && res.err == nil; p++ {
@@ -158,5 +183,66 @@ func (m *meteredReader) Read(p []byte) (int, error) {
 			}
 		}
 	}
+	return n, err
+}
+
+// readGroup fetches row group g of file f, opening the file (its footer)
+// when the loader does not hold it yet.
+func (ld *loader) readGroup(ctx context.Context, f int64, g int) error {
+	l := ld.ph.layout
+	if ld.pq == nil || ld.current != f {
+		ld.current, ld.pq = -1, nil
+		pf, err := parquet.Open(&rangeReader{ctx: ctx, ld: ld, file: f}, l.FileSize(f))
+		if err != nil {
+			return err
+		}
+		names := ld.ph.columns
+		if len(names) == 0 {
+			names = pf.Columns()
+		}
+		if ld.cols, err = pf.Select(names); err != nil {
+			return err
+		}
+		ld.pq, ld.current = pf, f
+	}
+	ld.group = -1
+	if _, err := ld.pq.ReadRowGroup(g, ld.cols, ld.buf); err != nil {
+		return err
+	}
+	ld.group = g
+	return nil
+}
+
+// rangeReader is a file as an io.ReaderAt for a format reader that seeks
+// (parquet): each ReadAt is one ranged read from storage, recorded as one
+// operation and verified like any other read.
+type rangeReader struct {
+	ctx  context.Context
+	ld   *loader
+	file int64
+}
+
+func (r *rangeReader) ReadAt(p []byte, off int64) (int, error) {
+	ld := r.ld
+	l := ld.ph.layout
+	rec := measure.Record{Op: measure.Read, Target: l.Target, Start: time.Now()}
+	rc, err := ld.open(r.ctx, l.FileName(r.file), off, int64(len(p)))
+	var n int
+	if err == nil {
+		src := &meteredReader{r: rc, rec: &rec}
+		if ld.gen != nil {
+			src.v = l.Verifier(r.file, off, ld.gen)
+			defer src.v.Close()
+		}
+		n, err = io.ReadFull(src, p)
+		if cerr := rc.Close(); err == nil {
+			err = cerr
+		}
+	}
+	rec.End = time.Now()
+	rec.Err = err
+	ld.rec.Observe(rec)
+	ld.bytes += rec.Bytes
+	ld.reads++
 	return n, err
 }

@@ -17,6 +17,7 @@ type phase struct {
 	fileShuffle, sampleShuffle bool
 	window                     int64 // sample shuffle window; 0 shuffles the whole block
 	excludeStart, excludeEnd   int64
+	columns                    []string // parquet columns read; nil: all
 }
 
 func newPhase(name string, l *dataset.Layout, batch int64, ranks int64, c Compute) *phase {

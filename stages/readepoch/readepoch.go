@@ -9,11 +9,13 @@ package readepoch
 import (
 	"fmt"
 	"math"
+	"slices"
 	"time"
 
 	"mlps.dev/mlps/dsl"
 	"mlps.dev/mlps/stages"
 	"mlps.dev/mlps/stages/dataset"
+	"mlps.dev/mlps/stages/format/parquet"
 )
 
 // Spec mirrors schema.#ReadEpoch.
@@ -73,6 +75,7 @@ func plan(w *dsl.Workload, id string) (stages.Task, error) {
 	t.train.fileShuffle = s.FileShuffle != "off"
 	t.train.sampleShuffle = s.SampleShuffle != "off"
 	t.train.window = s.ShuffleSize
+	t.train.columns = s.Columns
 	t.train.excludeStart, t.train.excludeEnd = int64(s.ExcludeStartSteps), int64(s.ExcludeEndSteps)
 	if err := checkSteps(w, id, t.train, "batch_size"); err != nil {
 		return nil, err
@@ -152,6 +155,45 @@ func (t *task) work(ph *phase) stages.Work {
 				s := o.sample(p)
 				_, n, _ := l.RecordExtent(s/spf, s%spf)
 				w.ReadBytes += n
+			}
+		case dataset.RowGroups:
+			// Each loader holds the row group it read last; the estimate
+			// counts the selected values, not page headers and footers.
+			rgr := l.RowGroupRows()
+			row := selectedRowBytes(l.Parquet.Columns, ph.columns)
+			last := make([]int64, threads)
+			for i := range last {
+				last[i] = -1
+			}
+			for bi := range ph.steps {
+				ld := bi % threads
+				// Unshuffled, a batch is a run of samples: visit its row
+				// groups, not its samples (dlrm has billions).
+				s0, s1 := o.sample(bi*ph.batch), o.sample((bi+1)*ph.batch-1)
+				runs := [][2]int64{{s0, s1}}
+				if s1 < s0 { // the last block wraps to the dataset's start
+					runs = [][2]int64{{s0, ph.total - 1}, {0, s1}}
+				}
+				for _, run := range runs {
+					for f := run[0] / spf; f <= run[1]/spf; f++ {
+						g0, g1 := int64(0), (spf-1)/rgr
+						if f == run[0]/spf {
+							g0 = run[0] % spf / rgr
+						}
+						if f == run[1]/spf {
+							g1 = run[1] % spf / rgr
+						}
+						for g := g0; g <= g1; g++ {
+							key := f*(spf/rgr+1) + g
+							if key == last[ld] {
+								continue
+							}
+							last[ld] = key
+							w.Files++
+							w.ReadBytes += min(rgr, spf-g*rgr) * row
+						}
+					}
+				}
 			}
 		default:
 			// Each loader holds the last file it read; batches go to the
@@ -378,4 +420,22 @@ func (t *task) Headline(m stages.Metrics) string {
 	meet, _ := m["train_au_meet_expectation"].(string)
 	return fmt.Sprintf("AU %.2f%% (minimum %.0f%%: %s), %.1f samples/s, read %.1f MB/s",
 		au, t.spec.AUMinimum*100, meet, tp, rd)
+}
+
+// selectedRowBytes is the bytes of one row in the columns names selects:
+// a column's name selects all its copies, {name}_{k} one of them; no names
+// select every column.
+func selectedRowBytes(cols []dsl.Column, names []string) int64 {
+	var n int64
+	for _, c := range cols {
+		one := c
+		one.Repeat = 1
+		width := parquet.RowBytes([]dsl.Column{one})
+		for k := range c.Repeat {
+			if len(names) == 0 || slices.Contains(names, c.Name) || (c.Repeat > 1 && slices.Contains(names, fmt.Sprintf("%s_%d", c.Name, k))) {
+				n += width
+			}
+		}
+	}
+	return n
 }
