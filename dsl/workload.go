@@ -158,6 +158,17 @@ func (w *Workload) Pos(path ...any) token.Pos {
 	return v.Pos()
 }
 
+// ErrorAt is an input error about the field at path, positioned at the
+// user's text for it: ErrorAt([]any{"stages", "train", "dataset"}, ...)
+// reports "file:line:col: stages.train.dataset: ...".
+func (w *Workload) ErrorAt(path []any, format string, args ...any) error {
+	parts := make([]string, len(path))
+	for i, p := range path {
+		parts[i] = fmt.Sprint(p)
+	}
+	return Errorf(w.Pos(path...), strings.Join(parts, "."), format, args...)
+}
+
 // inSchema reports whether p is in one of the embedded schema's files.
 func inSchema(p token.Pos) bool {
 	f := filepath.ToSlash(p.Filename())

@@ -2,7 +2,6 @@ package file
 
 import (
 	"context"
-	"fmt"
 	"io"
 	"os"
 	"syscall"
@@ -17,31 +16,9 @@ import (
 // from the device into it; other reads go through the reader's own
 // aligned block buffer.
 func (b *backend) OpenDirect(ctx context.Context, name string, off, length int64) (io.ReadCloser, error) {
-	if err := b.check(ctx, "open", name); err != nil {
+	f, end, err := b.openRange(ctx, name, off, length, os.O_RDONLY|syscall.O_DIRECT)
+	if err != nil {
 		return nil, err
-	}
-	f, err := os.OpenFile(b.path(name), os.O_RDONLY|syscall.O_DIRECT, 0)
-	if err != nil {
-		return nil, b.lookupErr("open", name, err)
-	}
-	fi, err := f.Stat()
-	if err != nil {
-		f.Close()
-		return nil, backends.Wrap(b.scheme, "open", name, err)
-	}
-	if fi.IsDir() {
-		f.Close()
-		return nil, b.notObject("open", name)
-	}
-	size := fi.Size()
-	if off < 0 || off > size {
-		f.Close()
-		return nil, &backends.Error{Kind: backends.Permanent, Scheme: b.scheme, Op: "open", Name: name,
-			Err: fmt.Errorf("offset %d is outside the %d-byte object", off, size)}
-	}
-	end := size
-	if length >= 0 && off+length < end {
-		end = off + length
 	}
 	return &directReader{f: f, b: b, name: name, pos: off, end: end}, nil
 }

@@ -196,35 +196,46 @@ func (b *backend) Create(ctx context.Context, name string, size int64) (backends
 }
 
 func (b *backend) Open(ctx context.Context, name string, off, length int64) (io.ReadCloser, error) {
-	if err := b.check(ctx, "open", name); err != nil {
+	f, end, err := b.openRange(ctx, name, off, length, os.O_RDONLY)
+	if err != nil {
 		return nil, err
 	}
-	f, err := os.Open(b.path(name))
+	// Every Read is a pread at the SectionReader's position: no seek, and
+	// no dependence on the file's shared offset.
+	return &reader{sr: io.NewSectionReader(f, off, end-off), f: f, b: b, name: name}, nil
+}
+
+// openRange opens name with flags for reading [off, off+length) (length < 0:
+// to the end) and returns the file and the range's end, checking that the
+// name is a file and off lies within it.
+func (b *backend) openRange(ctx context.Context, name string, off, length int64, flags int) (*os.File, int64, error) {
+	if err := b.check(ctx, "open", name); err != nil {
+		return nil, 0, err
+	}
+	f, err := os.OpenFile(b.path(name), flags, 0)
 	if err != nil {
-		return nil, b.lookupErr("open", name, err)
+		return nil, 0, b.lookupErr("open", name, err)
 	}
 	fi, err := f.Stat()
 	if err != nil {
 		f.Close()
-		return nil, backends.Wrap(b.scheme, "open", name, err)
+		return nil, 0, backends.Wrap(b.scheme, "open", name, err)
 	}
 	if fi.IsDir() {
 		f.Close()
-		return nil, b.notObject("open", name)
+		return nil, 0, b.notObject("open", name)
 	}
 	size := fi.Size()
 	if off < 0 || off > size {
 		f.Close()
-		return nil, &backends.Error{Kind: backends.Permanent, Scheme: b.scheme, Op: "open", Name: name,
+		return nil, 0, &backends.Error{Kind: backends.Permanent, Scheme: b.scheme, Op: "open", Name: name,
 			Err: fmt.Errorf("offset %d is outside the %d-byte object", off, size)}
 	}
-	n := size - off
-	if length >= 0 && length < n {
-		n = length
+	end := size
+	if length >= 0 && off+length < end {
+		end = off + length
 	}
-	// Every Read is a pread at the SectionReader's position: no seek, and
-	// no dependence on the file's shared offset.
-	return &reader{sr: io.NewSectionReader(f, off, n), f: f, b: b, name: name}, nil
+	return f, end, nil
 }
 
 func (b *backend) Stat(ctx context.Context, name string) (backends.Info, error) {

@@ -205,7 +205,7 @@ var formats = map[string]func(d dsl.Dataset) (format, error){
 func Resolve(w *dsl.Workload, name string, at ...any) (*Layout, error) {
 	d, ok := w.Datasets[name]
 	if !ok {
-		return nil, dsl.Errorf(w.Pos(at...), dotted(at),
+		return nil, w.ErrorAt(at,
 			"unknown dataset %q (datasets: %s)", name, keys(w.Datasets))
 	}
 	if _, ok := w.Targets[d.Target]; !ok {
@@ -362,17 +362,6 @@ func (l *Layout) Write(w io.Writer, i int64, gen *content.Generator, buf []byte)
 	s := l.Stream(i)
 	fill := func(p []byte, off int64) { gen.Fill(p, s, off) }
 	return l.format.write(w, l.RecordBytes(i), l.SamplesPerFile, fill, buf)
-}
-
-func dotted(path []any) string {
-	out := ""
-	for i, p := range path {
-		if i > 0 {
-			out += "."
-		}
-		out += fmt.Sprint(p)
-	}
-	return out
 }
 
 // keys lists a map's keys, sorted, for error messages.

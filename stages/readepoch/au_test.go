@@ -60,7 +60,7 @@ func TestAUAnalytic(t *testing.T) {
 		name, uri, compute, files, ranks string
 		want, tol                        float64
 	}{
-		{"mem", "mem://", "0.01", "40", "2", 99.5, 0.5},
+		{"mem", "mem://", "0.01", "40", "1", 99.5, 0.5},
 		{"io-twice-compute", "slowmem://?delay=100ms", "0.05", "12", "1", 50, 2},
 	}
 	for _, tt := range tests {

@@ -106,20 +106,9 @@ func checkSteps(w *dsl.Workload, id string, ph *phase, at ...any) error {
 		return nil
 	}
 	path := append([]any{"stages", id}, at...)
-	return dsl.Errorf(w.Pos(path...), dotted(path),
+	return w.ErrorAt(path,
 		"dataset %s holds %d samples, fewer than batch_size × accelerators = %d: no accelerator gets a full step",
 		ph.layout.Name, ph.total, ph.batch*ph.ranks)
-}
-
-func dotted(path []any) string {
-	s := ""
-	for i, p := range path {
-		if i > 0 {
-			s += "."
-		}
-		s += fmt.Sprint(p)
-	}
-	return s
 }
 
 func (t *task) Reads() []string {
