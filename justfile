@@ -12,8 +12,12 @@ test:
 run:
     go run ./cmd/mlps exec workloads/demo.cue
 
+# The *VsFio benchmarks need fio, installed here when missing, and a few GiB
+# of real disk under TMPDIR; their first iteration outlasts -benchtime, so
+# each runs its rounds once.
 # benchmarks, each quoted against a reference measured in the same run
 bench:
+    command -v fio >/dev/null || apt-get install -y fio || sudo apt-get install -y fio
     go test -run '^$' -bench . -benchmem ./...
 
 # formatting and vet, as CI checks them

@@ -1,0 +1,370 @@
+// Package fiobench runs fio as the reference for the stage benchmarks: the
+// same files, the same I/O size and the same concurrency as the stage under
+// test, measured in the same run, so that a stage's bandwidth can be quoted
+// as a ratio to what fio gets from the same storage.
+//
+// It also holds what the benchmarks share about their dataset: the
+// unet3d-shaped npz files sized so that fio's whole-block I/O covers
+// exactly the bytes mlps moves.
+package fiobench
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strings"
+	"testing"
+
+	"mlps.dev/mlps/planner"
+	"mlps.dev/mlps/stages/dataset"
+	"mlps.dev/mlps/stages/format/npz"
+)
+
+// Require returns fio's path, or skips tb with what to do about it.
+func Require(tb testing.TB) string {
+	tb.Helper()
+	if runtime.GOOS != "linux" {
+		tb.Skipf("fio comparison benchmarks run on Linux only (O_DIRECT, drop_caches); this is %s", runtime.GOOS)
+	}
+	p, err := exec.LookPath("fio")
+	if err != nil {
+		tb.Skip("fio is not installed, so there is no reference to quote mlps against: " +
+			"install it (apt-get install -y fio) or run `just bench`, which does")
+	}
+	return p
+}
+
+// RealDisk skips tb unless dir is on a disk-backed file system with at
+// least need bytes free: on tmpfs both mlps and fio would measure memory
+// copies, and a full disk would fail half way.
+func RealDisk(tb testing.TB, dir string, need int64) {
+	tb.Helper()
+	ram, free, err := statfs(dir)
+	if err != nil {
+		tb.Skipf("cannot tell what file system %s is on: %v", dir, err)
+	}
+	if ram {
+		tb.Skipf("%s is on tmpfs or ramfs, not a disk: set TMPDIR to a directory on the storage to measure", dir)
+	}
+	if free >= 0 && free < need+need/4 {
+		tb.Skipf("%s has %d MB free, the benchmark needs %d MB and some headroom: set TMPDIR to a bigger file system",
+			dir, free/1e6, need/1e6)
+	}
+}
+
+// DropCaches writes back dirty pages and drops the page cache, so that each
+// measured phase starts from the same cache state: nothing dirty left by
+// the previous phase for it to pay for, and nothing of its files cached.
+// It fails without root (or outside Linux); the caller should say so.
+func DropCaches() error {
+	if err := syncAll(); err != nil {
+		return err
+	}
+	return os.WriteFile("/proc/sys/vm/drop_caches", []byte("3\n"), 0)
+}
+
+// File is one file fio works on.
+type File struct {
+	Path string
+	Size int64
+}
+
+// Spec is one fio run: every job in parallel, each going through its files
+// one after another, whole, sequentially, in BlockSize calls with the psync
+// engine (one pread or pwrite at a time per job, as a Go worker does), a
+// process per job as fio runs them by default.
+type Spec struct {
+	// RW is "write" or "read".
+	RW        string
+	BlockSize int64
+	// Direct opens the files with O_DIRECT.
+	Direct bool
+	// Jobs are the files of each job, in order. Every file must have the
+	// same size, a multiple of BlockSize: fio sizes all files of a job
+	// alike and does no partial block at a file's end.
+	Jobs [][]File
+}
+
+// JobFile renders s as a fio job file.
+//
+// Writes create each file when the job reaches it (create_on_open) and
+// neither preallocate it (fallocate=none) nor sync it (no fsync, no
+// end_fsync, no fsync_on_close): the file backend's writer creates with
+// O_TRUNC, appends and closes without fsync, so fio does the same and both
+// leave the data in the page cache for writeback.
+func (s Spec) JobFile() (string, error) {
+	if s.RW != "read" && s.RW != "write" {
+		return "", fmt.Errorf("fio: rw %q, want read or write", s.RW)
+	}
+	if s.BlockSize <= 0 || len(s.Jobs) == 0 {
+		return "", fmt.Errorf("fio: block size %d and %d jobs: both must be positive", s.BlockSize, len(s.Jobs))
+	}
+	size := int64(-1)
+	for _, job := range s.Jobs {
+		if len(job) == 0 {
+			return "", errors.New("fio: a job without files")
+		}
+		for _, f := range job {
+			if size < 0 {
+				size = f.Size
+			}
+			if f.Size != size || size%s.BlockSize != 0 || size == 0 {
+				return "", fmt.Errorf("fio: %s is %d bytes; every file must be %d bytes, a non-zero multiple of the %d-byte block",
+					f.Path, f.Size, size, s.BlockSize)
+			}
+		}
+	}
+	direct := 0
+	if s.Direct {
+		direct = 1
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "[global]\nioengine=psync\nrw=%s\nbs=%d\ndirect=%d\nfilesize=%d\n", s.RW, s.BlockSize, direct, size)
+	b.WriteString("file_service_type=sequential\n")
+	if s.RW == "write" {
+		b.WriteString("create_on_open=1\nfallocate=none\nfsync=0\nend_fsync=0\nfsync_on_close=0\n")
+	}
+	for i, job := range s.Jobs {
+		names := make([]string, len(job))
+		for k, f := range job {
+			// fio separates file names with ':'.
+			names[k] = strings.ReplaceAll(f.Path, ":", `\:`)
+		}
+		fmt.Fprintf(&b, "\n[job%d]\nfilename=%s\n", i, strings.Join(names, ":"))
+	}
+	return b.String(), nil
+}
+
+// Result is what one fio run moved and in how long.
+type Result struct {
+	Jobs  int
+	Bytes int64
+	// Seconds is the longest job's runtime, as fio's group bandwidth
+	// divides by it.
+	Seconds float64
+}
+
+// MBPerSecond is the group bandwidth in MB (10^6 bytes) per second.
+func (r Result) MBPerSecond() float64 {
+	if r.Seconds <= 0 {
+		return 0
+	}
+	return float64(r.Bytes) / 1e6 / r.Seconds
+}
+
+// Run runs fio on s with the job file in dir and returns its result.
+func Run(ctx context.Context, fio, dir string, s Spec) (Result, error) {
+	jf, err := s.JobFile()
+	if err != nil {
+		return Result{}, err
+	}
+	path := filepath.Join(dir, fmt.Sprintf("fio-%s-%d.job", s.RW, len(s.Jobs)))
+	if err := os.WriteFile(path, []byte(jf), 0o644); err != nil {
+		return Result{}, err
+	}
+	var out, stderr bytes.Buffer
+	cmd := exec.CommandContext(ctx, fio, "--output-format=json", path)
+	cmd.Stdout, cmd.Stderr = &out, &stderr
+	if err := cmd.Run(); err != nil {
+		return Result{}, fmt.Errorf("fio %s: %v: %s", path, err, strings.TrimSpace(stderr.String()))
+	}
+	return Parse(out.Bytes(), s.RW)
+}
+
+// report is the part of fio's --output-format=json that Parse reads.
+type report struct {
+	Jobs []struct {
+		Name  string `json:"jobname"`
+		Error int    `json:"error"`
+		Read  ddir   `json:"read"`
+		Write ddir   `json:"write"`
+	} `json:"jobs"`
+}
+
+type ddir struct {
+	IOBytes   int64 `json:"io_bytes"`
+	RuntimeMS int64 `json:"runtime"`
+}
+
+// Parse reads fio's JSON output for the direction rw ("read" or "write"):
+// the bytes of all jobs summed, over the longest job's runtime, as fio's
+// group reporting aggregates them. Anything fio printed before the JSON
+// document (notes, warnings) is skipped.
+func Parse(out []byte, rw string) (Result, error) {
+	i := bytes.IndexByte(out, '{')
+	if i < 0 {
+		return Result{}, fmt.Errorf("fio printed no JSON: %.200q", out)
+	}
+	var rep report
+	if err := json.Unmarshal(out[i:], &rep); err != nil {
+		return Result{}, fmt.Errorf("fio JSON: %v", err)
+	}
+	if len(rep.Jobs) == 0 {
+		return Result{}, errors.New("fio JSON: no jobs")
+	}
+	var r Result
+	var ms int64
+	for _, j := range rep.Jobs {
+		if j.Error != 0 {
+			return Result{}, fmt.Errorf("fio job %s failed with error %d", j.Name, j.Error)
+		}
+		d := j.Read
+		switch rw {
+		case "read":
+		case "write":
+			d = j.Write
+		default:
+			return Result{}, fmt.Errorf("fio: rw %q, want read or write", rw)
+		}
+		r.Jobs++
+		r.Bytes += d.IOBytes
+		ms = max(ms, d.RuntimeMS)
+	}
+	r.Seconds = float64(ms) / 1000
+	return r, nil
+}
+
+// UNet3DFileBytes is the size of every file of the benchmarks' dataset:
+// 140 MiB, a whole number of 1 MiB blocks, just above the 146,600,628-byte
+// mean record of unet3d.
+const UNet3DFileBytes = 140 << 20
+
+// NPZRecordBytes returns the record size that makes a one-sample npz file
+// exactly fileBytes long.
+func NPZRecordBytes(fileBytes int64) (int64, error) {
+	r := fileBytes
+	for range 4 {
+		n, err := npz.Size(npz.Spec{RecordBytes: r, Samples: 1})
+		if err != nil {
+			return 0, err
+		}
+		if n == fileBytes {
+			return r, nil
+		}
+		r -= n - fileBytes
+	}
+	return 0, fmt.Errorf("no one-sample npz file is exactly %d bytes", fileBytes)
+}
+
+// Files returns the files of dataset name in p below dir, the target's
+// directory, in index order.
+func Files(p *planner.Plan, name, dir string) ([]File, error) {
+	d, ok := p.Workload.Datasets[name]
+	if !ok {
+		return nil, fmt.Errorf("no dataset %q", name)
+	}
+	l, err := dataset.New(name, d, p.Workload.Seed)
+	if err != nil {
+		return nil, err
+	}
+	fs := make([]File, l.Files)
+	for i := range l.Files {
+		fs[i] = File{Path: filepath.Join(dir, filepath.FromSlash(l.FileName(i))), Size: l.FileSize(i)}
+	}
+	return fs, nil
+}
+
+// Deal gives file i to job i mod jobs, as mlps's loader threads take batches
+// round-robin; for writers, which take the next file when they finish one,
+// it is the same split when all files take as long.
+func Deal(files []File, jobs int) [][]File {
+	out := make([][]File, min(jobs, len(files)))
+	for i, f := range files {
+		out[i%len(out)] = append(out[i%len(out)], f)
+	}
+	return out
+}
+
+// CheckSizes fails unless every file is on disk at its planned size.
+func CheckSizes(files []File) error {
+	for _, f := range files {
+		fi, err := os.Stat(f.Path)
+		if err != nil {
+			return err
+		}
+		if fi.Size() != f.Size {
+			return fmt.Errorf("%s is %d bytes, planned %d", f.Path, fi.Size(), f.Size)
+		}
+	}
+	return nil
+}
+
+// Runner is one way of doing a benchmark's work; Run returns the MB/s it
+// got.
+type Runner struct {
+	Name string
+	Run  func() float64
+}
+
+// Rounds runs every runner once per round for n rounds, rotating which goes
+// first from round to round so that none always follows the same one, logs
+// each round and returns each runner's median MB/s.
+func Rounds(tb testing.TB, n int, runners []Runner) []float64 {
+	tb.Helper()
+	got := make([][]float64, len(runners))
+	for r := range n {
+		line := fmt.Sprintf("round %d:", r+1)
+		for k := range runners {
+			i := (r + k) % len(runners)
+			v := runners[i].Run()
+			got[i] = append(got[i], v)
+			line += fmt.Sprintf(" %s %.0f MB/s", runners[i].Name, v)
+		}
+		tb.Log(line)
+	}
+	med := make([]float64, len(runners))
+	for i := range runners {
+		med[i] = Median(got[i])
+	}
+	return med
+}
+
+// Report reports each runner's median as <name>_MB/s and the first
+// runner's ratio to each of the others as <first>/<name>, and returns the
+// same figures as one line. It suppresses ns/op, which would time all the
+// runners of an iteration together and mean none of them.
+func Report(b *testing.B, runners []Runner, med []float64) string {
+	b.ReportMetric(0, "ns/op")
+	var figs, ratios []string
+	for i, r := range runners {
+		b.ReportMetric(med[i], r.Name+"_MB/s")
+		figs = append(figs, fmt.Sprintf("%s %.0f MB/s", r.Name, med[i]))
+		if i > 0 && med[i] > 0 {
+			unit := runners[0].Name + "/" + r.Name
+			b.ReportMetric(med[0]/med[i], unit)
+			ratios = append(ratios, fmt.Sprintf("%s %.2f", unit, med[0]/med[i]))
+		}
+	}
+	return strings.Join(figs, ", ") + "; " + strings.Join(ratios, ", ")
+}
+
+// Median is the median of xs (the mean of the middle two for an even
+// count), 0 for none.
+func Median(xs []float64) float64 {
+	if len(xs) == 0 {
+		return 0
+	}
+	s := slices.Sorted(slices.Values(xs))
+	n := len(s)
+	if n%2 == 1 {
+		return s[n/2]
+	}
+	return (s[n/2-1] + s[n/2]) / 2
+}
+
+// Remove deletes the files, so that the next writer creates them afresh.
+func Remove(files []File) error {
+	for _, f := range files {
+		if err := os.Remove(f.Path); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return err
+		}
+	}
+	return nil
+}
