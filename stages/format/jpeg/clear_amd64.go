@@ -2,11 +2,15 @@
 
 package jpeg
 
-import "unsafe"
+import (
+	"unsafe"
 
-// useAVX2 reports AVX2 and the operating system's saving of the YMM
-// registers, as the CPU and XCR0 tell them.
-var useAVX2 = hasAVX2()
+	"golang.org/x/sys/cpu"
+)
+
+// useAVX2 reports AVX2 with the operating system saving the YMM
+// registers, as x/sys/cpu detects it for stages/content too.
+var useAVX2 = cpu.X86.HasAVX2
 
 // clearTopBits clears bit 7 of every byte of p. AVX2 does it 32 bytes a
 // store, three times as fast as clearTopBitsGeneric's words.
@@ -23,5 +27,3 @@ func clearTopBits(p []byte) {
 //
 //go:noescape
 func clearTopAVX2(p *byte, chunks int)
-
-func hasAVX2() bool

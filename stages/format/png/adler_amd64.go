@@ -2,11 +2,15 @@
 
 package png
 
-import "unsafe"
+import (
+	"unsafe"
 
-// useAVX2 reports AVX2 and the operating system's saving of the YMM
-// registers, as the CPU and XCR0 tell them.
-var useAVX2 = hasAVX2()
+	"golang.org/x/sys/cpu"
+)
+
+// useAVX2 reports AVX2 with the operating system saving the YMM
+// registers, as x/sys/cpu detects it for stages/content too.
+var useAVX2 = cpu.X86.HasAVX2
 
 // adlerChunks bounds one adlerAVX2 call so that its 32-bit lanes, and their
 // sums, cannot overflow: the prefix lanes reach 4·1020·512² < 2³².
@@ -38,5 +42,3 @@ func adlerUpdate(d uint32, p []byte) uint32 {
 //
 //go:noescape
 func adlerAVX2(p *byte, chunks int) (sum, prefix, weighted uint32)
-
-func hasAVX2() bool
