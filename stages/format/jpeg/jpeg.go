@@ -49,6 +49,8 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+
+	"mlps.dev/mlps/stages/format/window"
 )
 
 // Spec describes one .jpg file.
@@ -172,11 +174,10 @@ func emit(w io.Writer, l layout, fill func(p []byte, off int64), buf []byte) (in
 	if len(buf) < minBuf {
 		buf = make([]byte, minBuf)
 	}
-	o := out{w: w, buf: buf, fill: fill, size: l.size}
-	o.next()
+	o := window.New("jpeg", w, buf, fill, l.size)
 
 	var scratch [160]byte
-	o.lit(append(scratch[:0],
+	o.Lit(append(scratch[:0],
 		0xff, 0xd8, // SOI
 		// APP0: JFIF 1.01, no density units and a 1:1 aspect ratio, no
 		// thumbnail.
@@ -190,9 +191,9 @@ func emit(w io.Writer, l layout, fill func(p []byte, off int64), buf []byte) (in
 		if i < l.com%segs {
 			n++
 		}
-		o.lit(append(scratch[:0], 0xff, 0xfe, byte((n-2)>>8), byte(n-2)))
-		for n -= comOverhead; n > 0 && o.err == nil; {
-			n -= int64(len(o.take(n)))
+		o.Lit(append(scratch[:0], 0xff, 0xfe, byte((n-2)>>8), byte(n-2)))
+		for n -= comOverhead; n > 0 && o.Err() == nil; {
+			n -= int64(len(o.Take(n)))
 		}
 	}
 
@@ -212,20 +213,20 @@ func emit(w io.Writer, l layout, fill func(p []byte, off int64), buf []byte) (in
 	// SOS: one component, 1, coded with DC and AC tables 0; the whole
 	// spectrum, 0 to 63; no successive approximation.
 	b = append(b, 0xff, 0xda, 0, 8, 1, 1, 0x00, 0, 63, 0)
-	o.lit(b)
+	o.Lit(b)
 
 	// The entropy-coded data: a byte per coefficient, 0 and 7 value bits.
 	dc := 0        // the decoder's DC predictor
 	at := int64(0) // bytes of the data so far
-	for n := blockBytes * l.bw * l.bh; n > 0 && o.err == nil; {
-		p := o.take(n)
+	for n := blockBytes * l.bw * l.bh; n > 0 && o.Err() == nil; {
+		p := o.Take(n)
 		dc = coefficients(p, at, dc)
 		at += int64(len(p))
 		n -= int64(len(p))
 	}
 
-	o.lit(append(scratch[:0], 0xff, 0xd9)) // EOI
-	return o.finish()
+	o.Lit(append(scratch[:0], 0xff, 0xd9)) // EOI
+	return o.Finish()
 }
 
 // coefficients turns fill's bytes p, which start at byte at of the
@@ -266,67 +267,4 @@ func clearTopBitsGeneric(p []byte) {
 	for i := range p {
 		p[i] &= 0x7f
 	}
-}
-
-// out streams a file through buf in windows of len(buf) bytes. Each window
-// is filled from fill at its file offsets when it starts; the format takes
-// its bytes in order, overwriting the structure and leaving the content.
-type out struct {
-	w    io.Writer
-	buf  []byte
-	fill func(p []byte, off int64)
-	size int64  // planned file size
-	win  []byte // the current window
-	at   int    // bytes of win taken
-	off  int64  // file offset of win[0]
-	n    int64  // bytes written
-	err  error
-}
-
-// next writes the taken window and starts the next one.
-func (o *out) next() {
-	if o.err == nil && o.at > 0 {
-		n, err := o.w.Write(o.win[:o.at])
-		o.n += int64(n)
-		if err == nil && n < o.at {
-			err = io.ErrShortWrite
-		}
-		o.err = err
-	}
-	o.off += int64(o.at)
-	o.at = 0
-	o.win = o.buf[:min(int64(len(o.buf)), o.size-o.off)]
-	if o.err == nil && len(o.win) > 0 {
-		o.fill(o.win, o.off)
-	}
-}
-
-// take returns the next up to n bytes of the file, as fill set them.
-func (o *out) take(n int64) []byte {
-	if o.at == len(o.win) {
-		o.next()
-		if len(o.win) == 0 && o.err == nil {
-			// Only a bug in plan gets us here; a corrupt file must not
-			// pass as a good one.
-			o.err = fmt.Errorf("jpeg: writing past the planned %d bytes", o.size)
-		}
-	}
-	p := o.win[o.at:][:min(n, int64(len(o.win)-o.at))]
-	o.at += len(p)
-	return p
-}
-
-// lit writes structure bytes.
-func (o *out) lit(b []byte) {
-	for len(b) > 0 && o.err == nil {
-		b = b[copy(o.take(int64(len(b))), b):]
-	}
-}
-
-func (o *out) finish() (int64, error) {
-	o.next()
-	if o.err == nil && o.n != o.size {
-		o.err = fmt.Errorf("jpeg: wrote %d bytes, planned %d", o.n, o.size)
-	}
-	return o.n, o.err
 }

@@ -35,6 +35,8 @@ import (
 	"fmt"
 	"hash/crc32"
 	"io"
+
+	"mlps.dev/mlps/stages/format/window"
 )
 
 // Spec describes one .png file.
@@ -192,8 +194,7 @@ func Write(w io.Writer, s Spec, fill func(p []byte, off int64), buf []byte) (int
 	if len(buf) < minBuf {
 		buf = make([]byte, minBuf)
 	}
-	o := out{w: w, buf: buf, fill: fill, size: l.size}
-	o.next()
+	o := window.New("png", w, buf, fill, l.size)
 
 	var scratch [64]byte
 	b := append(scratch[:0], signature[:]...)
@@ -203,24 +204,24 @@ func Write(w io.Writer, s Spec, fill func(p []byte, off int64), buf []byte) (int
 	b = binary.BigEndian.AppendUint32(b, uint32(l.height))
 	b = append(b, 8, 2, 0, 0, 0) // depth 8, RGB, deflate, adaptive filters, no interlace
 	b = binary.BigEndian.AppendUint32(b, crcSmall(0, b[12:]))
-	o.lit(b)
+	o.Lit(b)
 
 	if l.pad > 0 {
 		b = binary.BigEndian.AppendUint32(scratch[:0], uint32(l.pad-chunkOverhead))
 		b = append(b, padType...)
 		crc := crcSmall(0, b[4:])
-		o.lit(b)
-		for n := l.pad - chunkOverhead; n > 0 && o.err == nil; {
-			p := o.take(n)
+		o.Lit(b)
+		for n := l.pad - chunkOverhead; n > 0 && o.Err() == nil; {
+			p := o.Take(n)
 			crc = crc32.Update(crc, crc32.IEEETable, p)
 			n -= int64(len(p))
 		}
-		o.lit(binary.BigEndian.AppendUint32(scratch[:0], crc))
+		o.Lit(binary.BigEndian.AppendUint32(scratch[:0], crc))
 	}
 
 	raw := int64(0) // offset in the scanlines
 	adler := uint32(1)
-	for i := int64(0); i < l.blocks && o.err == nil; i++ {
+	for i := int64(0); i < l.blocks && o.Err() == nil; i++ {
 		first, last := i == 0, i == l.blocks-1
 		n := min(maxStored, l.raw-raw)
 		data := 5 + n
@@ -243,9 +244,9 @@ func Write(w io.Writer, s Spec, fill func(p []byte, off int64), buf []byte) (int
 		}
 		b = append(b, final, byte(n), byte(n>>8), ^byte(n), ^byte(n>>8)) // BTYPE 00: stored
 		crc := crcSmall(0, b[4:])
-		o.lit(b)
-		for end := raw + n; raw < end && o.err == nil; {
-			p := o.take(end - raw)
+		o.Lit(b)
+		for end := raw + n; raw < end && o.Err() == nil; {
+			p := o.Take(end - raw)
 			// The filter byte of every row that starts in p.
 			for j := (l.rowLen - raw%l.rowLen) % l.rowLen; j < int64(len(p)); j += l.rowLen {
 				p[j] = 0
@@ -259,13 +260,13 @@ func Write(w io.Writer, s Spec, fill func(p []byte, off int64), buf []byte) (int
 			b = binary.BigEndian.AppendUint32(b, adler)
 		}
 		crc = crcSmall(crc, b)
-		o.lit(binary.BigEndian.AppendUint32(b, crc))
+		o.Lit(binary.BigEndian.AppendUint32(b, crc))
 	}
 
 	b = binary.BigEndian.AppendUint32(scratch[:0], 0)
 	b = append(b, "IEND"...)
-	o.lit(binary.BigEndian.AppendUint32(b, crcSmall(0, b[4:])))
-	return o.finish()
+	o.Lit(binary.BigEndian.AppendUint32(b, crcSmall(0, b[4:])))
+	return o.Finish()
 }
 
 // crcSmall is crc32.Update for the few bytes of a header: the library's
@@ -277,67 +278,4 @@ func crcSmall(crc uint32, p []byte) uint32 {
 		crc = crc32.IEEETable[byte(crc)^c] ^ crc>>8
 	}
 	return ^crc
-}
-
-// out streams a file through buf in windows of len(buf) bytes. Each window
-// is filled from fill at its file offsets when it starts; the format takes
-// its bytes in order, overwriting the structure and leaving the content.
-type out struct {
-	w    io.Writer
-	buf  []byte
-	fill func(p []byte, off int64)
-	size int64  // planned file size
-	win  []byte // the current window
-	at   int    // bytes of win taken
-	off  int64  // file offset of win[0]
-	n    int64  // bytes written
-	err  error
-}
-
-// next writes the taken window and starts the next one.
-func (o *out) next() {
-	if o.err == nil && o.at > 0 {
-		n, err := o.w.Write(o.win[:o.at])
-		o.n += int64(n)
-		if err == nil && n < o.at {
-			err = io.ErrShortWrite
-		}
-		o.err = err
-	}
-	o.off += int64(o.at)
-	o.at = 0
-	o.win = o.buf[:min(int64(len(o.buf)), o.size-o.off)]
-	if o.err == nil && len(o.win) > 0 {
-		o.fill(o.win, o.off)
-	}
-}
-
-// take returns the next up to n bytes of the file, as fill set them.
-func (o *out) take(n int64) []byte {
-	if o.at == len(o.win) {
-		o.next()
-		if len(o.win) == 0 && o.err == nil {
-			// Only a bug in plan gets us here; a corrupt file must not
-			// pass as a good one.
-			o.err = fmt.Errorf("png: writing past the planned %d bytes", o.size)
-		}
-	}
-	p := o.win[o.at:][:min(n, int64(len(o.win)-o.at))]
-	o.at += len(p)
-	return p
-}
-
-// lit writes structure bytes.
-func (o *out) lit(b []byte) {
-	for len(b) > 0 && o.err == nil {
-		b = b[copy(o.take(int64(len(b))), b):]
-	}
-}
-
-func (o *out) finish() (int64, error) {
-	o.next()
-	if o.err == nil && o.n != o.size {
-		o.err = fmt.Errorf("png: wrote %d bytes, planned %d", o.n, o.size)
-	}
-	return o.n, o.err
 }
