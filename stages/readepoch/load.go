@@ -49,7 +49,8 @@ func newLoader(ph *phase, b backends.Backend, odirect bool, rec *measure.Worker,
 // batch is what a loader hands the accelerator: the batch's data is not
 // kept, only what reading it cost.
 type batch struct {
-	bytes, files int64
+	// reads counts storage reads: whole files, record runs or ranges.
+	bytes, reads int64
 	err          error
 }
 
@@ -61,7 +62,7 @@ func (ld *loader) load(ctx context.Context, o *order, first, n int64) batch {
 	read := func(f, off, size int64) {
 		got, err := ld.read(ctx, f, off, size)
 		res.bytes += got
-		res.files++
+		res.reads++
 		if err != nil && res.err == nil {
 			res.err = err
 		}
@@ -95,7 +96,7 @@ func (ld *loader) load(ctx context.Context, o *order, first, n int64) batch {
 			ld.bytes, ld.reads = 0, 0
 			err := ld.readGroup(ctx, f, g)
 			res.bytes += ld.bytes
-			res.files += ld.reads
+			res.reads += ld.reads
 			if err != nil {
 				res.err = fmt.Errorf("read %s: %w", l.FileName(f), err)
 			}

@@ -122,7 +122,9 @@ func (t *task) Writes() []string { return nil }
 // work is what one epoch of ph reads on all ranks, in order without
 // shuffling: exact for every format when samples are not shuffled and for
 // one-sample files either way; with shuffled multi-sample files a loader
-// may fetch a file more often than this counts.
+// may fetch a file more often than this counts. Files counts the files
+// each rank touches; Ops the reads (a whole file, a run of records, a row
+// group's columns).
 func (t *task) work(ph *phase) stages.Work {
 	var w stages.Work
 	l := ph.layout
@@ -132,9 +134,16 @@ func (t *task) work(ph *phase) stages.Work {
 	for r := range ranks {
 		o := ph.order(0, int(r))
 		o.ph = &phase{layout: l, total: ph.total, share: ph.share} // unshuffled
+		if l.Access() != dataset.WholeFile {
+			first, last := o.sample(0)/spf, o.sample(ph.steps*ph.batch-1)/spf
+			if last < first { // the last block wraps to the dataset's start
+				last += l.Files
+			}
+			w.Files += last - first + 1
+		}
 		switch l.Access() {
 		case dataset.Records:
-			w.Files += ph.steps // at least one read per batch
+			w.Ops += ph.steps // at least one read per batch
 			if l.RecordBytesStdev == 0 {
 				_, n, _ := l.RecordExtent(0, 0)
 				w.ReadBytes += ph.steps * ph.batch * n
@@ -178,7 +187,7 @@ func (t *task) work(ph *phase) stages.Work {
 								continue
 							}
 							last[ld] = key
-							w.Files++
+							w.Ops++
 							w.ReadBytes += min(rgr, spf-g*rgr) * row
 						}
 					}
@@ -199,13 +208,13 @@ func (t *task) work(ph *phase) stages.Work {
 						continue
 					}
 					w.Files++
+					w.Ops++
 					w.ReadBytes += l.FileSize(f)
 					last[ld] = f
 				}
 			}
 		}
 	}
-	w.Ops = w.Files
 	return w
 }
 
@@ -273,7 +282,7 @@ type rankEpoch struct {
 	AUPercentage     float64 `json:"au_percentage"`
 	SamplesPerSecond float64 `json:"throughput_samples_per_second"`
 	BytesRead        int64   `json:"bytes_read"`
-	FilesRead        int64   `json:"files_read"`
+	Reads            int64   `json:"reads"`
 }
 
 // epochFigures are the per-epoch figures of one phase: AU (mean over

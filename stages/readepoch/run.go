@@ -164,7 +164,7 @@ func (r *run) rankEpoch(ctx context.Context, ph *phase, b backends.Backend, worl
 		}
 		step := time.Since(s0)
 		re.BytesRead += res.bytes
-		re.FilesRead += res.files
+		re.Reads += res.reads
 		measured := bi >= ph.excludeStart && bi < ph.steps-ph.excludeEnd
 		r.steps.add(ph.name, epoch+1, rank, bi, wait, c, step, res.bytes, measured)
 		if !measured {
