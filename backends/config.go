@@ -1,0 +1,247 @@
+package backends
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"regexp"
+	"strconv"
+	"strings"
+)
+
+// Config is a target as a workload defines it: a URI, and the options an
+// object store needs beyond it. Secrets are never part of a Config: it
+// names the environment variables that hold them.
+type Config struct {
+	URI string
+	// Client picks the client library where a scheme has two ("aws" or
+	// "minio" for s3); "" is the scheme's default.
+	Client string
+	// Endpoints are base URLs ("http://10.0.0.1:9000"), already expanded
+	// by ExpandEndpoints; empty means the client's default (environment,
+	// profile, the public service).
+	Endpoints []string
+	// Strategy spreads requests over several endpoints: "round-robin"
+	// (default), "least-outstanding" or "rank" (rank mod N, see WithRank).
+	Strategy string
+	Region   string
+	// PathStyle addresses buckets as endpoint/bucket/key rather than
+	// bucket.endpoint/key; most on-premises stores need it.
+	PathStyle bool
+	// CAFile is a PEM bundle of extra certificate authorities to trust;
+	// InsecureSkipVerify disables certificate checks and is honoured only
+	// because the workload asked for it in so many words.
+	CAFile             string
+	InsecureSkipVerify bool
+	// PartBytes and PartConcurrency shape multipart uploads; SplitBytes is
+	// the size above which one read is split into ranged requests served
+	// in parallel (SplitConcurrency at a time). Zero takes the default.
+	PartBytes        int64
+	PartConcurrency  int
+	SplitBytes       int64
+	SplitConcurrency int
+	// AccessKeyEnv and SecretKeyEnv name environment variables holding the
+	// credentials, when they are not the store's standard ones.
+	AccessKeyEnv string
+	SecretKeyEnv string
+}
+
+// objectOptions lists the options that only object stores take, for the
+// error a file target gets when one is set.
+func (c *Config) objectOptions() []string {
+	var set []string
+	add := func(name string, on bool) {
+		if on {
+			set = append(set, name)
+		}
+	}
+	add("client", c.Client != "")
+	add("endpoints", len(c.Endpoints) > 0)
+	add("strategy", c.Strategy != "")
+	add("region", c.Region != "")
+	add("path_style", c.PathStyle)
+	add("ca_file", c.CAFile != "")
+	add("insecure_skip_verify", c.InsecureSkipVerify)
+	add("part_bytes", c.PartBytes != 0)
+	add("part_concurrency", c.PartConcurrency != 0)
+	add("split_bytes", c.SplitBytes != 0)
+	add("split_concurrency", c.SplitConcurrency != 0)
+	add("access_key_env", c.AccessKeyEnv != "")
+	add("secret_key_env", c.SecretKeyEnv != "")
+	return set
+}
+
+// ConfigOpener opens a backend that takes options beyond its URI (object
+// stores). Like Opener, it must keep secrets out of errors and Properties.
+type ConfigOpener func(ctx context.Context, u *url.URL, c *Config) (Backend, error)
+
+var configOpeners = map[string]ConfigOpener{}
+
+// RegisterConfig makes a backend that takes a Config available under
+// scheme; backends.Open then serves it with a Config holding only the URI.
+func RegisterConfig(scheme string, open ConfigOpener) {
+	Register(scheme, func(ctx context.Context, u *url.URL) (Backend, error) {
+		return open(ctx, u, &Config{URI: u.String()})
+	})
+	registry.Lock()
+	configOpeners[scheme] = open
+	registry.Unlock()
+}
+
+// OpenConfig opens the backend for c.URI with c's options. A scheme that
+// takes no options (file, mem) refuses a Config that sets any.
+func OpenConfig(ctx context.Context, c Config) (Backend, error) {
+	u, err := url.Parse(c.URI)
+	if err != nil || u.Scheme == "" {
+		return Open(ctx, c.URI) // for its error message
+	}
+	registry.RLock()
+	open := configOpeners[u.Scheme]
+	registry.RUnlock()
+	if open == nil {
+		if set := c.objectOptions(); len(set) > 0 {
+			return nil, fmt.Errorf("backends: %s targets take no %s (those are object store options)",
+				u.Scheme, strings.Join(set, ", "))
+		}
+		return Open(ctx, c.URI)
+	}
+	b, err := open(ctx, u, &c)
+	if err != nil {
+		return nil, fmt.Errorf("backends: open %q: %w", redactURL(u), err)
+	}
+	return b, nil
+}
+
+var rangeRE = regexp.MustCompile(`\{(\d+)\.\.\.(\d+)\}`)
+
+// ExpandEndpoints turns the endpoints a workload gives into a list of base
+// URLs: each entry may be a comma-separated list and may hold one
+// {first...last} range ("http://10.0.0.{1...8}:9000" is eight endpoints,
+// zero-padded when first is), and file names the file of endpoints, one
+// per line ('#' starts a comment). Every endpoint must be an http or https
+// URL without credentials or a path.
+func ExpandEndpoints(list []string, file string) ([]string, error) {
+	var raw []string
+	for _, e := range list {
+		raw = append(raw, strings.Split(e, ",")...)
+	}
+	if file != "" {
+		f, err := os.Open(file)
+		if err != nil {
+			return nil, fmt.Errorf("endpoints file: %w", err)
+		}
+		defer f.Close()
+		sc := bufio.NewScanner(f)
+		for sc.Scan() {
+			line, _, _ := strings.Cut(sc.Text(), "#")
+			raw = append(raw, line)
+		}
+		if err := sc.Err(); err != nil {
+			return nil, fmt.Errorf("endpoints file %s: %w", file, err)
+		}
+	}
+	var out []string
+	for _, e := range raw {
+		e = strings.TrimSpace(e)
+		if e == "" {
+			continue
+		}
+		expanded, err := expandRange(e)
+		if err != nil {
+			return nil, err
+		}
+		for _, x := range expanded {
+			if err := checkEndpoint(x); err != nil {
+				return nil, err
+			}
+			out = append(out, strings.TrimSuffix(x, "/"))
+		}
+	}
+	if (len(list) > 0 || file != "") && len(out) == 0 {
+		return nil, errors.New("endpoints: the list is empty")
+	}
+	return out, nil
+}
+
+func expandRange(e string) ([]string, error) {
+	m := rangeRE.FindStringSubmatchIndex(e)
+	if m == nil {
+		if strings.ContainsAny(e, "{}") {
+			return nil, fmt.Errorf("endpoint %q: a range is written {first...last}, as in http://host{1...4}:9000", e)
+		}
+		return []string{e}, nil
+	}
+	lo, hi := e[m[2]:m[3]], e[m[4]:m[5]]
+	a, err1 := strconv.Atoi(lo)
+	b, err2 := strconv.Atoi(hi)
+	if err1 != nil || err2 != nil || a > b || b-a >= 10000 {
+		return nil, fmt.Errorf("endpoint %q: range {%s...%s} must count up, at most 10000 values", e, lo, hi)
+	}
+	width := 0
+	if len(lo) > 1 && lo[0] == '0' {
+		width = len(lo)
+	}
+	var out []string
+	for i := a; i <= b; i++ {
+		rest, err := expandRange(e[m[1]:])
+		if err != nil {
+			return nil, err
+		}
+		for _, r := range rest {
+			out = append(out, fmt.Sprintf("%s%0*d%s", e[:m[0]], width, i, r))
+		}
+	}
+	return out, nil
+}
+
+func checkEndpoint(e string) error {
+	u, err := url.Parse(e)
+	switch {
+	case err != nil:
+		return fmt.Errorf("endpoint %q is not a URL", redact(e))
+	case u.User != nil:
+		return fmt.Errorf("endpoint %q carries credentials; give them in the environment", redactURL(u))
+	case u.Scheme != "http" && u.Scheme != "https":
+		return fmt.Errorf("endpoint %q: want an http:// or https:// URL such as http://127.0.0.1:9000", e)
+	case u.Host == "":
+		return fmt.Errorf("endpoint %q has no host", e)
+	case u.Path != "" && u.Path != "/", u.RawQuery != "":
+		return fmt.Errorf("endpoint %q: give only scheme, host and port; the bucket goes in the target URI", e)
+	}
+	return nil
+}
+
+type rankKey struct{}
+
+// WithRank marks ctx as the context of one emulated accelerator, so a
+// backend spreading requests over endpoints by rank ("rank" strategy)
+// sends this rank's requests to endpoint rank mod N.
+func WithRank(ctx context.Context, rank int) context.Context {
+	return context.WithValue(ctx, rankKey{}, rank)
+}
+
+// RankOf returns the rank WithRank set, or -1.
+func RankOf(ctx context.Context) int {
+	if r, ok := ctx.Value(rankKey{}).(int); ok {
+		return r
+	}
+	return -1
+}
+
+// Endpointer is implemented by readers and writers of backends that spread
+// requests over several endpoints: Endpoint is the base URL that served
+// the operation, for per-endpoint statistics.
+type Endpointer interface {
+	Endpoint() string
+}
+
+// EndpointOf returns the endpoint of a reader or writer, or "".
+func EndpointOf(x any) string {
+	if e, ok := x.(Endpointer); ok {
+		return e.Endpoint()
+	}
+	return ""
+}

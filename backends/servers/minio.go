@@ -1,0 +1,61 @@
+package servers
+
+import (
+	"context"
+	"testing"
+
+	"github.com/minio/minio-go/v7"
+	"github.com/minio/minio-go/v7/pkg/credentials"
+)
+
+// MinIOTool is the MinIO server; the module proxy serves one version.
+var MinIOTool = GoTool("minio", "github.com/minio/minio@latest")
+
+// MinIO credentials of every server Start starts; tests export them as
+// AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY or name them by variable.
+const (
+	MinIOUser     = "mlpstest"
+	MinIOPassword = "mlpstest-secret-key"
+)
+
+// MinIOServer is a MinIO server on loopback, storing into a temporary
+// directory.
+type MinIOServer struct {
+	*Process
+	// Endpoint is its base URL, http://127.0.0.1:PORT.
+	Endpoint string
+	Addr     string
+}
+
+// MinIO starts a MinIO server for the test and stops it at cleanup.
+func MinIO(t testing.TB) *MinIOServer {
+	t.Helper()
+	bin := Need(t, MinIOTool)
+	dir := t.TempDir()
+	addr, console := Addr(FreePort(t)), Addr(FreePort(t))
+	endpoint := "http://" + addr
+	p := Start(t, "minio", bin,
+		[]string{"server", "--quiet", "--address", addr, "--console-address", console, dir},
+		[]string{"MINIO_ROOT_USER=" + MinIOUser, "MINIO_ROOT_PASSWORD=" + MinIOPassword,
+			"MINIO_BROWSER=off", "MINIO_UPDATE=off", "MINIO_CI_CD=1"},
+		HTTPReady(endpoint+"/minio/health/live", 200))
+	return &MinIOServer{Process: p, Endpoint: endpoint, Addr: addr}
+}
+
+// Client is a minio-go client of the server, for test setup.
+func (s *MinIOServer) Client(t testing.TB) *minio.Client {
+	t.Helper()
+	c, err := minio.New(s.Addr, &minio.Options{Creds: credentials.NewStaticV4(MinIOUser, MinIOPassword, "")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// Bucket creates a bucket on the server.
+func (s *MinIOServer) Bucket(t testing.TB, name string) {
+	t.Helper()
+	if err := s.Client(t).MakeBucket(context.Background(), name, minio.MakeBucketOptions{}); err != nil {
+		t.Fatalf("make bucket %s: %v", name, err)
+	}
+}

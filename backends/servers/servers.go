@@ -1,0 +1,269 @@
+// Package servers starts real storage servers on loopback for tests:
+// MinIO for s3, fake-gcs-server for gs and Azurite for az. Each tool is
+// taken from PATH or from the tools cache directory; when it is in neither,
+// it is installed into the cache (go install, npm install), once per
+// machine even when several test binaries ask at the same time.
+//
+// A test skips, naming the tool, only when the tool cannot be had; with
+// MLPS_REQUIRE_SERVERS=1 (as .ci/run sets) it fails instead, so CI never
+// passes by skipping.
+package servers
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// CacheDir is where installed tools live: $MLPS_TOOLS, else mlps/tools in
+// the user's cache directory.
+func CacheDir() string {
+	if d := os.Getenv("MLPS_TOOLS"); d != "" {
+		return d
+	}
+	d, err := os.UserCacheDir()
+	if err != nil {
+		d = os.TempDir()
+	}
+	return filepath.Join(d, "mlps", "tools")
+}
+
+// Tool is a server program and how to install it.
+type Tool struct {
+	// Name is the program's name on PATH.
+	Name string
+	// Cached is its path relative to CacheDir once installed.
+	Cached string
+	// Install installs it below dir (CacheDir).
+	Install func(ctx context.Context, dir string) error
+}
+
+// GoTool installs a Go program with go install into dir/bin.
+func GoTool(name, pkg string) Tool {
+	return Tool{
+		Name:   name,
+		Cached: filepath.Join("bin", name),
+		Install: func(ctx context.Context, dir string) error {
+			cmd := exec.CommandContext(ctx, "go", "install", pkg)
+			cmd.Env = append(os.Environ(), "GOBIN="+filepath.Join(dir, "bin"), "GOFLAGS=-mod=mod")
+			cmd.Dir = os.TempDir() // outside any module, so the tool's own go.mod rules
+			return run(cmd)
+		},
+	}
+}
+
+// NPMTool installs an npm package into dir/npm and runs its bin.
+func NPMTool(name, pkg string) Tool {
+	return Tool{
+		Name:   name,
+		Cached: filepath.Join("npm", "node_modules", ".bin", name),
+		Install: func(ctx context.Context, dir string) error {
+			d := filepath.Join(dir, "npm")
+			if err := os.MkdirAll(d, 0o755); err != nil {
+				return err
+			}
+			cmd := exec.CommandContext(ctx, "npm", "install", "--no-audit", "--no-fund", "--prefix", d, pkg)
+			return run(cmd)
+		},
+	}
+}
+
+func run(cmd *exec.Cmd) error {
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Run(); err != nil {
+		tail := out.Bytes()
+		if len(tail) > 2000 {
+			tail = tail[len(tail)-2000:]
+		}
+		return fmt.Errorf("%s: %v\n%s", cmd.String(), err, tail)
+	}
+	return nil
+}
+
+var installMu sync.Mutex
+
+// Find returns the path of the tool's program, installing it when needed.
+func Find(ctx context.Context, tool Tool) (string, error) {
+	if p, err := exec.LookPath(tool.Name); err == nil {
+		return p, nil
+	}
+	dir := CacheDir()
+	cached := filepath.Join(dir, tool.Cached)
+	if _, err := os.Stat(cached); err == nil {
+		return cached, nil
+	}
+	installMu.Lock()
+	defer installMu.Unlock()
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", err
+	}
+	// A file lock keeps test binaries running in parallel from installing
+	// the same tool twice into the same place.
+	lock, err := os.OpenFile(filepath.Join(dir, ".lock-"+tool.Name), os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		return "", err
+	}
+	defer lock.Close()
+	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX); err != nil {
+		return "", err
+	}
+	defer syscall.Flock(int(lock.Fd()), syscall.LOCK_UN)
+	if _, err := os.Stat(cached); err == nil {
+		return cached, nil
+	}
+	if err := tool.Install(ctx, dir); err != nil {
+		return "", fmt.Errorf("install %s: %w", tool.Name, err)
+	}
+	if _, err := os.Stat(cached); err != nil {
+		return "", fmt.Errorf("install %s: done, but %s is not there", tool.Name, cached)
+	}
+	return cached, nil
+}
+
+// Need returns the tool's path, or skips (fails under
+// MLPS_REQUIRE_SERVERS=1) when it cannot be had.
+func Need(t testing.TB, tool Tool) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
+	defer cancel()
+	p, err := Find(ctx, tool)
+	if err != nil {
+		if os.Getenv("MLPS_REQUIRE_SERVERS") == "1" {
+			t.Fatalf("%s is required (MLPS_REQUIRE_SERVERS=1) and cannot be had: %v", tool.Name, err)
+		}
+		t.Skipf("skipping: %s is not on PATH nor in %s and could not be installed: %v", tool.Name, CacheDir(), err)
+	}
+	return p
+}
+
+// FreePort returns a TCP port on 127.0.0.1 that was free a moment ago.
+func FreePort(t testing.TB) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// Process is a server started by Start.
+type Process struct {
+	Name string
+	cmd  *exec.Cmd
+	log  *bytes.Buffer
+	once sync.Once
+	done chan struct{}
+}
+
+// Start runs bin with args and env (added to the environment) in its own
+// process group, and waits until ready returns nil. The test's cleanup
+// stops it.
+func Start(t testing.TB, name, bin string, args, env []string, ready func() error) *Process {
+	t.Helper()
+	cmd := exec.Command(bin, args...)
+	cmd.Env = append(os.Environ(), env...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	p := &Process{Name: name, cmd: cmd, log: &bytes.Buffer{}, done: make(chan struct{})}
+	cmd.Stdout = &lockedWriter{w: p.log}
+	cmd.Stderr = cmd.Stdout
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start %s: %v", name, err)
+	}
+	go func() { cmd.Wait(); close(p.done) }()
+	t.Cleanup(p.Stop)
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		err := ready()
+		if err == nil {
+			return p
+		}
+		select {
+		case <-p.done:
+			t.Fatalf("%s exited before it was ready: %v\n%s", name, cmd.ProcessState, p.Log())
+		default:
+		}
+		if time.Now().After(deadline) {
+			p.Stop()
+			t.Fatalf("%s not ready after 60s: %v\n%s", name, err, p.Log())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// PID is the server's process id.
+func (p *Process) PID() int { return p.cmd.Process.Pid }
+
+// Log is what the server printed.
+func (p *Process) Log() string {
+	lw := p.cmd.Stdout.(*lockedWriter)
+	lw.mu.Lock()
+	defer lw.mu.Unlock()
+	return p.log.String()
+}
+
+// Stop kills the server's process group and waits for it to exit.
+func (p *Process) Stop() {
+	p.once.Do(func() {
+		syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
+		<-p.done
+	})
+}
+
+type lockedWriter struct {
+	mu sync.Mutex
+	w  *bytes.Buffer
+}
+
+func (l *lockedWriter) Write(b []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.w.Len() > 1<<20 {
+		return len(b), nil // a chatty server must not eat the test's memory
+	}
+	return l.w.Write(b)
+}
+
+// HTTPReady returns a readiness check that wants status from GET url.
+func HTTPReady(url string, status int) func() error {
+	c := &http.Client{Timeout: 2 * time.Second}
+	return func() error {
+		resp, err := c.Get(url)
+		if err != nil {
+			return err
+		}
+		resp.Body.Close()
+		if resp.StatusCode != status {
+			return fmt.Errorf("GET %s: %s", url, resp.Status)
+		}
+		return nil
+	}
+}
+
+// Addr is host:port on loopback.
+func Addr(port int) string { return "127.0.0.1:" + strconv.Itoa(port) }
+
+// NotS3 starts an HTTP server that answers every request with a plain 404,
+// as a web server at a wrong address would; it returns its base URL.
+func NotS3(t testing.TB) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: http.NotFoundHandler()}
+	go srv.Serve(l)
+	t.Cleanup(func() { srv.Close() })
+	return "http://" + l.Addr().String()
+}
