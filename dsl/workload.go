@@ -29,7 +29,21 @@ type Workload struct {
 
 // Target mirrors schema.#Target.
 type Target struct {
-	URI string `json:"uri"`
+	URI                string   `json:"uri"`
+	Client             string   `json:"client,omitempty"`
+	Endpoints          []string `json:"endpoints,omitempty"`
+	EndpointsFile      string   `json:"endpoints_file,omitempty"`
+	Strategy           string   `json:"strategy,omitempty"`
+	Region             string   `json:"region,omitempty"`
+	PathStyle          *bool    `json:"path_style,omitempty"`
+	CAFile             string   `json:"ca_file,omitempty"`
+	InsecureSkipVerify bool     `json:"insecure_skip_verify,omitempty"`
+	PartBytes          int64    `json:"part_bytes,omitempty"`
+	PartConcurrency    int      `json:"part_concurrency,omitempty"`
+	SplitBytes         int64    `json:"split_bytes,omitempty"`
+	SplitConcurrency   int      `json:"split_concurrency,omitempty"`
+	AccessKeyEnv       string   `json:"access_key_env,omitempty"`
+	SecretKeyEnv       string   `json:"secret_key_env,omitempty"`
 }
 
 // Dataset mirrors schema.#Dataset.

@@ -10,11 +10,13 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
+	"sort"
 	"time"
 
 	"golang.org/x/sync/errgroup"
 
 	"mlps.dev/mlps/backends"
+	"mlps.dev/mlps/dsl"
 	"mlps.dev/mlps/planner"
 	"mlps.dev/mlps/stages"
 	"mlps.dev/mlps/stages/measure"
@@ -53,9 +55,13 @@ type StageReport struct {
 	Planned  stages.Work      `json:"planned"`
 	Measured measure.Snapshot `json:"measured"`
 	Metrics  stages.Metrics   `json:"metrics,omitempty"`
+	// Requests counts the HTTP requests of object stores, retries
+	// included; absent for stages that only touched local targets.
+	Requests *backends.StatsSnapshot `json:"requests,omitempty"`
 
 	node  *planner.Node
 	meter *measure.Meter
+	stats backends.Stats
 }
 
 // Report is what a run did.
@@ -120,8 +126,11 @@ func Run(ctx context.Context, p *planner.Plan, opts Options) *Report {
 				env.Dir = filepath.Join(opts.Dir, "stages", n.ID)
 			}
 			sr.Start = time.Now()
-			metrics, err := n.Task.Run(gctx, env)
+			metrics, err := n.Task.Run(backends.WithStats(gctx, &sr.stats), env)
 			sr.End = time.Now()
+			if st := sr.stats.Snapshot(); st.Requests > 0 {
+				sr.Requests = &st
+			}
 			sr.Seconds = sr.End.Sub(sr.Start).Seconds()
 			sr.Metrics = metrics
 			sr.Measured = sr.meter.Snapshot()
@@ -159,14 +168,44 @@ func Run(ctx context.Context, p *planner.Plan, opts Options) *Report {
 func openTargets(ctx context.Context, p *planner.Plan) (map[string]backends.Backend, error) {
 	targets := map[string]backends.Backend{}
 	w := p.Workload
-	for name, t := range w.Targets {
-		b, err := backends.Open(ctx, t.URI)
+	names := make([]string, 0, len(w.Targets))
+	for name := range w.Targets {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		c, err := TargetConfig(w, name)
+		if err != nil {
+			return targets, err
+		}
+		b, err := backends.OpenConfig(ctx, c)
 		if err != nil {
 			return targets, fmt.Errorf("target %s: %w", name, err)
 		}
 		targets[name] = b
 	}
 	return targets, nil
+}
+
+// TargetConfig is the backend configuration of the workload's target name,
+// with its endpoints expanded.
+func TargetConfig(w *dsl.Workload, name string) (backends.Config, error) {
+	t := w.Targets[name]
+	eps, err := backends.ExpandEndpoints(t.Endpoints, t.EndpointsFile)
+	if err != nil {
+		field := "endpoints"
+		if t.EndpointsFile != "" {
+			field = "endpoints_file"
+		}
+		return backends.Config{}, w.ErrorAt([]any{"targets", name, field}, "%v", err)
+	}
+	return backends.Config{
+		URI: t.URI, Client: t.Client, Endpoints: eps, Strategy: t.Strategy, Region: t.Region,
+		PathStyle: t.PathStyle != nil && *t.PathStyle, CAFile: t.CAFile, InsecureSkipVerify: t.InsecureSkipVerify,
+		PartBytes: t.PartBytes, PartConcurrency: t.PartConcurrency,
+		SplitBytes: t.SplitBytes, SplitConcurrency: t.SplitConcurrency,
+		AccessKeyEnv: t.AccessKeyEnv, SecretKeyEnv: t.SecretKeyEnv,
+	}, nil
 }
 
 func closeTargets(targets map[string]backends.Backend) {

@@ -9,9 +9,11 @@ import (
 	"runtime"
 	"runtime/debug"
 	"sort"
+	"strings"
 	"text/tabwriter"
 	"time"
 
+	"mlps.dev/mlps/backends"
 	"mlps.dev/mlps/planner"
 	"mlps.dev/mlps/stages"
 	"mlps.dev/mlps/stages/measure"
@@ -92,7 +94,10 @@ type Summary struct {
 	End      time.Time               `json:"end"`
 	Seconds  float64                 `json:"seconds"`
 	Stages   map[string]StageSummary `json:"stages"`
-	NumHosts int                     `json:"num_hosts"`
+	// ClientAB compares stages that ran the same work against the same
+	// store through different S3 client libraries.
+	ClientAB []ClientAB `json:"client_ab,omitempty"`
+	NumHosts int        `json:"num_hosts"`
 	// Keys holds the hoisted run-level keys; they are written inline.
 	Keys map[string]any `json:"-"`
 }
@@ -108,6 +113,118 @@ type StageSummary struct {
 	// wall time (MB = 10^6 bytes).
 	Bytes       int64   `json:"bytes"`
 	MBPerSecond float64 `json:"MB_per_second"`
+	// Endpoints has a line per object-store endpoint the stage used.
+	Endpoints []EndpointSummary `json:"endpoints,omitempty"`
+	// Requests counts object-store HTTP requests and transient failures.
+	Requests *backends.StatsSnapshot `json:"requests,omitempty"`
+}
+
+// EndpointSummary is what one endpoint served to one stage, all operation
+// kinds together; latencies are of the kind that moved the most bytes.
+type EndpointSummary struct {
+	Target      string  `json:"target"`
+	Endpoint    string  `json:"endpoint"`
+	Ops         uint64  `json:"ops"`
+	Errors      uint64  `json:"errors"`
+	Bytes       int64   `json:"bytes"`
+	MBPerSecond float64 `json:"MB_per_second"`
+	P50Seconds  float64 `json:"p50_seconds"`
+	P99Seconds  float64 `json:"p99_seconds"`
+}
+
+// ClientAB sets two stages side by side that differ only in the S3 client
+// of their target: Ratio is B's MB/s over A's.
+type ClientAB struct {
+	Kind    string  `json:"kind"`
+	StageA  string  `json:"stage_a"`
+	ClientA string  `json:"client_a"`
+	MBPerA  float64 `json:"MB_per_second_a"`
+	StageB  string  `json:"stage_b"`
+	ClientB string  `json:"client_b"`
+	MBPerB  float64 `json:"MB_per_second_b"`
+	Ratio   float64 `json:"ratio_b_over_a"`
+}
+
+// endpoints sums a stage's operations per endpoint.
+func endpoints(sr *StageReport) []EndpointSummary {
+	var out []EndpointSummary
+	idx := map[[2]string]int{}
+	best := map[[2]string]int64{}
+	for _, o := range sr.Measured.Ops {
+		if o.Endpoint == "" {
+			continue
+		}
+		k := [2]string{o.Target, o.Endpoint}
+		i, ok := idx[k]
+		if !ok {
+			i = len(out)
+			idx[k] = i
+			out = append(out, EndpointSummary{Target: o.Target, Endpoint: o.Endpoint})
+		}
+		e := &out[i]
+		e.Ops += o.Count
+		e.Errors += o.Errors
+		e.Bytes += o.Bytes
+		if o.Bytes >= best[k] {
+			best[k] = o.Bytes
+			e.P50Seconds, e.P99Seconds = o.Latency.P50, o.Latency.P99
+		}
+	}
+	for i := range out {
+		if sr.Seconds > 0 {
+			out[i].MBPerSecond = float64(out[i].Bytes) / 1e6 / sr.Seconds
+		}
+	}
+	return out
+}
+
+// clientAB pairs stages of one kind whose targets name the same store and
+// endpoints but different clients.
+func clientAB(p *planner.Plan, rep *Report, sums map[string]StageSummary) []ClientAB {
+	type side struct {
+		id, client, store string
+	}
+	var sides []side
+	for _, sr := range rep.Stages {
+		if sr.Status != StatusOK {
+			continue
+		}
+		targets := map[string]bool{}
+		for _, o := range sr.Measured.Ops {
+			targets[o.Target] = true
+		}
+		if len(targets) != 1 {
+			continue
+		}
+		for name := range targets {
+			t := p.Workload.Targets[name]
+			if !strings.HasPrefix(t.URI, "s3://") {
+				continue
+			}
+			client := t.Client
+			if client == "" {
+				client = "aws"
+			}
+			store := sr.Kind + "|" + t.URI + "|" + strings.Join(t.Endpoints, ",")
+			sides = append(sides, side{sr.ID, client, store})
+		}
+	}
+	var out []ClientAB
+	for i, a := range sides {
+		for _, b := range sides[i+1:] {
+			if a.store != b.store || a.client == b.client {
+				continue
+			}
+			sa, sb := sums[a.id], sums[b.id]
+			ab := ClientAB{Kind: sa.Kind, StageA: a.id, ClientA: a.client, MBPerA: sa.MBPerSecond,
+				StageB: b.id, ClientB: b.client, MBPerB: sb.MBPerSecond}
+			if sa.MBPerSecond > 0 {
+				ab.Ratio = sb.MBPerSecond / sa.MBPerSecond
+			}
+			out = append(out, ab)
+		}
+	}
+	return out
 }
 
 // MarshalJSON writes the summary's fields and its hoisted keys as one
@@ -153,6 +270,8 @@ func Summarize(p *planner.Plan, rep *Report) Summary {
 		if sr.Seconds > 0 {
 			ss.MBPerSecond = float64(ss.Bytes) / 1e6 / sr.Seconds
 		}
+		ss.Endpoints = endpoints(sr)
+		ss.Requests = sr.Requests
 		s.Stages[sr.ID] = ss
 		if k, ok := sr.node.Task.(SummaryKeyer); ok && sr.Metrics != nil {
 			for _, key := range k.SummaryKeys() {
@@ -163,6 +282,7 @@ func Summarize(p *planner.Plan, rep *Report) Summary {
 			}
 		}
 	}
+	s.ClientAB = clientAB(p, rep, s.Stages)
 	// A key two stages both define stays under each stage only: at the
 	// top it would silently mean one of them.
 	for key, n := range claims {
@@ -262,6 +382,24 @@ func WriteTable(out io.Writer, rep *Report) error {
 	}
 	if err := tw.Flush(); err != nil {
 		return err
+	}
+	var eps []string
+	for _, sr := range rep.Stages {
+		for _, e := range endpoints(sr) {
+			eps = append(eps, fmt.Sprintf("%s\t%s\t%s\t%d\t%d\t%s\t%.1f\t%.2f\t%.2f\t",
+				sr.ID, e.Target, e.Endpoint, e.Ops, e.Errors, measure.IEC(e.Bytes), e.MBPerSecond, e.P50Seconds*1e3, e.P99Seconds*1e3))
+		}
+	}
+	if len(eps) > 0 {
+		fmt.Fprintln(out)
+		tw = tabwriter.NewWriter(out, 0, 4, 2, ' ', tabwriter.AlignRight)
+		fmt.Fprintln(tw, "stage\ttarget\tendpoint\tops\terrors\tbytes\tMB/s\tp50 ms\tp99 ms\t")
+		for _, l := range eps {
+			fmt.Fprintln(tw, l)
+		}
+		if err := tw.Flush(); err != nil {
+			return err
+		}
 	}
 	ids := make([]string, 0, len(rep.Stages))
 	byID := map[string]*StageReport{}

@@ -4,6 +4,9 @@
 package all
 
 import (
+	_ "mlps.dev/mlps/backends/az"
 	_ "mlps.dev/mlps/backends/file"
+	_ "mlps.dev/mlps/backends/gs"
 	_ "mlps.dev/mlps/backends/mem"
+	_ "mlps.dev/mlps/backends/s3"
 )

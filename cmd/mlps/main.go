@@ -267,6 +267,10 @@ func execCmd(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stdout, "%s\n", b)
 	} else {
 		exec.WriteTable(stdout, rep)
+		for _, ab := range sum.ClientAB {
+			fmt.Fprintf(stdout, "client A/B (%s): %s via %s %.1f MB/s, %s via %s %.1f MB/s: %s/%s = %.3f\n",
+				ab.Kind, ab.StageA, ab.ClientA, ab.MBPerA, ab.StageB, ab.ClientB, ab.MBPerB, ab.ClientB, ab.ClientA, ab.Ratio)
+		}
 		fmt.Fprintf(stdout, "results: %s\n", dir)
 	}
 	switch {

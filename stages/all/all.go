@@ -5,4 +5,5 @@ package all
 import (
 	_ "mlps.dev/mlps/stages/generate"
 	_ "mlps.dev/mlps/stages/readepoch"
+	_ "mlps.dev/mlps/stages/upload"
 )

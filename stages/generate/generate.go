@@ -128,6 +128,7 @@ func (t *task) writeFile(ctx context.Context, b backends.Backend, name string, s
 	r := measure.Record{Op: measure.Write, Target: t.layout.Target, Start: time.Now()}
 	w, err := b.Create(ctx, name, size)
 	if err == nil {
+		r.Endpoint = backends.EndpointOf(w)
 		cw := &countingWriter{w: w}
 		_, err = write(cw)
 		r.Bytes, r.FirstByte = cw.n, cw.first

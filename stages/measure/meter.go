@@ -37,8 +37,11 @@ func (o Op) String() string {
 // Go's monotonic reading, so durations are immune to clock steps.
 type Record struct {
 	Op Op
-	// Target is the name of the storage target the operation went to.
-	Target string
+	// Target is the name of the storage target the operation went to;
+	// Endpoint is the base URL of the object store endpoint that served
+	// it ("" for local targets).
+	Target   string
+	Endpoint string
 	// Bytes is the payload that actually moved.
 	Bytes int64
 	Start time.Time
@@ -81,6 +84,7 @@ type Worker struct {
 type opStats struct {
 	op        Op
 	target    string
+	endpoint  string
 	count     atomic.Uint64
 	errors    atomic.Uint64
 	bytes     atomic.Int64
@@ -94,7 +98,7 @@ type opStats struct {
 
 // Observe aggregates one record.
 func (w *Worker) Observe(r Record) {
-	s := w.find(r.Op, r.Target)
+	s := w.find(r.Op, r.Target, r.Endpoint)
 	s.count.Add(1)
 	s.bytes.Add(r.Bytes)
 	if r.Err != nil {
@@ -114,13 +118,13 @@ func (w *Worker) Observe(r Record) {
 	}
 }
 
-func (w *Worker) find(op Op, target string) *opStats {
+func (w *Worker) find(op Op, target, endpoint string) *opStats {
 	for _, s := range w.stats {
-		if s.op == op && s.target == target {
+		if s.op == op && s.target == target && s.endpoint == endpoint {
 			return s
 		}
 	}
-	s := &opStats{op: op, target: target, latency: NewHistogram(), firstByte: NewHistogram()}
+	s := &opStats{op: op, target: target, endpoint: endpoint, latency: NewHistogram(), firstByte: NewHistogram()}
 	w.mu.Lock()
 	w.stats = append(w.stats, s)
 	w.mu.Unlock()
@@ -131,8 +135,11 @@ func (w *Worker) find(op Op, target string) *opStats {
 type OpStats struct {
 	Op     string `json:"op"`
 	Target string `json:"target"`
-	Count  uint64 `json:"count"`
-	Errors uint64 `json:"errors"`
+	// Endpoint is the base URL of an object store's endpoint; each
+	// endpoint of a target has its own figures.
+	Endpoint string `json:"endpoint,omitempty"`
+	Count    uint64 `json:"count"`
+	Errors   uint64 `json:"errors"`
 	// FirstError is the text of one failed operation, when any failed.
 	FirstError string `json:"first_error,omitempty"`
 	Bytes      int64  `json:"bytes"`
@@ -158,8 +165,8 @@ type Snapshot struct {
 // record: the counts are then a consistent-enough view for progress.
 func (m *Meter) Snapshot() Snapshot {
 	type key struct {
-		op     Op
-		target string
+		op               Op
+		target, endpoint string
 	}
 	merged := map[key]*opStats{}
 	m.mu.Lock()
@@ -170,10 +177,10 @@ func (m *Meter) Snapshot() Snapshot {
 		stats := append([]*opStats(nil), w.stats...)
 		w.mu.Unlock()
 		for _, s := range stats {
-			k := key{s.op, s.target}
+			k := key{s.op, s.target, s.endpoint}
 			t, ok := merged[k]
 			if !ok {
-				t = &opStats{op: s.op, target: s.target, latency: NewHistogram(), firstByte: NewHistogram()}
+				t = &opStats{op: s.op, target: s.target, endpoint: s.endpoint, latency: NewHistogram(), firstByte: NewHistogram()}
 				t.first.Store(math.MaxInt64)
 				merged[k] = t
 			}
@@ -196,7 +203,7 @@ func (m *Meter) Snapshot() Snapshot {
 	var snap Snapshot
 	for _, t := range merged {
 		o := OpStats{
-			Op: t.op.String(), Target: t.target,
+			Op: t.op.String(), Target: t.target, Endpoint: t.endpoint,
 			Count: t.count.Load(), Errors: t.errors.Load(), Bytes: t.bytes.Load(),
 			Latency: t.latency.Summarize(),
 		}
@@ -220,7 +227,10 @@ func (m *Meter) Snapshot() Snapshot {
 		if snap.Ops[i].Op != snap.Ops[j].Op {
 			return snap.Ops[i].Op < snap.Ops[j].Op
 		}
-		return snap.Ops[i].Target < snap.Ops[j].Target
+		if snap.Ops[i].Target != snap.Ops[j].Target {
+			return snap.Ops[i].Target < snap.Ops[j].Target
+		}
+		return snap.Ops[i].Endpoint < snap.Ops[j].Endpoint
 	})
 	return snap
 }

@@ -125,8 +125,16 @@ func (ld *loader) read(ctx context.Context, i, off, n int64) (int64, error) {
 		want = l.FileSize(i)
 	}
 	r := measure.Record{Op: measure.Read, Target: l.Target, Start: time.Now()}
-	rc, err := ld.open(ctx, name, off, n)
+	// A length, not "to the end": an object store splits a long read into
+	// parallel ranged requests only when it knows the length. One byte more
+	// than planned still tells a file that grew.
+	length := n
+	if n < 0 {
+		length = want + 1
+	}
+	rc, err := ld.open(ctx, name, off, length)
 	if err == nil {
+		r.Endpoint = backends.EndpointOf(rc)
 		src := &meteredReader{r: rc, rec: &r}
 		if ld.gen != nil {
 			src.v = l.Verifier(i, off, ld.gen)
@@ -230,6 +238,7 @@ func (r *rangeReader) ReadAt(p []byte, off int64) (int, error) {
 	rc, err := ld.open(r.ctx, l.FileName(r.file), off, int64(len(p)))
 	var n int
 	if err == nil {
+		rec.Endpoint = backends.EndpointOf(rc)
 		src := &meteredReader{r: rc, rec: &rec}
 		if ld.gen != nil {
 			src.v = l.Verifier(r.file, off, ld.gen)

@@ -22,6 +22,7 @@ import (
 type Spec struct {
 	dsl.Common
 	Dataset           string      `json:"dataset"`
+	Via               string      `json:"via,omitempty"`
 	Epochs            int         `json:"epochs"`
 	Accelerators      int         `json:"accelerators"`
 	BatchSize         int64       `json:"batch_size"`
@@ -70,6 +71,12 @@ func plan(w *dsl.Workload, id string) (stages.Task, error) {
 	if err != nil {
 		return nil, err
 	}
+	if s.Via != "" {
+		if _, ok := w.Targets[s.Via]; !ok {
+			return nil, w.ErrorAt([]any{"stages", id, "via"}, "no target %q in this workload", s.Via)
+		}
+		l.Dataset.Target = s.Via
+	}
 	ranks := int64(s.Accelerators)
 	t := &task{id: id, spec: s, train: newPhase("train", l, s.BatchSize, ranks, s.ComputationTime)}
 	t.train.fileShuffle = s.FileShuffle != "off"
@@ -92,6 +99,9 @@ func plan(w *dsl.Workload, id string) (stages.Task, error) {
 		el, err := dataset.Resolve(w, ev.Dataset, "stages", id, "evaluation", "dataset")
 		if err != nil {
 			return nil, err
+		}
+		if s.Via != "" {
+			el.Dataset.Target = s.Via
 		}
 		t.eval = newPhase("eval", el, ev.BatchSize, ranks, ev.ComputationTime)
 		if err := checkSteps(w, id, t.eval, "evaluation", "batch_size"); err != nil {

@@ -87,7 +87,7 @@ func (r *run) epoch(ctx context.Context, ph *phase, b backends.Backend, e int) (
 	for rank := range r.spec.Accelerators {
 		g.Go(func() error {
 			var err error
-			res[rank], err = r.rankEpoch(gctx, ph, b, world, rank, e)
+			res[rank], err = r.rankEpoch(backends.WithRank(gctx, rank), ph, b, world, rank, e)
 			return err
 		})
 	}

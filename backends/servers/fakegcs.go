@@ -1,0 +1,58 @@
+package servers
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"net/http"
+	"strconv"
+	"testing"
+	"time"
+)
+
+// FakeGCSTool is fake-gcs-server, an emulator of the GCS JSON and XML APIs.
+var FakeGCSTool = GoTool("fake-gcs-server", "github.com/fsouza/fake-gcs-server@latest")
+
+// FakeGCSServer is a fake-gcs-server on loopback, keeping objects in memory.
+type FakeGCSServer struct {
+	*Process
+	// Endpoint is its base URL, http://127.0.0.1:PORT: what a gs target's
+	// endpoints list or STORAGE_EMULATOR_HOST takes.
+	Endpoint string
+	Addr     string
+}
+
+// FakeGCS starts a fake-gcs-server for the test and stops it at cleanup.
+func FakeGCS(t testing.TB) *FakeGCSServer {
+	t.Helper()
+	bin := Need(t, FakeGCSTool)
+	port := FreePort(t)
+	addr := Addr(port)
+	endpoint := "http://" + addr
+	// The server hands out resumable upload URLs built from its public
+	// host and external URL; by default those name storage.googleapis.com
+	// or 0.0.0.0, which a client then cannot reach, so both point back here.
+	p := Start(t, "fake-gcs-server", bin,
+		[]string{"-scheme", "http", "-host", "127.0.0.1", "-port", strconv.Itoa(port),
+			"-backend", "memory", "-public-host", addr, "-external-url", endpoint,
+			"-log-level", "warn"},
+		nil,
+		HTTPReady(endpoint+"/storage/v1/b", 200))
+	return &FakeGCSServer{Process: p, Endpoint: endpoint, Addr: addr}
+}
+
+// Bucket creates a bucket on the server.
+func (s *FakeGCSServer) Bucket(t testing.TB, name string) {
+	t.Helper()
+	body, _ := json.Marshal(map[string]string{"name": name})
+	c := &http.Client{Timeout: 10 * time.Second}
+	resp, err := c.Post(s.Endpoint+"/storage/v1/b?project=test", "application/json", bytes.NewReader(body))
+	if err != nil {
+		t.Fatalf("make bucket %s: %v", name, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 2000))
+		t.Fatalf("make bucket %s: %s: %s", name, resp.Status, msg)
+	}
+}

@@ -1,0 +1,476 @@
+// Package upload implements the upload stage: it copies every file of one
+// dataset, index files included, into another dataset that describes the
+// same files on another target or path, as data staged on one storage
+// system is moved onto the one under test. Each worker streams a file
+// through its one buffer, so memory does not grow with the files' sizes.
+package upload
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"mlps.dev/mlps/backends"
+	"mlps.dev/mlps/dsl"
+	"mlps.dev/mlps/stages"
+	"mlps.dev/mlps/stages/content"
+	"mlps.dev/mlps/stages/dataset"
+	"mlps.dev/mlps/stages/measure"
+)
+
+// Spec mirrors schema.#Upload.
+type Spec struct {
+	dsl.Common
+	From          string `json:"from"`
+	To            string `json:"to"`
+	Workers       int    `json:"workers"`
+	TransferBytes int64  `json:"transfer_bytes"`
+	Verify        bool   `json:"verify"`
+}
+
+func init() {
+	stages.Register(stages.Kind{Name: "upload", Plan: plan})
+}
+
+func plan(w *dsl.Workload, id string) (stages.Task, error) {
+	var s Spec
+	if err := w.Stages[id].Decode(&s); err != nil {
+		return nil, err
+	}
+	src, err := dataset.Resolve(w, s.From, "stages", id, "from")
+	if err != nil {
+		return nil, err
+	}
+	dst, err := dataset.Resolve(w, s.To, "stages", id, "to")
+	if err != nil {
+		return nil, err
+	}
+	if err := sameFiles(w, id, src, dst); err != nil {
+		return nil, err
+	}
+	return &task{spec: s, src: src, dst: dst, seed: w.Seed}, nil
+}
+
+// sameFiles checks that dst describes the files of src, elsewhere.
+func sameFiles(w *dsl.Workload, id string, src, dst *dataset.Layout) error {
+	at := []any{"stages", id, "to"}
+	a, b := src.Dataset, dst.Dataset
+	type field struct {
+		name     string
+		from, to any
+	}
+	fields := []field{
+		{"format", a.Format, b.Format},
+		{"files", a.Files, b.Files},
+		{"samples_per_file", a.SamplesPerFile, b.SamplesPerFile},
+		{"record_bytes", a.RecordBytes, b.RecordBytes},
+		{"record_bytes_stdev", a.RecordBytesStdev, b.RecordBytesStdev},
+		{"subfolders", a.Subfolders, b.Subfolders},
+		{"prefix", a.Prefix, b.Prefix},
+		{"parquet", a.Parquet, b.Parquet},
+	}
+	var diffs []string
+	var also []string
+	for _, f := range fields {
+		if reflect.DeepEqual(f.from, f.to) {
+			continue
+		}
+		diffs = append(diffs, fmt.Sprintf("%s is %s in %s and %s in %s",
+			f.name, show(f.from), src.Name, show(f.to), dst.Name))
+		also = append(also, f.name)
+	}
+	if len(diffs) > 0 {
+		err := w.ErrorAt(at,
+			"dataset %s must describe the same files as dataset %s, differing only in target and path: %s",
+			dst.Name, src.Name, strings.Join(diffs, "; "))
+		// Point at the differing fields too, where the user wrote them.
+		var de *dsl.Error
+		if errors.As(err, &de) {
+			for _, f := range also {
+				for _, ds := range []string{dst.Name, src.Name} {
+					// A default's place is the schema's, not the user's.
+					if p := w.Pos("datasets", ds, f); p.IsValid() &&
+						!strings.HasSuffix(filepath.ToSlash(p.Filename()), "/schema/workload.cue") {
+						de.Also = append(de.Also, p)
+					}
+				}
+			}
+		}
+		return err
+	}
+	if a.Path == b.Path && sameStorage(w, a.Target, b.Target) {
+		if src.Name == dst.Name {
+			return w.ErrorAt(at, "upload copies dataset %s onto itself: name another dataset, on another target or path", src.Name)
+		}
+		where := "target " + b.Target
+		if a.Target != b.Target {
+			where = fmt.Sprintf("targets %s and %s are both %s", a.Target, b.Target, w.Targets[b.Target].URI)
+		}
+		return w.ErrorAt(at,
+			"datasets %s and %s are the same files (%s, path %q): the upload would copy them onto themselves; give %s another target or path",
+			src.Name, dst.Name, where, b.Path, dst.Name)
+	}
+	return nil
+}
+
+// sameStorage reports whether two targets certainly store the same files:
+// the same target, or two file targets of one URI. (Every mem:// and tmp://
+// target is a store of its own.)
+func sameStorage(w *dsl.Workload, a, b string) bool {
+	if a == b {
+		return true
+	}
+	ua, ub := w.Targets[a].URI, w.Targets[b].URI
+	return ua == ub && strings.HasPrefix(ua, "file://")
+}
+
+// show prints a dataset field's value for an error message.
+func show(v any) string {
+	switch v := v.(type) {
+	case string:
+		return fmt.Sprintf("%q", v)
+	case *dsl.Parquet:
+		if v == nil {
+			return "unset"
+		}
+		b, err := json.Marshal(v)
+		if err != nil {
+			return fmt.Sprintf("%+v", *v)
+		}
+		return string(b)
+	}
+	return fmt.Sprint(v)
+}
+
+type task struct {
+	spec     Spec
+	src, dst *dataset.Layout
+	seed     uint64
+}
+
+func (t *task) Reads() []string  { return []string{t.spec.From} }
+func (t *task) Writes() []string { return []string{t.spec.To} }
+
+// files is the number of files copied, index files included.
+func (t *task) files() int64 {
+	if _, ok := t.src.IndexName(0); ok {
+		return 2 * t.src.Files
+	}
+	return t.src.Files
+}
+
+// bytes is the size of every file copied, index files included.
+func (t *task) bytes() int64 {
+	l := t.src
+	n := l.TotalBytes()
+	if _, ok := l.IndexName(0); ok {
+		if l.RecordBytesStdev == 0 {
+			n += l.Files * l.IndexSize(0)
+		} else {
+			for i := range l.Files {
+				n += l.IndexSize(i)
+			}
+		}
+	}
+	return n
+}
+
+func (t *task) Work() stages.Work {
+	n := t.bytes()
+	f := t.files()
+	return stages.Work{ReadBytes: n, WriteBytes: n, Files: f, Ops: 2 * f}
+}
+
+func (t *task) workers() int64 { return min(int64(t.spec.Workers), t.src.Files) }
+
+func (t *task) Describe() string {
+	s, d := t.src, t.dst
+	files := fmt.Sprintf("%d %s files", s.Files, s.Format)
+	if _, ok := s.IndexName(0); ok {
+		files += fmt.Sprintf(" and their %d index files", s.Files)
+	}
+	desc := fmt.Sprintf("uploads dataset %s to %s: %s (%s) from %s:%s/ to %s:%s/ with %d workers",
+		s.Name, d.Name, files, measure.IEC(t.bytes()), s.Target, s.Path, d.Target, d.Path, t.workers())
+	if t.spec.Verify {
+		desc += ", verifying every byte read"
+	}
+	return desc
+}
+
+func (t *task) Run(ctx context.Context, env *stages.Env) (stages.Metrics, error) {
+	from, err := env.Target(t.src.Target)
+	if err != nil {
+		return nil, err
+	}
+	to, err := env.Target(t.dst.Target)
+	if err != nil {
+		return nil, err
+	}
+	var gen *content.Generator
+	if t.spec.Verify {
+		gen = content.New(t.seed)
+	}
+	start := time.Now()
+	var next, files, bytes atomic.Int64
+	g, ctx := errgroup.WithContext(ctx)
+	for range t.workers() {
+		g.Go(func() error {
+			c := &copier{t: t, from: from, to: to, rec: env.Meter.Worker(),
+				buf: make([]byte, t.spec.TransferBytes), gen: gen}
+			for {
+				i := next.Add(1) - 1
+				if i >= t.src.Files {
+					return nil
+				}
+				if err := ctx.Err(); err != nil {
+					return err
+				}
+				n, err := c.copy(ctx, i, false)
+				if err != nil {
+					return err
+				}
+				files.Add(1)
+				bytes.Add(n)
+				if _, ok := t.src.IndexName(i); ok {
+					n, err := c.copy(ctx, i, true)
+					if err != nil {
+						return err
+					}
+					files.Add(1)
+					bytes.Add(n)
+				}
+			}
+		})
+	}
+	err = g.Wait()
+	secs := time.Since(start).Seconds()
+	m := stages.Metrics{"files_uploaded": files.Load(), "bytes_uploaded": bytes.Load()}
+	if secs > 0 {
+		m["MB_per_second"] = float64(bytes.Load()) / 1e6 / secs
+	}
+	return m, err
+}
+
+// Headline says the stage's key figures in one line.
+func (t *task) Headline(m stages.Metrics) string {
+	files, _ := m["files_uploaded"].(int64)
+	bytes, _ := m["bytes_uploaded"].(int64)
+	rate, _ := m["MB_per_second"].(float64)
+	return fmt.Sprintf("uploaded %d files, %s, at %.1f MB/s", files, measure.IEC(bytes), rate)
+}
+
+// copier is one worker: its buffer, its recorder and the two backends.
+type copier struct {
+	t        *task
+	from, to backends.Backend
+	rec      *measure.Worker
+	buf      []byte
+	gen      *content.Generator // set when verifying
+}
+
+// copy copies file i (with index, its index file) and records one read
+// from the source and one write to the destination. It returns the bytes
+// the destination committed: the file's size, or 0 on error.
+func (c *copier) copy(ctx context.Context, i int64, index bool) (int64, error) {
+	s, d := c.t.src, c.t.dst
+	name, dname, size := s.FileName(i), d.FileName(i), s.FileSize(i)
+	if index {
+		name, _ = s.IndexName(i)
+		dname, _ = d.IndexName(i)
+		size = s.IndexSize(i)
+	}
+	rr := measure.Record{Op: measure.Read, Target: s.Target, Start: time.Now()}
+	// A length, not "to the end", lets an object store split the read
+	// into parallel ranged requests; one byte more than the dataset
+	// defines tells a longer file from a complete one.
+	rc, err := c.from.Open(ctx, name, 0, size+1)
+	if err != nil {
+		rr.End, rr.Err = time.Now(), err
+		c.rec.Observe(rr)
+		return 0, fmt.Errorf("upload %s: %w", name, err)
+	}
+	rr.Endpoint = backends.EndpointOf(rc)
+	src := &reader{r: rc, rec: &rr}
+	switch {
+	case c.gen != nil && index:
+		src.check = newIndexChecker(s, i)
+	case c.gen != nil:
+		src.check = s.Verifier(i, 0, c.gen)
+	}
+	if src.check != nil {
+		defer src.check.Close()
+	}
+
+	wr := measure.Record{Op: measure.Write, Target: d.Target, Start: time.Now()}
+	w, err := c.to.Create(ctx, dname, size)
+	if err != nil {
+		rc.Close()
+		rr.End, rr.Err = time.Now(), errAbandoned
+		c.rec.Observe(rr)
+		wr.End, wr.Err = time.Now(), err
+		c.rec.Observe(wr)
+		return 0, fmt.Errorf("upload %s to %s: %w", name, dname, err)
+	}
+	wr.Endpoint = backends.EndpointOf(w)
+	dst := &writer{w: w, rec: &wr}
+	_, err = io.CopyBuffer(dst, src, c.buf)
+	if err == nil && rr.Bytes != size {
+		err = fmt.Errorf("read %d bytes, dataset %s defines %d: regenerate it or fix its definition", rr.Bytes, s.Name, size)
+		if rr.Bytes > size {
+			err = fmt.Errorf("the file is longer than the %d bytes dataset %s defines: regenerate it or fix its definition", size, s.Name)
+		}
+		src.err = err
+	}
+	if cerr := rc.Close(); err == nil && cerr != nil {
+		err, src.err = cerr, cerr
+	}
+	rr.End, rr.Err = time.Now(), src.err
+	c.rec.Observe(rr)
+
+	if err == nil {
+		err = w.Close()
+		wr.Err = err
+	} else {
+		w.Abort()
+		wr.Err = dst.err
+		if wr.Err == nil {
+			wr.Err = errAborted
+		}
+	}
+	wr.End = time.Now()
+	c.rec.Observe(wr)
+	if err != nil {
+		var ce *dataset.CorruptError
+		switch {
+		case errors.As(err, &ce):
+			return 0, err // it names the file and the offset
+		case src.err != nil:
+			return 0, fmt.Errorf("upload %s: %w", name, err)
+		}
+		return 0, fmt.Errorf("upload %s to %s: %w", name, dname, err)
+	}
+	return wr.Bytes, nil
+}
+
+// errAborted marks a write abandoned because its source failed, and
+// errAbandoned a read abandoned because its destination could not be
+// created.
+var (
+	errAborted   = errors.New("aborted: reading the source failed")
+	errAbandoned = errors.New("abandoned: creating the destination failed")
+)
+
+// checker checks bytes read from a file, in order from its start.
+type checker interface {
+	Check(p []byte) error
+	Close()
+}
+
+// reader counts what came back from the source into its record, checks it
+// when verifying, and keeps the source's own error apart from the
+// destination's.
+type reader struct {
+	r     io.Reader
+	rec   *measure.Record
+	check checker
+	err   error
+}
+
+func (m *reader) Read(p []byte) (int, error) {
+	n, err := m.r.Read(p)
+	if n > 0 {
+		if m.rec.FirstByte.IsZero() {
+			m.rec.FirstByte = time.Now()
+		}
+		m.rec.Bytes += int64(n)
+		if m.check != nil {
+			if verr := m.check.Check(p[:n]); verr != nil {
+				m.err = verr
+				return n, verr
+			}
+		}
+	}
+	if err != nil && err != io.EOF {
+		m.err = err
+	}
+	return n, err
+}
+
+// writer counts the bytes the destination accepted into its record.
+type writer struct {
+	w   io.Writer
+	rec *measure.Record
+	err error
+}
+
+func (c *writer) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.rec.Bytes += int64(n)
+	if c.rec.FirstByte.IsZero() && n > 0 {
+		c.rec.FirstByte = time.Now()
+	}
+	if err != nil {
+		c.err = err
+	}
+	return n, err
+}
+
+// indexChecker checks an index file against the one the dataset defines,
+// regenerated alongside the reads as dataset.Verifier does for data files.
+type indexChecker struct {
+	name string
+	off  int64
+	pr   *io.PipeReader
+	want []byte
+	err  error
+}
+
+func newIndexChecker(l *dataset.Layout, i int64) *indexChecker {
+	pr, pw := io.Pipe()
+	go func() {
+		_, err := l.WriteIndex(pw, i)
+		pw.CloseWithError(err)
+	}()
+	name, _ := l.IndexName(i)
+	return &indexChecker{name: name, pr: pr}
+}
+
+func (v *indexChecker) Check(p []byte) error {
+	if v.err != nil {
+		return v.err
+	}
+	for len(p) > 0 {
+		n := min(len(p), 64<<10)
+		if v.want == nil {
+			v.want = make([]byte, 64<<10)
+		}
+		want := v.want[:n]
+		if got, err := io.ReadFull(v.pr, want); err != nil {
+			if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+				err = fmt.Errorf("verify %s: the file goes on past offset %d, where the dataset's index file ends", v.name, v.off+int64(got))
+			}
+			v.err = err
+			return err
+		}
+		for j := range n {
+			if p[j] != want[j] {
+				v.err = &dataset.CorruptError{File: v.name, Offset: v.off + int64(j), Got: p[j], Want: want[j]}
+				return v.err
+			}
+		}
+		v.off += int64(n)
+		p = p[n:]
+	}
+	return nil
+}
+
+func (v *indexChecker) Close() { v.pr.CloseWithError(errors.New("checker closed")) }
