@@ -1,7 +1,13 @@
 package s3_test
 
 import (
+	"bytes"
 	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"os"
 	"strings"
 	"sync/atomic"
@@ -94,5 +100,74 @@ func TestOpenErrors(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// throttler answers every third request with 503 SlowDown, as a store
+// under too much load does, and passes the others to MinIO.
+func throttler(t *testing.T, target string) string {
+	u, err := url.Parse(target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxy := httputil.NewSingleHostReverseProxy(u)
+	var n atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if n.Add(1)%3 == 0 {
+			io.Copy(io.Discard, r.Body)
+			w.Header().Set("x-amz-request-id", "throttled")
+			w.Header().Set("Content-Type", "application/xml")
+			w.WriteHeader(http.StatusServiceUnavailable)
+			io.WriteString(w, `<?xml version="1.0" encoding="UTF-8"?><Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message></Error>`)
+			return
+		}
+		proxy.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	return srv.URL
+}
+
+// Throttling is retried with backoff until the operation succeeds, and
+// every throttled attempt is counted into the Stats of the context.
+func TestThrottlingIsRetriedAndCounted(t *testing.T) {
+	srv := servers.MinIO(t)
+	endpoint := throttler(t, srv.Endpoint)
+	for _, client := range []string{"aws", "minio"} {
+		t.Run(client, func(t *testing.T) {
+			bucket := "throttled-" + client
+			srv.Bucket(t, bucket)
+			b, err := backends.OpenConfig(t.Context(), config(endpoint, bucket, client))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer b.Close()
+			var st backends.Stats
+			ctx := backends.WithStats(t.Context(), &st)
+			const objects = 3
+			data := bytes.Repeat([]byte("mlps"), 100_000)
+			for i := range objects {
+				w, err := b.Create(ctx, fmt.Sprintf("o%d", i), int64(len(data)))
+				if err != nil {
+					t.Fatal(err)
+				}
+				w.Write(data)
+				if err := w.Close(); err != nil {
+					t.Fatalf("put %d: %v", i, err)
+				}
+				r, err := b.Open(ctx, fmt.Sprintf("o%d", i), 0, -1)
+				if err != nil {
+					t.Fatalf("get %d: %v", i, err)
+				}
+				got, err := io.ReadAll(r)
+				r.Close()
+				if err != nil || !bytes.Equal(got, data) {
+					t.Fatalf("get %d: %d bytes, %v", i, len(got), err)
+				}
+			}
+			s := st.Snapshot()
+			if s.Transient == 0 || s.Requests < 2*objects+s.Transient {
+				t.Errorf("stats %+v for %d puts and gets through a throttler failing every third request", s, objects)
+			}
+		})
 	}
 }
