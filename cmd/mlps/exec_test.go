@@ -253,12 +253,12 @@ stages: gen: {kind: "generate", dataset: "d"}
 		if err := os.WriteFile(wl, []byte(src), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		cmd := mlps("exec", wl, "--results", filepath.Join(dir, fmt.Sprintf("results%d", files)), "--progress", "none")
-		if out, err := cmd.CombinedOutput(); err != nil {
+		out, rss, err := peakRSS(t, mlps("exec", wl, "--results", filepath.Join(dir, fmt.Sprintf("results%d", files)), "--progress", "none"))
+		if err != nil {
 			t.Fatalf("%v\n%s", err, out)
 		}
 		os.RemoveAll(filepath.Join(dir, fmt.Sprintf("rss%d", files)))
-		return cmd.ProcessState.SysUsage().(*syscall.Rusage).Maxrss * 1024
+		return rss
 	}
 	small := peak(64)   // 256 MiB
 	large := peak(2048) // 8 GiB

@@ -3,8 +3,10 @@ package main
 import (
 	"bytes"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -16,7 +18,15 @@ import (
 // separate build.
 func TestMain(m *testing.M) {
 	if os.Getenv("MLPS_TEST_MAIN") == "1" {
-		os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+		code := run(os.Args[1:], os.Stdout, os.Stderr)
+		if f := os.Getenv("MLPS_TEST_PEAK_RSS"); f != "" {
+			// The kernel's ru_maxrss of a child started by vfork includes
+			// the parent's RSS at the fork, so the child reports its own
+			// high-water mark, which belongs to the memory it exec'd into.
+			status, _ := os.ReadFile("/proc/self/status")
+			os.WriteFile(f, status, 0o644)
+		}
+		os.Exit(code)
 	}
 	os.Exit(m.Run())
 }
@@ -72,4 +82,31 @@ func TestInputErrors(t *testing.T) {
 			}
 		})
 	}
+}
+
+// peakRSS runs cmd (from mlps) and returns the peak RSS it reports of
+// itself (VmHWM), in bytes.
+func peakRSS(t *testing.T, cmd *exec.Cmd) ([]byte, int64, error) {
+	t.Helper()
+	f := filepath.Join(t.TempDir(), "status")
+	cmd.Env = append(cmd.Env, "MLPS_TEST_PEAK_RSS="+f)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return out, 0, err
+	}
+	status, rerr := os.ReadFile(f)
+	if rerr != nil {
+		t.Fatalf("the child reported no peak RSS: %v", rerr)
+	}
+	for _, line := range strings.Split(string(status), "\n") {
+		if kb, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			n, perr := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(kb), "kB")), 10, 64)
+			if perr != nil {
+				t.Fatalf("VmHWM line %q: %v", line, perr)
+			}
+			return out, n << 10, nil
+		}
+	}
+	t.Fatalf("no VmHWM in /proc/self/status")
+	return out, 0, nil
 }

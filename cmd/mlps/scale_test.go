@@ -2,7 +2,6 @@ package main
 
 import (
 	"path/filepath"
-	"syscall"
 	"testing"
 	"time"
 )
@@ -16,12 +15,10 @@ var retinanetSets = []string{"--set", "datasets.train.files=2127821", "--set", "
 // the plan of the worked example stays under 256 MiB of RSS.
 func TestPlanMillionsOfFilesMemory(t *testing.T) {
 	args := append([]string{"plan", filepath.Join("..", "..", "workloads", "retinanet", "b200.cue")}, retinanetSets...)
-	cmd := mlps(args...)
-	out, err := cmd.CombinedOutput()
+	out, rss, err := peakRSS(t, mlps(args...))
 	if err != nil {
 		t.Fatalf("mlps plan: %v\n%s", err, out)
 	}
-	rss := cmd.ProcessState.SysUsage().(*syscall.Rusage).Maxrss * 1024
 	t.Logf("peak RSS %d MiB", rss>>20)
 	if rss > 256<<20 {
 		t.Errorf("planning 2,127,821 files took %d MiB of RSS, want under 256", rss>>20)
