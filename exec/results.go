@@ -412,6 +412,10 @@ func WriteTable(out io.Writer, rep *Report) error {
 		sr := byID[id]
 		if h, ok := sr.node.Task.(Headliner); ok && sr.Metrics != nil {
 			if line := h.Headline(sr.Metrics); line != "" {
+				if sr.Status != StatusOK {
+					// Figures of the part that ran; no verdict stands on them.
+					line = "incomplete (" + sr.Status + "), measured until it stopped: " + line
+				}
 				fmt.Fprintf(out, "%s: %s\n", id, line)
 			}
 		}

@@ -159,6 +159,9 @@ stages: train: {kind: "read-epoch", dataset: "train", epochs: 1000, accelerators
 	if code != exitFailed {
 		t.Fatalf("exit %d, want %d: %s", code, exitFailed, out)
 	}
+	if testing.Verbose() {
+		t.Logf("what the user sees:\n%s", out)
+	}
 	if took := time.Since(start); took > 30*time.Second {
 		t.Errorf("the run took %v to notice the server was gone", took)
 	}
