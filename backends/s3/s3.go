@@ -282,10 +282,9 @@ func (b *backend) Open(ctx context.Context, name string, off, length int64) (io.
 		return &objstore.Body{ReadCloser: io.NopCloser(bytes.NewReader(nil)), URL: ep}, nil
 	}
 	if length > b.opts.SplitBytes {
-		first := true
 		get := func(ctx context.Context, o, n int64) (io.ReadCloser, error) {
 			rc, err := cl.get(ctx, key, o, n)
-			if err != nil && o == off && first {
+			if err != nil && o == off {
 				return b.atEnd(ctx, cl, name, key, off, err)
 			}
 			return rc, b.wrap(cl, "open", name, err)
