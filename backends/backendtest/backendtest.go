@@ -50,6 +50,7 @@ func Run(t *testing.T, open func(t *testing.T) backends.Backend) {
 		{"Concurrent", testConcurrent},
 		{"Large", testLarge},
 		{"AnnouncedSize", testAnnouncedSize},
+		{"Put", testPut},
 		{"Canceled", testCanceled},
 		{"Properties", testProperties},
 	}
@@ -530,6 +531,33 @@ func testAnnouncedSize(t *testing.T, b backends.Backend) {
 			checkSize(t, b, name, int64(tc.write))
 			checkSame(t, "content", mustGet(t, b, name, 0, -1), data)
 		})
+	}
+}
+
+// testPut stores whole objects with backends.Put, through the backend's
+// Putter when it has one: small, empty and larger than any part size the
+// suites use, replacing an older object; the caller's slice is free for
+// reuse once Put returns.
+func testPut(t *testing.T, b backends.Backend) {
+	for _, tc := range []struct {
+		name string
+		size int
+	}{{"small", 3000}, {"empty", 0}, {"large", 20<<20 + 7}} {
+		t.Run(tc.name, func(t *testing.T) {
+			name := "put/" + tc.name + ".bin"
+			put(t, b, name, content(19, 5000))
+			data := content(20, tc.size)
+			want := bytes.Clone(data)
+			if _, err := backends.Put(t.Context(), b, name, data); err != nil {
+				t.Fatalf("Put of %d bytes: %v", tc.size, err)
+			}
+			clear(data)
+			checkSize(t, b, name, int64(tc.size))
+			checkSame(t, "content", mustGet(t, b, name, 0, -1), want)
+		})
+	}
+	if _, err := backends.Put(t.Context(), b, "../escape.bin", []byte("x")); err == nil {
+		t.Error("Put of an invalid name succeeded")
 	}
 }
 

@@ -102,7 +102,7 @@ func (c *awsClient) put(ctx context.Context, key string, data []byte) error {
 	return err
 }
 
-func (c *awsClient) putStream(ctx context.Context, key string, body io.Reader) error {
+func (c *awsClient) putStream(ctx context.Context, key string, body io.Reader, _ int64) error {
 	_, err := c.tm.UploadObject(ctx, &transfermanager.UploadObjectInput{Bucket: &c.bucket, Key: &key, Body: body})
 	return err
 }

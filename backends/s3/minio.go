@@ -95,8 +95,8 @@ func (c *minioClient) put(ctx context.Context, key string, data []byte) error {
 	return err
 }
 
-func (c *minioClient) putStream(ctx context.Context, key string, body io.Reader) error {
-	_, err := c.c.Client.PutObject(ctx, c.bucket, key, body, -1, c.putOptions())
+func (c *minioClient) putStream(ctx context.Context, key string, body io.Reader, size int64) error {
+	_, err := c.c.Client.PutObject(ctx, c.bucket, key, body, size, c.putOptions())
 	return err
 }
 

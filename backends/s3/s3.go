@@ -46,9 +46,9 @@ type client interface {
 	get(ctx context.Context, key string, off, n int64) (io.ReadCloser, error)
 	// put stores data with one request.
 	put(ctx context.Context, key string, data []byte) error
-	// putStream stores body as a multipart upload; it must not commit when
-	// body fails.
-	putStream(ctx context.Context, key string, body io.Reader) error
+	// putStream stores body, of size bytes (-1: unknown), as a multipart
+	// upload; it must not commit when body fails.
+	putStream(ctx context.Context, key string, body io.Reader, size int64) error
 	head(ctx context.Context, key string) (int64, error)
 	del(ctx context.Context, key string) error
 	headBucket(ctx context.Context) error
@@ -340,6 +340,24 @@ func (b *backend) Create(ctx context.Context, name string, size int64) (backends
 	return w, nil
 }
 
+// Put sends data from the caller's slice, which stays readable for the
+// SDK's retries: one PUT when it fits a part, else a multipart upload.
+func (b *backend) Put(ctx context.Context, name string, data []byte) (string, error) {
+	if err := backends.CheckName("s3", "create", name); err != nil {
+		return "", err
+	}
+	cl, ep, done := b.pick(ctx)
+	defer done()
+	key := b.key(name)
+	var err error
+	if int64(len(data)) <= b.opts.PartBytes {
+		err = cl.put(ctx, key, data)
+	} else {
+		err = cl.putStream(ctx, key, bytes.NewReader(data), int64(len(data)))
+	}
+	return ep, b.wrap(cl, "create", name, err)
+}
+
 func (b *backend) getPart() *[]byte {
 	if p, ok := b.parts.Get().(*[]byte); ok {
 		return p
@@ -419,7 +437,7 @@ func (w *writer) Write(p []byte) (int, error) {
 	}
 	first := w.buf
 	w.pipe = objstore.NewPipeWriter(w.ctx, func(ctx context.Context, body io.Reader) error {
-		return w.cl.putStream(ctx, w.key, io.MultiReader(bytes.NewReader(first), body))
+		return w.cl.putStream(ctx, w.key, io.MultiReader(bytes.NewReader(first), body), -1)
 	}, w.endpoint, nil)
 	n, err := w.pipe.Write(p)
 	return n, w.b.wrap(w.cl, "write", w.name, err)

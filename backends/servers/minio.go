@@ -2,6 +2,7 @@ package servers
 
 import (
 	"context"
+	"os"
 	"testing"
 
 	"github.com/minio/minio-go/v7"
@@ -30,8 +31,26 @@ type MinIOServer struct {
 // MinIO starts a MinIO server for the test and stops it at cleanup.
 func MinIO(t testing.TB) *MinIOServer {
 	t.Helper()
+	return minioIn(t, t.TempDir())
+}
+
+// MinIOInMemory is MinIO storing into tmpfs (/dev/shm) where the host has
+// it, for benchmarks that compare clients: a disk's write-back stalls
+// would swamp the differences they measure.
+func MinIOInMemory(t testing.TB) *MinIOServer {
+	t.Helper()
+	dir, err := os.MkdirTemp("/dev/shm", "mlps-minio-")
+	if err != nil {
+		t.Logf("no tmpfs at /dev/shm (%v): MinIO stores on disk", err)
+		return MinIO(t)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	return minioIn(t, dir)
+}
+
+func minioIn(t testing.TB, dir string) *MinIOServer {
+	t.Helper()
 	bin := Need(t, MinIOTool)
-	dir := t.TempDir()
 	addr, console := Addr(FreePort(t)), Addr(FreePort(t))
 	endpoint := "http://" + addr
 	p := Start(t, "minio", bin,
