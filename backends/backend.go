@@ -93,6 +93,28 @@ type DirectOpener interface {
 	OpenDirect(ctx context.Context, name string, off, length int64) (io.ReadCloser, error)
 }
 
+// Syncer is implemented by writers whose Close leaves data in a volatile
+// cache (a file's page cache): Sync makes what was written so far durable,
+// as fsync does. A writer without it is durable once Close returns.
+type Syncer interface {
+	Sync() error
+}
+
+// DirectCreator is implemented by backends that can write around the
+// host's page cache (O_DIRECT). CreateDirect has Create's contract; writes
+// are fastest from buffers from AlignedBuffer in multiples of DirectAlign,
+// and only the last write of a file may be shorter.
+type DirectCreator interface {
+	CreateDirect(ctx context.Context, name string, size int64) (Writer, error)
+}
+
+// Evicter is implemented by backends whose host caches their objects
+// (files in the page cache): Evict writes name back and drops it from the
+// cache, so the next read comes from storage.
+type Evicter interface {
+	Evict(ctx context.Context, name string) error
+}
+
 // Putter is implemented by backends that can store an object the caller
 // holds whole in memory without first copying it into a buffer of their
 // own, as a Writer must (it cannot keep the slices it is given, and an

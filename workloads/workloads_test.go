@@ -2,6 +2,7 @@ package workloads_test
 
 import (
 	"context"
+	"fmt"
 	"io/fs"
 	"path"
 	"strings"
@@ -39,8 +40,8 @@ func TestShippedWorkloads(t *testing.T) {
 	ran := 0
 	for _, f := range files {
 		model, accel := path.Dir(f), strings.TrimSuffix(path.Base(f), ".cue")
-		if accel == model {
-			continue // the model's shared definitions
+		if accel == model || model == "llama3" {
+			continue // the model's shared definitions; checkpointing has its own test
 		}
 		ran++
 		t.Run(model+"/"+accel, func(t *testing.T) {
@@ -70,5 +71,60 @@ func TestShippedWorkloads(t *testing.T) {
 	}
 	if ran < 13 {
 		t.Errorf("%d accelerator workloads, want the 13 of the reference table", ran)
+	}
+}
+
+// The llama3 checkpointing workloads plan at full size with the reference's
+// process counts and the sizes the formulas give, and the 8b one runs
+// scaled down (a quarter of the layers, small hidden and vocab) on file
+// and mem targets with fsync, every byte verified.
+func TestLlama3Workloads(t *testing.T) {
+	for _, tc := range []struct {
+		size  string
+		ranks int64
+		bytes int64 // one checkpoint, from the sizing formulas
+	}{
+		{"8b", 8, 112_425_623_552},
+		{"70b", 64, 978_406_572_032},
+		{"405b", 512, 5_682_508_791_808},
+		{"1t", 1024, 16_564_174_094_592},
+	} {
+		t.Run(tc.size, func(t *testing.T) {
+			p := exectest.PlanFile(t, "llama3/"+tc.size+".cue")
+			if n := p.Workload.Name; n != "llama3-"+tc.size {
+				t.Errorf("name %q", n)
+			}
+			w := p.Nodes[0].Task.Work()
+			if w.WriteBytes != 10*tc.bytes || w.ReadBytes != 10*tc.bytes {
+				t.Errorf("plans writing %d and reading %d bytes, want 10 × %d each", w.WriteBytes, w.ReadBytes, tc.bytes)
+			}
+			if !strings.Contains(p.Nodes[0].Task.Describe(), fmt.Sprintf("on %d ranks", tc.ranks)) {
+				t.Errorf("describe: %s", p.Nodes[0].Task.Describe())
+			}
+		})
+	}
+	for _, uri := range []string{"mem://", "tmp://"} {
+		t.Run("8b-scaled/"+uri, func(t *testing.T) {
+			p := exectest.PlanFile(t, "llama3/8b.cue", "targets.ckpt.uri="+uri,
+				"stages.checkpoint.model.layers=8", "stages.checkpoint.model.hidden=256",
+				"stages.checkpoint.model.ffn=896", "stages.checkpoint.model.vocab=8000",
+				"stages.checkpoint.writes=2", "stages.checkpoint.reads=2",
+				"stages.checkpoint.chunk_bytes=65536", "stages.checkpoint.verify=true")
+			rep := exec.Run(context.Background(), p, exec.Options{})
+			if !rep.Complete {
+				t.Fatalf("run incomplete: %v", rep.Err)
+			}
+			m := rep.Stages[0].Metrics
+			size := m["checkpoint_bytes"].(int64)
+			if got := m["save_bytes"].(int64) + m["load_bytes"].(int64); got != 4*size || got != rep.Stages[0].Measured.Bytes {
+				t.Errorf("saved and loaded %d bytes, measured %d, want 4 × %d", got, rep.Stages[0].Measured.Bytes, size)
+			}
+			for _, k := range []string{"save_checkpoint_io_mean_GB_per_second", "save_checkpoint_duration_mean_seconds",
+				"load_checkpoint_io_mean_GB_per_second", "load_checkpoint_duration_mean_seconds"} {
+				if v, ok := m[k].(float64); !ok || v <= 0 {
+					t.Errorf("%s = %v", k, m[k])
+				}
+			}
+		})
 	}
 }

@@ -7,6 +7,8 @@ import (
 	"syscall"
 	"unsafe"
 
+	"golang.org/x/sys/unix"
+
 	"mlps.dev/mlps/backends"
 )
 
@@ -84,4 +86,67 @@ func (r *directReader) err(n int, err error) error {
 
 func (r *directReader) Close() error {
 	return backends.Wrap(r.b.scheme, "close", r.name, r.f.Close())
+}
+
+// CreateDirect creates name for writing with O_DIRECT, so writes bypass
+// the page cache. Aligned writes of whole blocks go straight to the
+// device; the first write that is not (a file's short tail) turns
+// O_DIRECT off for the rest of the file, since the kernel refuses it.
+func (b *backend) CreateDirect(ctx context.Context, name string, size int64) (backends.Writer, error) {
+	w, err := b.create(ctx, name, syscall.O_DIRECT)
+	if err != nil {
+		return nil, err
+	}
+	return &directWriter{writer: w, direct: true}, nil
+}
+
+type directWriter struct {
+	*writer
+	direct bool
+}
+
+func (w *directWriter) Write(p []byte) (int, error) {
+	if w.direct && !aligned(p) && !w.done {
+		if err := w.buffered(); err != nil {
+			return 0, err
+		}
+	}
+	return w.writer.Write(p)
+}
+
+// buffered clears O_DIRECT on the open file.
+func (w *directWriter) buffered() error {
+	fd := w.f.Fd()
+	flags, _, errno := syscall.Syscall(syscall.SYS_FCNTL, fd, syscall.F_GETFL, 0)
+	if errno == 0 {
+		_, _, errno = syscall.Syscall(syscall.SYS_FCNTL, fd, syscall.F_SETFL, flags&^syscall.O_DIRECT)
+	}
+	if errno != 0 {
+		err := backends.Wrap(w.b.scheme, "write", w.name, errno)
+		w.err = err
+		return err
+	}
+	w.direct = false
+	return nil
+}
+
+// Evict writes name back and drops its pages from the page cache
+// (fdatasync, then posix_fadvise DONTNEED), which needs no privilege,
+// unlike /proc/sys/vm/drop_caches.
+func (b *backend) Evict(ctx context.Context, name string) error {
+	if err := b.check(ctx, "evict", name); err != nil {
+		return err
+	}
+	f, err := os.Open(b.path(name))
+	if err != nil {
+		return b.lookupErr("evict", name, err)
+	}
+	defer f.Close()
+	if err := unix.Fdatasync(int(f.Fd())); err != nil {
+		return backends.Wrap(b.scheme, "evict", name, err)
+	}
+	if err := unix.Fadvise(int(f.Fd()), 0, 0, unix.FADV_DONTNEED); err != nil {
+		return backends.Wrap(b.scheme, "evict", name, err)
+	}
+	return nil
 }

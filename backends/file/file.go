@@ -173,6 +173,15 @@ func (b *backend) mkdirs(dir string) error {
 }
 
 func (b *backend) Create(ctx context.Context, name string, size int64) (backends.Writer, error) {
+	w, err := b.create(ctx, name, 0)
+	if err != nil {
+		return nil, err
+	}
+	return w, nil
+}
+
+// create opens name for writing, truncated, with extra open flags.
+func (b *backend) create(ctx context.Context, name string, flags int) (*writer, error) {
 	if err := b.check(ctx, "create", name); err != nil {
 		return nil, err
 	}
@@ -181,12 +190,12 @@ func (b *backend) Create(ctx context.Context, name string, size int64) (backends
 	if err := b.mkdirs(dir); err != nil {
 		return nil, backends.Wrap(b.scheme, "create", name, err)
 	}
-	f, err := os.OpenFile(p, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o644)
+	f, err := os.OpenFile(p, os.O_CREATE|os.O_TRUNC|os.O_WRONLY|flags, 0o644)
 	if errors.Is(err, fs.ErrNotExist) {
 		// Someone removed a directory the cache remembers; make it again.
 		b.dirs.Clear()
 		if err = b.mkdirs(dir); err == nil {
-			f, err = os.OpenFile(p, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o644)
+			f, err = os.OpenFile(p, os.O_CREATE|os.O_TRUNC|os.O_WRONLY|flags, 0o644)
 		}
 	}
 	if err != nil {
@@ -296,6 +305,22 @@ func (w *writer) Write(p []byte) (int, error) {
 		}
 	}
 	return n, err
+}
+
+// Sync makes what was written durable (fsync), for callers that measure
+// durable writes, as checkpointing does.
+func (w *writer) Sync() error {
+	if w.done {
+		return w.closedErr("sync")
+	}
+	if err := w.f.Sync(); err != nil {
+		err = backends.Wrap(w.b.scheme, "sync", w.name, err)
+		if w.err == nil {
+			w.err = err
+		}
+		return err
+	}
+	return nil
 }
 
 // Close does not fsync: a training data generator does not either, and

@@ -1,0 +1,117 @@
+package checkpoint
+
+import (
+	"fmt"
+	"math"
+	"sort"
+
+	"mlps.dev/mlps/stages"
+	"mlps.dev/mlps/stages/measure"
+)
+
+// gb is the unit of the upstream keys named _GB: 2^30 bytes, as DLIO and
+// the reference table compute them. The _GiB twins say so by name.
+const gb = 1 << 30
+
+// metrics turns the saves and loads into the stage's figures. Each save
+// or load's duration is its slowest rank's time, and its throughput the
+// bytes of all ranks over that duration, never rank 0's time alone.
+func (t *task) metrics(saves, loads []phaseResult) stages.Metrics {
+	m := stages.Metrics{
+		"checkpoint_size_GB":  float64(t.bytes) / gb,
+		"checkpoint_size_GiB": float64(t.bytes) / gb,
+		"checkpoint_bytes":    t.bytes,
+		"ranks":               t.ranks,
+		"full_run_ranks":      t.full,
+		"checkpoints_saved":   len(saves),
+		"checkpoints_loaded":  len(loads),
+	}
+	if t.ranks < t.full {
+		m["subset"] = true
+		m["full_run_checkpoint_size_GB"] = float64(t.fullBytes) / gb
+		m["full_run_checkpoint_bytes"] = t.fullBytes
+	}
+	for _, ph := range []struct {
+		name string
+		rs   []phaseResult
+	}{{"save", saves}, {"load", loads}} {
+		if len(ph.rs) == 0 {
+			continue
+		}
+		var durs, rates, bytes []float64
+		for _, r := range ph.rs {
+			durs = append(durs, r.Seconds)
+			rates = append(rates, float64(r.Bytes)/gb/r.Seconds)
+			bytes = append(bytes, float64(r.Bytes))
+		}
+		md, sd := meanStdev(durs)
+		mr, sr := meanStdev(rates)
+		p := ph.name + "_checkpoint_"
+		m[p+"duration_mean_seconds"] = md
+		m[p+"duration_stdev_seconds"] = sd
+		m[p+"io_mean_GB_per_second"] = mr
+		m[p+"io_stdev_GB_per_second"] = sr
+		m[p+"io_mean_GiB_per_second"] = mr
+		m[p+"durations_seconds"] = durs
+		m[p+"io_GB_per_second"] = rates
+		var total float64
+		for _, b := range bytes {
+			total += b
+		}
+		m[ph.name+"_bytes"] = int64(total)
+	}
+	return m
+}
+
+// meanStdev is the mean and the population standard deviation, as
+// numpy's std computes it for DLIO.
+func meanStdev(xs []float64) (float64, float64) {
+	var s float64
+	for _, x := range xs {
+		s += x
+	}
+	mean := s / float64(len(xs))
+	var v float64
+	for _, x := range xs {
+		v += (x - mean) * (x - mean)
+	}
+	return mean, math.Sqrt(v / float64(len(xs)))
+}
+
+// SummaryKeys are the keys this stage puts at the top of summary.json.
+func (t *task) SummaryKeys() []string {
+	return []string{
+		"save_checkpoint_io_mean_GB_per_second", "save_checkpoint_io_stdev_GB_per_second",
+		"save_checkpoint_duration_mean_seconds", "save_checkpoint_duration_stdev_seconds",
+		"load_checkpoint_io_mean_GB_per_second", "load_checkpoint_io_stdev_GB_per_second",
+		"load_checkpoint_duration_mean_seconds", "load_checkpoint_duration_stdev_seconds",
+		"checkpoint_size_GB", "checkpoint_bytes", "full_run_checkpoint_size_GB",
+	}
+}
+
+// Headline says the stage's key figures in one line.
+func (t *task) Headline(m stages.Metrics) string {
+	s := fmt.Sprintf("checkpoint %s on %d ranks", measure.IEC(t.bytes), t.ranks)
+	for _, ph := range []string{"save", "load"} {
+		rate, ok := m[ph+"_checkpoint_io_mean_GB_per_second"].(float64)
+		if !ok {
+			continue
+		}
+		d, _ := m[ph+"_checkpoint_duration_mean_seconds"].(float64)
+		n, _ := m["checkpoints_"+map[string]string{"save": "saved", "load": "loaded"}[ph]].(int)
+		s += fmt.Sprintf("; %s %.2f GiB/s, %.2f s each (mean of %d)", ph, rate, d, n)
+	}
+	if t.ranks < t.full {
+		s += fmt.Sprintf("; the full %d-rank run would save %s", t.full, measure.IEC(t.fullBytes))
+	}
+	return s
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	ks := make([]string, 0, len(m))
+	for k := range m {
+		ks = append(ks, k)
+	}
+	sort.Strings(ks)
+	return ks
+}

@@ -1,0 +1,51 @@
+package checkpoint
+
+import (
+	"context"
+
+	"mlps.dev/mlps/backends"
+)
+
+// buffer is one chunk of the pool.
+type buffer struct{ buf []byte }
+
+// pool is a fixed set of chunks, allocated and touched once when the
+// stage starts, then passed between fillers, writers and readers: memory
+// is the pool's size whatever the checkpoint's, and no chunk pays its
+// page faults inside a measured operation.
+type pool struct{ free chan *buffer }
+
+func newPool(n, size int, aligned bool) *pool {
+	p := &pool{free: make(chan *buffer, n)}
+	for range n {
+		var b []byte
+		if aligned {
+			b = backends.AlignedBuffer(size)
+		} else {
+			b = make([]byte, size)
+		}
+		for i := 0; i < len(b); i += 4096 {
+			b[i] = 1 // fault the page in now, not during a save
+		}
+		p.free <- &buffer{buf: b}
+	}
+	return p
+}
+
+// get takes a chunk, waiting while all are in use; false when ctx ends
+// first.
+func (p *pool) get(ctx context.Context) (*buffer, bool) {
+	select {
+	case b := <-p.free:
+		return b, true
+	default:
+	}
+	select {
+	case b := <-p.free:
+		return b, true
+	case <-ctx.Done():
+		return nil, false
+	}
+}
+
+func (p *pool) put(b *buffer) { p.free <- b }
