@@ -172,3 +172,57 @@ stages: train: {kind: "read-epoch", dataset: "train", epochs: 1000, accelerators
 		t.Errorf("the error does not say what failed:\n%s", out)
 	}
 }
+
+// llama3-8b, scaled down with --set (a quarter of the layers, small hidden
+// size and vocabulary, 8 ranks), saves two checkpoints to MinIO and loads
+// them back, every byte verified, through each S3 client in one run; the
+// summary holds the checkpoint keys and sets the clients side by side.
+func TestCheckpointS3(t *testing.T) {
+	srv := servers.MinIO(t)
+	srv.Bucket(t, "ckpt")
+	src := `import "mlps.dev/workloads/llama3:llama3_8b"
+
+llama3_8b
+targets: ckpt: ` + s3Target("ckpt", "aws", srv.Endpoint) + `
+targets: ckpt_minio: ` + s3Target("ckpt", "minio", srv.Endpoint) + `
+_c: stages.checkpoint
+stages: checkpoint_minio: {
+	kind: "checkpoint", target: "ckpt_minio", path: "minio", after: ["checkpoint"]
+	model: _c.model, parallelism: _c.parallelism, writes: _c.writes, reads: _c.reads
+	verify: _c.verify, chunk_bytes: _c.chunk_bytes
+}
+`
+	var sets []string
+	for _, s := range []string{"model.layers=8", "model.hidden=256", "model.ffn=896", "model.vocab=8000",
+		"writes=2", "reads=2", "verify=true", "chunk_bytes=4194304"} {
+		sets = append(sets, "--set", "stages.checkpoint."+s)
+	}
+	sum, out, code := execWorkload(t, src, sets...)
+	if code != exitOK || sum["complete"] != true {
+		t.Fatalf("run failed: %s", out)
+	}
+	for _, id := range []string{"checkpoint", "checkpoint_minio"} {
+		st := stage(sum, id)
+		if eb := endpointBytes(t, st); eb[srv.Endpoint] != st["bytes"] || st["bytes"].(float64) == 0 {
+			t.Errorf("%s: endpoints %v, stage bytes %v", id, st["endpoints"], st["bytes"])
+		}
+		req := st["requests"].(map[string]any)
+		if req["http_requests"].(float64) < st["ops"].(float64) {
+			t.Errorf("%s: %v requests for %v operations", id, req, st["ops"])
+		}
+	}
+	// Two stages define the checkpoint keys, so they stay under each
+	// stage; the stage results hold them.
+	for _, k := range []string{"checkpoint_size_GB", "save_checkpoint_io_mean_GB_per_second"} {
+		if _, ok := sum[k]; ok {
+			t.Errorf("%s is at the top of the summary though two stages define it", k)
+		}
+	}
+	ab, _ := sum["client_ab"].([]any)
+	if len(ab) != 1 {
+		t.Errorf("client_ab = %v, want the two checkpoint stages side by side", sum["client_ab"])
+	}
+	if !strings.Contains(out, "save") || !strings.Contains(out, "load") {
+		t.Errorf("no checkpoint headline:\n%s", out)
+	}
+}
