@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"strings"
 	"sync"
 	"time"
 
@@ -63,6 +64,9 @@ func plan(w *dsl.Workload, id string) (stages.Task, error) {
 			return nil, w.ErrorAt(at("ranks"), "%d ranks are more than the full run's %d (tensor %d × pipeline %d × data %d): set ranks at most %d, or raise parallelism.data",
 				ranks, full, s.Parallelism.Tensor, s.Parallelism.Pipeline, s.Parallelism.Data, full)
 		}
+	}
+	if uri := w.Targets[s.Target].URI; s.ODirect && !strings.HasPrefix(uri, "file://") && !strings.HasPrefix(uri, "tmp://") {
+		return nil, w.ErrorAt(at("odirect"), "odirect is for file targets; target %s is %s", s.Target, uri)
 	}
 	if s.ODirect && s.ChunkBytes%backends.DirectAlign != 0 {
 		return nil, w.ErrorAt(at("chunk_bytes"), "odirect needs chunk_bytes to be a multiple of %d, not %d", backends.DirectAlign, s.ChunkBytes)
