@@ -86,7 +86,7 @@ func TestInputErrors(t *testing.T) {
 
 // peakRSS runs cmd (from mlps) and returns the peak RSS it reports of
 // itself (VmHWM), in bytes.
-func peakRSS(t *testing.T, cmd *exec.Cmd) ([]byte, int64, error) {
+func peakRSS(t testing.TB, cmd *exec.Cmd) ([]byte, int64, error) {
 	t.Helper()
 	f := filepath.Join(t.TempDir(), "status")
 	cmd.Env = append(cmd.Env, "MLPS_TEST_PEAK_RSS="+f)

@@ -86,6 +86,9 @@ type Spec struct {
 	BlockSize int64
 	// Direct opens the files with O_DIRECT.
 	Direct bool
+	// Fsync syncs each written file before closing it (fsync_on_close),
+	// as the checkpoint stage does with fsync on.
+	Fsync bool
 	// Jobs are the files of each job, in order. Every file must have the
 	// same size, a multiple of BlockSize: fio sizes all files of a job
 	// alike and does no partial block at a file's end.
@@ -95,10 +98,10 @@ type Spec struct {
 // JobFile renders s as a fio job file.
 //
 // Writes create each file when the job reaches it (create_on_open) and
-// neither preallocate it (fallocate=none) nor sync it (no fsync, no
-// end_fsync, no fsync_on_close): the file backend's writer creates with
-// O_TRUNC, appends and closes without fsync, so fio does the same and both
-// leave the data in the page cache for writeback.
+// neither preallocate it (fallocate=none) nor sync it unless Fsync asks
+// (then once, before closing: fsync_on_close): the file backend's writer
+// creates with O_TRUNC, appends and closes without fsync, so fio does the
+// same and both leave the data in the page cache for writeback.
 func (s Spec) JobFile() (string, error) {
 	if s.RW != "read" && s.RW != "write" {
 		return "", fmt.Errorf("fio: rw %q, want read or write", s.RW)
@@ -129,7 +132,11 @@ func (s Spec) JobFile() (string, error) {
 	fmt.Fprintf(&b, "[global]\nioengine=psync\nrw=%s\nbs=%d\ndirect=%d\nfilesize=%d\n", s.RW, s.BlockSize, direct, size)
 	b.WriteString("file_service_type=sequential\n")
 	if s.RW == "write" {
-		b.WriteString("create_on_open=1\nfallocate=none\nfsync=0\nend_fsync=0\nfsync_on_close=0\n")
+		sync := 0
+		if s.Fsync {
+			sync = 1
+		}
+		fmt.Fprintf(&b, "create_on_open=1\nfallocate=none\nfsync=0\nend_fsync=0\nfsync_on_close=%d\n", sync)
 	}
 	for i, job := range s.Jobs {
 		names := make([]string, len(job))
