@@ -6,6 +6,7 @@ import (
 	"sort"
 
 	"mlps.dev/mlps/stages"
+	"mlps.dev/mlps/stages/internal/ckpt"
 	"mlps.dev/mlps/stages/measure"
 )
 
@@ -16,7 +17,7 @@ const gb = 1 << 30
 // metrics turns the saves and loads into the stage's figures. Each save
 // or load's duration is its slowest rank's time, and its throughput the
 // bytes of all ranks over that duration, never rank 0's time alone.
-func (t *task) metrics(saves, loads []phaseResult) stages.Metrics {
+func (t *task) metrics(saves, loads []ckpt.PhaseResult) stages.Metrics {
 	m := stages.Metrics{
 		"checkpoint_size_GB":  float64(t.bytes) / gb,
 		"checkpoint_size_GiB": float64(t.bytes) / gb,
@@ -33,7 +34,7 @@ func (t *task) metrics(saves, loads []phaseResult) stages.Metrics {
 	}
 	for _, ph := range []struct {
 		name string
-		rs   []phaseResult
+		rs   []ckpt.PhaseResult
 	}{{"save", saves}, {"load", loads}} {
 		if len(ph.rs) == 0 {
 			continue

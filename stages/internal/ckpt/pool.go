@@ -1,4 +1,4 @@
-package checkpoint
+package ckpt
 
 import (
 	"context"
@@ -9,14 +9,15 @@ import (
 // buffer is one chunk of the pool.
 type buffer struct{ buf []byte }
 
-// pool is a fixed set of chunks, allocated and touched once when the
+// Pool is a fixed set of chunks, allocated and touched once when the
 // stage starts, then passed between fillers, writers and readers: memory
 // is the pool's size whatever the checkpoint's, and no chunk pays its
 // page faults inside a measured operation.
-type pool struct{ free chan *buffer }
+type Pool struct{ free chan *buffer }
 
-func newPool(n, size int, aligned bool) *pool {
-	p := &pool{free: make(chan *buffer, n)}
+// NewPool allocates n chunks of size bytes, aligned for O_DIRECT when asked.
+func NewPool(n, size int, aligned bool) *Pool {
+	p := &Pool{free: make(chan *buffer, n)}
 	for range n {
 		var b []byte
 		if aligned {
@@ -34,7 +35,7 @@ func newPool(n, size int, aligned bool) *pool {
 
 // get takes a chunk, waiting while all are in use; false when ctx ends
 // first.
-func (p *pool) get(ctx context.Context) (*buffer, bool) {
+func (p *Pool) get(ctx context.Context) (*buffer, bool) {
 	select {
 	case b := <-p.free:
 		return b, true
@@ -48,4 +49,4 @@ func (p *pool) get(ctx context.Context) (*buffer, bool) {
 	}
 }
 
-func (p *pool) put(b *buffer) { p.free <- b }
+func (p *Pool) put(b *buffer) { p.free <- b }

@@ -1,0 +1,301 @@
+package ckpt
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"mlps.dev/mlps/backends"
+	"mlps.dev/mlps/stages/content"
+	"mlps.dev/mlps/stages/measure"
+)
+
+// Set is what every rank saves per checkpoint, and how: where, in what
+// chunks, with fsync or O_DIRECT, verifying loads or not.
+type Set struct {
+	// Target names the target, for the records; Path is the directory of
+	// the checkpoints below the target's root.
+	Target string
+	Path   string
+	// Files holds, per rank, the files it saves.
+	Files      [][]File
+	ChunkBytes int64
+	Fsync      bool
+	ODirect    bool
+	Verify     bool
+}
+
+// Name is the object of rank file f in checkpoint k (counted from 1).
+func (s *Set) Name(k int, f string) string {
+	dir := fmt.Sprintf("global_step%d", k)
+	if s.Path != "" {
+		dir = s.Path + "/" + dir
+	}
+	return dir + "/" + f
+}
+
+// stream is the content identity of file f of checkpoint k.
+func (s *Set) stream(k int, f string) uint64 {
+	return content.Stream("checkpoint:"+s.Path+"/"+f, int64(k))
+}
+
+// RankResult is one rank's part of one save or load.
+type RankResult struct {
+	Phase      string  `json:"phase"`
+	Checkpoint int     `json:"checkpoint"`
+	Rank       int64   `json:"rank"`
+	Files      int     `json:"files"`
+	Bytes      int64   `json:"bytes"`
+	Seconds    float64 `json:"seconds"`
+}
+
+// PhaseResult is one save or load: the slowest rank's time, and the bytes
+// of all ranks.
+type PhaseResult struct {
+	Bytes   int64
+	Seconds float64
+}
+
+// PoolSize is the number of chunks to allocate for s: chunks, but no more
+// than its ranks can have in flight at once.
+func (s *Set) PoolSize(chunks int) int {
+	return int(min(int64(chunks), s.ranks()*(pipeDepth+2)))
+}
+
+func (s *Set) ranks() int64 { return int64(len(s.Files)) }
+
+// pipeDepth is how many filled chunks a rank's writer may have queued,
+// and how many ranged reads a rank has in flight.
+const pipeDepth = 4
+
+// Evict drops the files of checkpoints ks from the host's page cache; on a
+// backend without a host cache (an object store) it does nothing and
+// returns "".
+func (s *Set) Evict(ctx context.Context, b backends.Backend, ks []int) (string, error) {
+	e, ok := b.(backends.Evicter)
+	if !ok {
+		return "", nil
+	}
+	for _, k := range ks {
+		for r := range s.ranks() {
+			for _, f := range s.Files[r] {
+				if err := e.Evict(ctx, s.Name(k, f.Name)); err != nil {
+					return "", fmt.Errorf("dropping checkpoint files from the page cache so that loads come from storage: %w (set drop_cache: false, or odirect: true, to load without it)", err)
+				}
+			}
+		}
+	}
+	return "dropped between saves and loads (fdatasync and posix_fadvise DONTNEED per file)", nil
+}
+
+// Run runs one save or load ("save", "load") of checkpoint k on every
+// rank at once, as the ranks of a training job start a checkpoint
+// together, recording one operation per file into meter. It returns each
+// rank's part, and the bytes of all ranks over the slowest rank's time.
+func (s *Set) Run(ctx context.Context, meter *measure.Meter, b backends.Backend, pool *Pool, gen *content.Generator, phase string, k int) ([]RankResult, PhaseResult, error) {
+	results := make([]RankResult, s.ranks())
+	g, gctx := errgroup.WithContext(ctx)
+	for r := range s.ranks() {
+		g.Go(func() error {
+			rec := meter.Worker()
+			rr := RankResult{Phase: phase, Checkpoint: k, Rank: r}
+			start := time.Now()
+			var err error
+			for _, f := range s.Files[r] {
+				var n int64
+				if phase == "save" {
+					n, err = s.save(gctx, b, pool, gen, rec, k, f)
+				} else {
+					n, err = s.load(gctx, b, pool, gen, rec, k, r, f)
+				}
+				rr.Bytes += n
+				if err != nil {
+					break
+				}
+				rr.Files++
+			}
+			rr.Seconds = time.Since(start).Seconds()
+			results[r] = rr
+			return err
+		})
+	}
+	err := g.Wait()
+	var pr PhaseResult
+	for _, rr := range results {
+		pr.Bytes += rr.Bytes
+		pr.Seconds = max(pr.Seconds, rr.Seconds)
+	}
+	if err != nil {
+		return results, pr, fmt.Errorf("%s of checkpoint %d: %w", phase, k, err)
+	}
+	return results, pr, nil
+}
+
+// save writes file f of checkpoint k: a filler fills chunks from the
+// pool with the file's content while the writer drains them, so
+// generating and writing overlap; with fsync the file is synced before
+// it is closed. It records one write operation per file.
+func (s *Set) save(ctx context.Context, b backends.Backend, pool *Pool, gen *content.Generator, rec *measure.Worker, k int, f File) (int64, error) {
+	name, size, stream := s.Name(k, f.Name), f.Bytes(), s.stream(k, f.Name)
+	r := measure.Record{Op: measure.Write, Target: s.Target, Start: time.Now()}
+	var w backends.Writer
+	var err error
+	if s.ODirect {
+		w, err = b.(backends.DirectCreator).CreateDirect(ctx, name, size)
+	} else {
+		w, err = b.Create(ctx, name, size)
+	}
+	if err != nil {
+		r.End, r.Err = time.Now(), err
+		rec.Observe(r)
+		return 0, err
+	}
+	r.Endpoint = backends.EndpointOf(w)
+	filled := make(chan chunk, pipeDepth)
+	fctx, stop := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		defer close(filled)
+		for off := int64(0); off < size; off += s.ChunkBytes {
+			c, ok := pool.get(fctx)
+			if !ok {
+				return
+			}
+			n := min(s.ChunkBytes, size-off)
+			gen.Fill(c.buf[:n], stream, off)
+			select {
+			case filled <- chunk{c: c, n: int(n)}:
+			case <-fctx.Done():
+				pool.put(c)
+				return
+			}
+		}
+	})
+	for c := range filled {
+		if err == nil {
+			var n int
+			n, err = w.Write(c.c.buf[:c.n])
+			r.Bytes += int64(n)
+			if r.FirstByte.IsZero() && n > 0 {
+				r.FirstByte = time.Now()
+			}
+			if err != nil {
+				stop()
+			}
+		}
+		pool.put(c.c)
+	}
+	stop()
+	wg.Wait()
+	if err == nil {
+		err = ctx.Err()
+	}
+	if err == nil && s.Fsync {
+		if s, ok := w.(backends.Syncer); ok {
+			err = s.Sync()
+		}
+	}
+	if err == nil {
+		err = w.Close()
+	} else {
+		w.Abort()
+	}
+	r.End, r.Err = time.Now(), err
+	rec.Observe(r)
+	if err != nil {
+		return 0, err
+	}
+	return r.Bytes, nil
+}
+
+type chunk struct {
+	c *buffer
+	n int
+}
+
+// load reads file f of checkpoint k back in ranged reads of one chunk,
+// pipeDepth at a time, into chunks from the pool; with verify every byte
+// is checked. It records one read operation per file, from the first
+// request to the last byte.
+func (s *Set) load(ctx context.Context, b backends.Backend, pool *Pool, gen *content.Generator, rec *measure.Worker, k int, rank int64, f File) (int64, error) {
+	name, size, stream := s.Name(k, f.Name), f.Bytes(), s.stream(k, f.Name)
+	r := measure.Record{Op: measure.Read, Target: s.Target, Start: time.Now()}
+	var mu sync.Mutex
+	var next int64
+	g, gctx := errgroup.WithContext(ctx)
+	workers := min(int64(pipeDepth), (size+s.ChunkBytes-1)/s.ChunkBytes)
+	for range workers {
+		g.Go(func() error {
+			for {
+				mu.Lock()
+				off := next
+				next += s.ChunkBytes
+				mu.Unlock()
+				if off >= size {
+					return nil
+				}
+				n := min(s.ChunkBytes, size-off)
+				got, ep, err := s.readChunk(gctx, b, pool, gen, name, stream, rank, off, n)
+				mu.Lock()
+				r.Bytes += got
+				if got > 0 && r.FirstByte.IsZero() {
+					r.FirstByte = time.Now()
+				}
+				if r.Endpoint == "" {
+					r.Endpoint = ep
+				}
+				mu.Unlock()
+				if err != nil {
+					return err
+				}
+			}
+		})
+	}
+	err := g.Wait()
+	r.End, r.Err = time.Now(), err
+	rec.Observe(r)
+	return r.Bytes, err
+}
+
+// readChunk reads [off, off+n) of name into a pooled chunk and checks it
+// when verifying.
+func (s *Set) readChunk(ctx context.Context, b backends.Backend, pool *Pool, gen *content.Generator, name string, stream uint64, rank, off, n int64) (int64, string, error) {
+	c, ok := pool.get(ctx)
+	if !ok {
+		return 0, "", ctx.Err()
+	}
+	defer pool.put(c)
+	var rc io.ReadCloser
+	var err error
+	if s.ODirect {
+		if d, ok := b.(backends.DirectOpener); ok {
+			rc, err = d.OpenDirect(ctx, name, off, n)
+		} else {
+			rc, err = b.Open(ctx, name, off, n)
+		}
+	} else {
+		rc, err = b.Open(ctx, name, off, n)
+	}
+	if err != nil {
+		return 0, "", err
+	}
+	ep := backends.EndpointOf(rc)
+	got, err := io.ReadFull(rc, c.buf[:n])
+	if cerr := rc.Close(); err == nil {
+		err = cerr
+	}
+	if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
+		err = fmt.Errorf("%s ends at byte %d, but rank %d saved %d bytes there: the checkpoint is short", name, off+int64(got), rank, off+n)
+	}
+	if err == nil && s.Verify {
+		if bad, ok := gen.Verify(c.buf[:n], stream, off); !ok {
+			err = fmt.Errorf("verify: rank %d, file %s: byte %d differs from what was saved", rank, name, bad)
+		}
+	}
+	return int64(got), ep, err
+}
