@@ -15,6 +15,8 @@ import (
 	"mlps.dev/mlps/dsl"
 	"mlps.dev/mlps/stages"
 	"mlps.dev/mlps/stages/dataset"
+	"mlps.dev/mlps/stages/internal/ckpt"
+	"mlps.dev/mlps/stages/measure"
 	"mlps.dev/mlps/stages/format/parquet"
 )
 
@@ -36,6 +38,7 @@ type Spec struct {
 	ODirect           bool        `json:"odirect"`
 	Verify            bool        `json:"verify"`
 	Evaluation        *Evaluation `json:"evaluation,omitempty"`
+	Checkpoint        *Checkpoint `json:"checkpoint,omitempty"`
 	TransferBytes     int64       `json:"transfer_bytes"`
 	ExcludeStartSteps int         `json:"exclude_start_steps"`
 	ExcludeEndSteps   int         `json:"exclude_end_steps"`
@@ -51,6 +54,22 @@ type Evaluation struct {
 	Every           int     `json:"every"`
 }
 
+// Checkpoint mirrors schema.#EpochCheckpoint.
+type Checkpoint struct {
+	Target     string `json:"target"`
+	Path       string `json:"path"`
+	ModelBytes int64  `json:"model_bytes"`
+	AfterEpoch int    `json:"after_epoch"`
+	Every      int    `json:"every"`
+	Fsync      bool   `json:"fsync"`
+	ChunkBytes int64  `json:"chunk_bytes"`
+}
+
+// at reports whether a checkpoint follows epoch e (counted from 1).
+func (c *Checkpoint) at(e int) bool {
+	return c != nil && e >= c.AfterEpoch && (e-c.AfterEpoch)%c.Every == 0
+}
+
 func init() {
 	stages.Register(stages.Kind{Name: "read-epoch", Plan: plan})
 }
@@ -59,7 +78,8 @@ type task struct {
 	id    string
 	spec  Spec
 	train *phase
-	eval  *phase // nil without evaluation
+	eval  *phase    // nil without evaluation
+	ckpt  *ckpt.Set // nil without checkpoints
 }
 
 func plan(w *dsl.Workload, id string) (stages.Task, error) {
@@ -108,7 +128,28 @@ func plan(w *dsl.Workload, id string) (stages.Task, error) {
 			return nil, err
 		}
 	}
+	if c := s.Checkpoint; c != nil {
+		if _, ok := w.Targets[c.Target]; !ok {
+			return nil, w.ErrorAt([]any{"stages", id, "checkpoint", "target"}, "no target %q in this workload", c.Target)
+		}
+		// Rank 0 saves the model, as DLIO's rank-zero checkpoints of the
+		// image workloads do; DLIO names the file model_states-0.
+		t.ckpt = &ckpt.Set{Target: c.Target, Path: c.Path, Dir: "global_epoch",
+			Files: [][]ckpt.File{{{Name: "model_states-0.pt", Tensors: []ckpt.Tensor{{Name: "model", Bytes: c.ModelBytes}}}}},
+			ChunkBytes: c.ChunkBytes, Fsync: c.Fsync}
+	}
 	return t, nil
+}
+
+// checkpoints is the number of checkpoints the stage saves.
+func (t *task) checkpoints() int64 {
+	var n int64
+	for e := 1; e <= t.spec.Epochs; e++ {
+		if t.spec.Checkpoint.at(e) {
+			n++
+		}
+	}
+	return n
 }
 
 func checkSteps(w *dsl.Workload, id string, ph *phase, at ...any) error {
@@ -247,6 +288,11 @@ func (t *task) Work() stages.Work {
 		w.ReadBytes += n * e.ReadBytes
 		w.Ops += n * e.Ops
 	}
+	if n := t.checkpoints(); n > 0 {
+		w.WriteBytes += n * t.spec.Checkpoint.ModelBytes
+		w.Files += n
+		w.Ops += n
+	}
 	return w
 }
 
@@ -259,6 +305,11 @@ func (t *task) Describe() string {
 	}
 	if t.eval != nil {
 		d += fmt.Sprintf("; evaluates on %s (%d steps of batch %d)", t.eval.layout.Name, t.eval.steps, t.eval.batch)
+	}
+	if n := t.checkpoints(); n > 0 {
+		c := s.Checkpoint
+		d += fmt.Sprintf("; rank 0 saves %d checkpoints of %s to %s:%s/ (after epoch %d, every %d)",
+			n, measure.IEC(c.ModelBytes), c.Target, c.Path, c.AfterEpoch, c.Every)
 	}
 	return d
 }
@@ -371,6 +422,25 @@ func (r *run) metrics() stages.Metrics {
 	}
 	if len(tr.au) < s.Epochs {
 		m["epochs_planned"] = s.Epochs
+	}
+	if len(r.saved) > 0 {
+		// Checkpoints are timed apart from the epochs, as DLIO times them:
+		// outside every epoch's AU and throughput.
+		var epochs []int
+		var secs, rates []float64
+		var bytes int64
+		for _, c := range r.saved {
+			epochs = append(epochs, c.epoch)
+			secs = append(secs, c.Seconds)
+			rates = append(rates, float64(c.Bytes)/(1<<30)/c.Seconds)
+			bytes += c.Bytes
+		}
+		m["checkpoint_epochs"] = epochs
+		m["checkpoint_save_seconds"] = secs
+		m["checkpoint_save_mean_seconds"], _ = meanStdev(secs)
+		// GB = 2^30 bytes, as the checkpoint stage's upstream keys.
+		m["checkpoint_save_io_mean_GB_per_second"], _ = meanStdev(rates)
+		m["checkpoint_bytes_written"] = bytes
 	}
 	if r.eval != nil {
 		ev := figures(r.evaluated)

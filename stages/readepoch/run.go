@@ -16,6 +16,7 @@ import (
 	"mlps.dev/mlps/backends"
 	"mlps.dev/mlps/stages"
 	"mlps.dev/mlps/stages/content"
+	"mlps.dev/mlps/stages/internal/ckpt"
 )
 
 func (t *task) Run(ctx context.Context, env *stages.Env) (stages.Metrics, error) {
@@ -43,6 +44,24 @@ func (t *task) Run(ctx context.Context, env *stages.Env) (stages.Metrics, error)
 		return nil, err
 	}
 	defer r.steps.Close()
+	var save func(e int) error
+	if t.ckpt != nil {
+		cb, err := env.Target(t.ckpt.Target)
+		if err != nil {
+			return nil, err
+		}
+		// Allocated and touched before the first epoch, so no epoch pays
+		// for the checkpoint's buffers.
+		pool := ckpt.NewPool(t.ckpt.PoolSize(64), int(t.ckpt.ChunkBytes), false)
+		gen := content.New(env.Workload.Seed)
+		save = func(e int) error {
+			_, pr, err := t.ckpt.Run(ctx, env.Meter, cb, pool, gen, "save", e)
+			if err == nil {
+				r.saved = append(r.saved, savedCheckpoint{epoch: e, PhaseResult: pr})
+			}
+			return err
+		}
+	}
 
 	for e := range t.spec.Epochs {
 		res, err := r.epoch(ctx, t.train, b, e)
@@ -52,6 +71,12 @@ func (t *task) Run(ctx context.Context, env *stages.Env) (stages.Metrics, error)
 			return r.metrics(), err
 		}
 		r.trained = append(r.trained, res)
+		// DLIO checkpoints at the end of the epoch, before evaluating.
+		if t.spec.Checkpoint.at(e + 1) {
+			if err := save(e + 1); err != nil {
+				return r.metrics(), err
+			}
+		}
 		if ev := t.spec.Evaluation; ev != nil && e+1 >= ev.AfterEpoch && (e+1-ev.AfterEpoch)%ev.Every == 0 {
 			res, err := r.epoch(ctx, t.eval, eb, e)
 			if err != nil {
@@ -76,7 +101,14 @@ type run struct {
 	steps      *stepLog
 	trained    [][]rankEpoch // per epoch, per rank
 	evaluated  [][]rankEpoch // per evaluation, per rank
+	saved      []savedCheckpoint
 	start, end time.Time
+}
+
+// savedCheckpoint is one checkpoint saved after epoch.
+type savedCheckpoint struct {
+	epoch int
+	ckpt.PhaseResult
 }
 
 // epoch runs one epoch of ph on every rank.

@@ -22,6 +22,9 @@ type Set struct {
 	// the checkpoints below the target's root.
 	Target string
 	Path   string
+	// Dir starts the name of each checkpoint's directory, which ends in
+	// its number: "global_step" (the default) or "global_epoch".
+	Dir string
 	// Files holds, per rank, the files it saves.
 	Files      [][]File
 	ChunkBytes int64
@@ -32,7 +35,11 @@ type Set struct {
 
 // Name is the object of rank file f in checkpoint k (counted from 1).
 func (s *Set) Name(k int, f string) string {
-	dir := fmt.Sprintf("global_step%d", k)
+	d := s.Dir
+	if d == "" {
+		d = "global_step"
+	}
+	dir := fmt.Sprintf("%s%d", d, k)
 	if s.Path != "" {
 		dir = s.Path + "/" + dir
 	}
