@@ -15,9 +15,9 @@ import (
 	"mlps.dev/mlps/dsl"
 	"mlps.dev/mlps/stages"
 	"mlps.dev/mlps/stages/dataset"
+	"mlps.dev/mlps/stages/format/parquet"
 	"mlps.dev/mlps/stages/internal/ckpt"
 	"mlps.dev/mlps/stages/measure"
-	"mlps.dev/mlps/stages/format/parquet"
 )
 
 // Spec mirrors schema.#ReadEpoch.
@@ -135,7 +135,7 @@ func plan(w *dsl.Workload, id string) (stages.Task, error) {
 		// Rank 0 saves the model, as DLIO's rank-zero checkpoints of the
 		// image workloads do; DLIO names the file model_states-0.
 		t.ckpt = &ckpt.Set{Target: c.Target, Path: c.Path, Dir: "global_epoch",
-			Files: [][]ckpt.File{{{Name: "model_states-0.pt", Tensors: []ckpt.Tensor{{Name: "model", Bytes: c.ModelBytes}}}}},
+			Files:      [][]ckpt.File{{{Name: "model_states-0.pt", Tensors: []ckpt.Tensor{{Name: "model", Bytes: c.ModelBytes}}}}},
 			ChunkBytes: c.ChunkBytes, Fsync: c.Fsync}
 	}
 	return t, nil
