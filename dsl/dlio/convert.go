@@ -21,8 +21,9 @@ func newConverter(filename string, opts Options) *converter {
 
 // Reasons shared by several fields.
 const (
-	whyCheckpoint = "checkpointing is not mapped yet (a later mlps issue); the converted workload does not checkpoint"
-	whyModel      = "the model's shape only sizes DLIO's checkpoints, and checkpointing is not mapped yet"
+	whyCheckpointOff = "workflow.checkpoint is off, so DLIO does not checkpoint and neither does the converted workload"
+	whyModelOff      = "the model only sizes DLIO's checkpoints, and workflow.checkpoint is off"
+	whyNoData        = "the workflow neither generates nor trains, so the converted workload has no dataset"
 	whyLoader     = "mlps emulates the data loader of any framework the same way: read_threads workers per accelerator, prefetch_size batches in flight"
 	whyNoTrain    = "workflow.train is off, so DLIO does not read the dataset and the converted workload has no read-epoch stage"
 	whyNoEval     = "workflow.evaluation is off"
@@ -53,9 +54,6 @@ func (c *converter) convert(root *node) *obj {
 	train := c.flag(wf, "train", true)
 	evaluation := c.flag(wf, "evaluation", false)
 	checkpoint := c.flag(wf, "checkpoint", false)
-	if checkpoint {
-		c.warn(wf.child("checkpoint"), whyCheckpoint)
-	}
 	if c.flag(wf, "profiling", false) {
 		c.warn(wf.child("profiling"), whyProfiling)
 	}
@@ -77,8 +75,49 @@ func (c *converter) convert(root *node) *obj {
 	}
 	c.warn(c.get(c.root, "framework"), whyLoader)
 
+	targets := &obj{}
+	w.set("targets", targets)
+	stages := &obj{}
+	if generate || train {
+		c.data(w, targets, stages, generate, train, evaluation)
+	} else {
+		c.warnAll(c.section("dataset"), whyNoData)
+		c.warnAll(c.section("storage"), whyNoData)
+		c.warnAll(c.readerSection(), whyNoTrain)
+		c.warnAll(c.section("train"), whyNoTrain)
+		c.warnAll(c.section("evaluation"), whyNoTrain)
+		c.warnAll(c.section("metric"), whyNoTrain)
+	}
+	if checkpoint {
+		c.checkpoint(targets, stages, train)
+	} else {
+		c.warnAll(c.section("checkpoint"), whyCheckpointOff)
+		c.warnAll(c.get(c.root, "model"), whyModelOff)
+	}
+	if len(stages.fields) == 0 && len(c.errs) == 0 {
+		at := wf
+		if at == nil {
+			at = c.root
+		}
+		c.errs = append(c.errs, dsl.Errorf(at.pos, c.rel(at.path),
+			"nothing to convert: the workflow neither generates data, nor trains, nor checkpoints"))
+	}
+	w.set("stages", stages)
+
+	c.warnAll(c.section("profiling"), whyProfiling)
+	if out := c.section("output"); out != nil {
+		c.warn(c.get(out, "folder"), "mlps exec writes its results to --results DIR")
+		c.warn(c.get(out, "log_file"), "mlps exec writes its progress to stderr and its results to --results DIR")
+	}
+	return w
+}
+
+// data maps the dataset, and the generate and read-epoch stages of the
+// workflow, into w.
+func (c *converter) data(w, targets, stages *obj, generate, train, evaluation bool) {
+	wf := c.section("workflow")
 	uri, uriDoc := c.target()
-	w.set("targets", &obj{fields: []field{{label: "data", value: &obj{fields: []field{{label: "uri", value: strLit(uri), doc: uriDoc}}}}}})
+	targets.set("data", &obj{fields: []field{{label: "uri", value: strLit(uri), doc: uriDoc}}})
 
 	ds := c.section("dataset")
 	trainSet, readColumns := c.dataset(ds)
@@ -118,7 +157,6 @@ func (c *converter) convert(root *node) *obj {
 	}
 	w.set("datasets", datasets)
 
-	stages := &obj{}
 	if generate {
 		stages.set("datagen", &obj{fields: []field{{label: "kind", value: strLit("generate")}, {label: "dataset", value: strLit("train")}}},
 			"workflow.generate_data: write the training files")
@@ -138,27 +176,6 @@ func (c *converter) convert(root *node) *obj {
 			c.warnAll(out.child("metric"), whyNoTrain)
 		}
 	}
-	if len(stages.fields) == 0 {
-		at := wf
-		if at == nil {
-			at = c.root
-		}
-		c.errs = append(c.errs, dsl.Errorf(at.pos, c.rel(at.path),
-			"nothing to convert: the workflow neither generates data nor trains (checkpointing is not mapped yet)"))
-	}
-	w.set("stages", stages)
-
-	if checkpoint {
-		c.warnAll(c.section("checkpoint"), whyCheckpoint)
-	} else {
-		c.warnAll(c.section("checkpoint"), "workflow.checkpoint is off, and checkpointing is not mapped yet (a later mlps issue)")
-	}
-	c.warnAll(c.section("profiling"), whyProfiling)
-	if out := c.section("output"); out != nil {
-		c.warn(c.get(out, "folder"), "mlps exec writes its results to --results DIR")
-		c.warn(c.get(out, "log_file"), "mlps exec writes its progress to stderr and its results to --results DIR")
-	}
-	return w
 }
 
 // name maps model.name (or a bare "model: name") to the workload name.
@@ -169,7 +186,6 @@ func (c *converter) name() (string, []string) {
 			if n := c.get(m, "name"); n != nil {
 				raw, _ = c.str(n)
 			}
-			c.warnAll(m, whyModel)
 		} else {
 			raw, _ = c.str(m)
 			from = "model"

@@ -370,11 +370,47 @@ func TestConvertCases(t *testing.T) {
 			},
 		},
 		{
-			name: "checkpointing is reported",
-			yaml: minimal + "workflow:\n  checkpoint: true\ncheckpoint:\n  checkpoint_folder: ckpt\n",
+			name: "a model of model_size bytes is checkpointed between epochs",
+			yaml: "model:\n  name: m\n  model_size: 499153191\ndataset:\n  format: npz\n  num_files_train: 64\n  record_length_bytes: 4096\n" +
+				"workflow:\n  checkpoint: true\ncheckpoint:\n  checkpoint_folder: ckpt/unet3d\n  checkpoint_after_epoch: 5\n" +
+				"  epochs_between_checkpoints: 2\n  steps_between_checkpoints: 100\n  rank_sync: true\n",
+			fields: map[string]string{
+				"targets.ckpt.uri":                    `"file://` + filepath.ToSlash(filepath.Join(base, "ckpt")) + `"`,
+				"stages.train.checkpoint.target":      `"ckpt"`,
+				"stages.train.checkpoint.path":        `"unet3d"`,
+				"stages.train.checkpoint.model_bytes": "499153191",
+				"stages.train.checkpoint.after_epoch": "5",
+				"stages.train.checkpoint.every":       "2",
+				"stages.train.checkpoint.fsync":       "false",
+				"stages.checkpoint":                   "-",
+			},
 			warnings: []string{
-				"cfg.yaml:8:3: workflow.checkpoint: not mapped: checkpointing is not mapped yet",
-				"cfg.yaml:10:3: checkpoint.checkpoint_folder: not mapped: checkpointing is not mapped yet",
+				"cfg.yaml:14:3: checkpoint.steps_between_checkpoints: not mapped: mlps checkpoints at the end of epochs",
+				"cfg.yaml:15:3: checkpoint.rank_sync: not mapped: mlps saves every rank's own files",
+			},
+		},
+		{
+			name: "a transformer becomes a checkpoint stage",
+			yaml: "model:\n  name: llama_8b\n  type: transformer\n  num_layers: 32\n  parallelism:\n    tensor: 1\n    pipeline: 1\n    zero_stage: 3\n" +
+				"    data: 8\n  transformer:\n    vocab_size: 128256\n    hidden_size: 4096\n    ffn_hidden_size: 14336\n" +
+				"    num_attention_heads: 32\n    num_kv_heads: 8\nworkflow:\n  generate_data: false\n  train: false\n  checkpoint: true\n" +
+				"checkpoint:\n  checkpoint_folder: checkpoints/llama_8b\n  time_between_checkpoints: 5\n  num_checkpoints_write: 10\n" +
+				"  num_checkpoints_read: 10\n  fsync: true\n",
+			fields: map[string]string{
+				"targets.ckpt.uri":                   `"file://` + filepath.ToSlash(filepath.Join(base, "checkpoints")) + `"`,
+				"targets.data":                       "-",
+				"datasets":                           "{}",
+				"stages.checkpoint.kind":             `"checkpoint"`,
+				"stages.checkpoint.path":             `"llama_8b"`,
+				"stages.checkpoint.model.layers":     "32",
+				"stages.checkpoint.model.hidden":     "4096",
+				"stages.checkpoint.model.kv_heads":   "8",
+				"stages.checkpoint.parallelism.data": "8",
+				"stages.checkpoint.parallelism.zero": "3",
+				"stages.checkpoint.ranks":            "1",
+				"stages.checkpoint.writes":           "10",
+				"stages.checkpoint.pause":            "5",
+				"stages.checkpoint.fsync":            "true",
 			},
 		},
 		{
@@ -491,7 +527,13 @@ func TestConvertErrors(t *testing.T) {
 		{"not a mapping", "- a\n- b\n", "cfg.yaml:1:1: a DLIO workload is a YAML mapping"},
 		{"empty", "# nothing\n", "cfg.yaml:1:1: empty DLIO workload"},
 		{"duplicate key", "dataset:\n  format: npz\n  format: npy\n", "cfg.yaml:3:3: dataset.format: duplicate key; first written at line 2"},
-		{"nothing to do", "workflow:\n  train: false\n  checkpoint: true\n", "cfg.yaml:1:1: workflow: nothing to convert"},
+		{"nothing to do", "workflow:\n  train: false\n", "cfg.yaml:1:1: workflow: nothing to convert"},
+		{"checkpoint of an unknown size", "workflow:\n  train: false\n  checkpoint: true\n",
+			"cfg.yaml:3:15: workflow.checkpoint: workflow.checkpoint is on without training, but the model is not a transformer"},
+		{"replicas of a transformer", "model:\n  type: transformer\n  num_layers: 2\n  parallelism:\n    tensor: 3\n  transformer:\n" +
+			"    vocab_size: 100\n    hidden_size: 64\n    ffn_hidden_size: 128\n    num_attention_heads: 4\n" +
+			"workflow:\n  train: false\n  checkpoint: true\n",
+			"cfg.yaml:2:3: model: mpirun -np (--accelerators 1) is not a multiple of tensor × pipeline = 3"},
 		{"bad prefix", "dataset:\n  file_prefix: ../x\n", `cfg.yaml:2:16: dataset.file_prefix: file prefix "../x"`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
