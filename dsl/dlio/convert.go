@@ -24,11 +24,11 @@ const (
 	whyCheckpointOff = "workflow.checkpoint is off, so DLIO does not checkpoint and neither does the converted workload"
 	whyModelOff      = "the model only sizes DLIO's checkpoints, and workflow.checkpoint is off"
 	whyNoData        = "the workflow neither generates nor trains, so the converted workload has no dataset"
-	whyLoader     = "mlps emulates the data loader of any framework the same way: read_threads workers per accelerator, prefetch_size batches in flight"
-	whyNoTrain    = "workflow.train is off, so DLIO does not read the dataset and the converted workload has no read-epoch stage"
-	whyNoEval     = "workflow.evaluation is off"
-	whyProfiling  = "mlps has no profiler integration; run iostat or a tracer alongside mlps exec"
-	whyResize     = "DLIO reshapes each sample to this size after loading it, which moves no storage bytes"
+	whyLoader        = "mlps emulates the data loader of any framework the same way: read_threads workers per accelerator, prefetch_size batches in flight"
+	whyNoTrain       = "workflow.train is off, so DLIO does not read the dataset and the converted workload has no read-epoch stage"
+	whyNoEval        = "workflow.evaluation is off"
+	whyProfiling     = "mlps has no profiler integration; run iostat or a tracer alongside mlps exec"
+	whyResize        = "DLIO reshapes each sample to this size after loading it, which moves no storage bytes"
 )
 
 // mlpsFormats are the formats of schema.#Dataset.
