@@ -3,6 +3,7 @@ package stages
 import (
 	"context"
 	"sync"
+	"time"
 )
 
 // World is the set of emulated accelerators (ranks) that take part in a
@@ -48,6 +49,23 @@ func (w *LocalWorld) Barrier(ctx context.Context) error {
 	w.mu.Unlock()
 	select {
 	case <-gen:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Sleep waits for d, as an emulated accelerator computes or training
+// pauses between checkpoints, and returns early with ctx's error when the
+// run is cancelled, so that Ctrl-C is prompt.
+func Sleep(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return ctx.Err()
+	}
+	tm := time.NewTimer(d)
+	defer tm.Stop()
+	select {
+	case <-tm.C:
 		return nil
 	case <-ctx.Done():
 		return ctx.Err()

@@ -212,7 +212,7 @@ func (t *task) Run(ctx context.Context, env *stages.Env) (stages.Metrics, error)
 	var runErr error
 	for k := 1; k <= t.spec.Writes && runErr == nil; k++ {
 		if k > 1 && t.spec.Pause > 0 {
-			if runErr = sleep(ctx, time.Duration(t.spec.Pause*float64(time.Second))); runErr != nil {
+			if runErr = stages.Sleep(ctx, time.Duration(t.spec.Pause*float64(time.Second))); runErr != nil {
 				break
 			}
 		}
@@ -240,15 +240,4 @@ func (t *task) Run(ctx context.Context, env *stages.Env) (stages.Metrics, error)
 		m["page_cache"] = dropped
 	}
 	return m, runErr
-}
-
-func sleep(ctx context.Context, d time.Duration) error {
-	tm := time.NewTimer(d)
-	defer tm.Stop()
-	select {
-	case <-tm.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
 }

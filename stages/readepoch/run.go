@@ -186,7 +186,7 @@ func (r *run) rankEpoch(ctx context.Context, ph *phase, b backends.Backend, worl
 		var c time.Duration
 		if d := draws.next(); d > 0 {
 			c0 := time.Now()
-			if err := sleep(ctx, d); err != nil {
+			if err := stages.Sleep(ctx, d); err != nil {
 				return re, err
 			}
 			c = time.Since(c0)
@@ -282,20 +282,4 @@ func (r *run) writeRanks() error {
 		err = cerr
 	}
 	return err
-}
-
-// sleep stands in for the accelerator's compute; it returns early when the
-// run is cancelled so that Ctrl-C is prompt.
-func sleep(ctx context.Context, d time.Duration) error {
-	if d <= 0 {
-		return ctx.Err()
-	}
-	tm := time.NewTimer(d)
-	defer tm.Stop()
-	select {
-	case <-tm.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
 }
