@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 	"time"
 
@@ -75,7 +76,6 @@ func plan(w *dsl.Workload, id string) (stages.Task, error) {
 		for _, f := range t.set.Files[r] {
 			t.bytes += f.Bytes()
 			t.nfiles++
-			t.chunks += (f.Bytes() + s.ChunkBytes - 1) / s.ChunkBytes
 		}
 	}
 	fm, fo := sz.Totals(full)
@@ -107,8 +107,8 @@ type task struct {
 	ranks, full int64
 	seed        uint64
 	set         *ckpt.Set // what the ranks run save
-	// bytes, nfiles and chunks are one checkpoint's, over the ranks run.
-	bytes, nfiles, chunks int64
+	// bytes and nfiles are one checkpoint's, over the ranks run.
+	bytes, nfiles int64
 	fullBytes             int64
 }
 
@@ -118,7 +118,7 @@ func (t *task) Writes() []string { return nil }
 func (t *task) Work() stages.Work {
 	w, r := int64(t.spec.Writes), int64(t.spec.Reads)
 	return stages.Work{WriteBytes: w * t.bytes, ReadBytes: r * t.bytes,
-		Files: (w + r) * t.nfiles, Ops: (w + r) * t.chunks}
+		Files: (w + r) * t.nfiles, Ops: (w + r) * t.nfiles}
 }
 
 func (t *task) Describe() string {
@@ -218,26 +218,35 @@ func (t *task) Run(ctx context.Context, env *stages.Env) (stages.Metrics, error)
 		}
 		runErr = phase("save", k)
 	}
+	// Loads cycle through the checkpoints saved; without saves they load
+	// checkpoints an earlier run saved, 1, 2, ...
+	load := func(i int) int {
+		if t.spec.Writes > 0 {
+			return i%t.spec.Writes + 1
+		}
+		return i + 1
+	}
 	var dropped string
-	if runErr == nil && t.spec.Reads > 0 && t.spec.Writes > 0 && t.spec.DropCache {
-		ks := make([]int, t.spec.Writes)
-		for i := range ks {
-			ks[i] = i + 1
+	if runErr == nil && t.spec.Reads > 0 && t.spec.DropCache {
+		var ks []int
+		for i := range min(t.spec.Reads, max(t.spec.Writes, t.spec.Reads)) {
+			if k := load(i); !slices.Contains(ks, k) {
+				ks = append(ks, k)
+			}
 		}
 		dropped, runErr = t.set.Evict(ctx, b, ks)
 	}
 	for i := 0; i < t.spec.Reads && runErr == nil; i++ {
-		// Loads cycle through the checkpoints saved; without saves they
-		// load checkpoints an earlier run saved, 1, 2, ...
-		k := i + 1
-		if t.spec.Writes > 0 {
-			k = i%t.spec.Writes + 1
-		}
-		runErr = phase("load", k)
+		runErr = phase("load", load(i))
 	}
 	m := t.metrics(saves, loads)
 	if dropped != "" {
 		m["page_cache"] = dropped
+	} else if _, local := b.(backends.Evicter); local && !t.spec.ODirect && len(loads) > 0 {
+		// The rules want caches dropped, or O_DIRECT, when a client's
+		// checkpoint is under 3 × its memory: then loads may be served
+		// from memory, not storage.
+		m["potential_caching"] = t.bytes < 3*stages.HostMemoryBytes()
 	}
 	return m, runErr
 }

@@ -129,7 +129,7 @@ func TestVerifyFindsCorruption(t *testing.T) {
 			return err
 		}, "rank 3, file ck/global_step1/zero_pp_rank_1_mp_rank_1_optim_states.pt: byte 100003 differs"},
 		{"truncated", func(p string) error { return os.Truncate(p, 70_000) },
-			"ck/global_step1/zero_pp_rank_1_mp_rank_1_optim_states.pt ends at byte 70000, but rank 3 saved"},
+			"ck/global_step1/zero_pp_rank_1_mp_rank_1_optim_states.pt is 70000 bytes, but rank 3 saved"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()

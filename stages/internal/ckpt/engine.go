@@ -247,7 +247,7 @@ func (s *Set) load(ctx context.Context, b backends.Backend, pool *Pool, gen *con
 					return nil
 				}
 				n := min(s.ChunkBytes, size-off)
-				got, ep, err := s.readChunk(gctx, b, pool, gen, name, stream, rank, off, n)
+				got, ep, err := s.readChunk(gctx, b, pool, gen, name, stream, rank, off, n, size)
 				mu.Lock()
 				r.Bytes += got
 				if got > 0 && r.FirstByte.IsZero() {
@@ -271,7 +271,7 @@ func (s *Set) load(ctx context.Context, b backends.Backend, pool *Pool, gen *con
 
 // readChunk reads [off, off+n) of name into a pooled chunk and checks it
 // when verifying.
-func (s *Set) readChunk(ctx context.Context, b backends.Backend, pool *Pool, gen *content.Generator, name string, stream uint64, rank, off, n int64) (int64, string, error) {
+func (s *Set) readChunk(ctx context.Context, b backends.Backend, pool *Pool, gen *content.Generator, name string, stream uint64, rank, off, n, size int64) (int64, string, error) {
 	c, ok := pool.get(ctx)
 	if !ok {
 		return 0, "", ctx.Err()
@@ -289,7 +289,7 @@ func (s *Set) readChunk(ctx context.Context, b backends.Backend, pool *Pool, gen
 		rc, err = b.Open(ctx, name, off, n)
 	}
 	if err != nil {
-		return 0, "", err
+		return 0, "", s.short(ctx, b, name, rank, size, err)
 	}
 	ep := backends.EndpointOf(rc)
 	got, err := io.ReadFull(rc, c.buf[:n])
@@ -297,7 +297,7 @@ func (s *Set) readChunk(ctx context.Context, b backends.Backend, pool *Pool, gen
 		err = cerr
 	}
 	if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
-		err = fmt.Errorf("%s ends at byte %d, but rank %d saved %d bytes there: the checkpoint is short", name, off+int64(got), rank, off+n)
+		err = s.short(ctx, b, name, rank, size, err)
 	}
 	if err == nil && s.Verify {
 		if bad, ok := gen.Verify(c.buf[:n], stream, off); !ok {
@@ -305,4 +305,14 @@ func (s *Set) readChunk(ctx context.Context, b backends.Backend, pool *Pool, gen
 		}
 	}
 	return int64(got), ep, err
+}
+
+// short turns the error of a read that found less than was saved into
+// one that says so, with the file's size, whichever chunk met it first.
+func (s *Set) short(ctx context.Context, b backends.Backend, name string, rank, size int64, err error) error {
+	info, serr := b.Stat(ctx, name)
+	if serr != nil || info.Size >= size {
+		return err
+	}
+	return fmt.Errorf("%s is %d bytes, but rank %d saved %d: the checkpoint is short", name, info.Size, rank, size)
 }
