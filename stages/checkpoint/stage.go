@@ -109,7 +109,7 @@ type task struct {
 	set         *ckpt.Set // what the ranks run save
 	// bytes and nfiles are one checkpoint's, over the ranks run.
 	bytes, nfiles int64
-	fullBytes             int64
+	fullBytes     int64
 }
 
 func (t *task) Reads() []string  { return nil }
