@@ -229,7 +229,7 @@ func (t *task) Run(ctx context.Context, env *stages.Env) (stages.Metrics, error)
 	var dropped string
 	if runErr == nil && t.spec.Reads > 0 && t.spec.DropCache {
 		var ks []int
-		for i := range min(t.spec.Reads, max(t.spec.Writes, t.spec.Reads)) {
+		for i := range t.spec.Reads {
 			if k := load(i); !slices.Contains(ks, k) {
 				ks = append(ks, k)
 			}
