@@ -109,7 +109,8 @@ func TestMetricsFollowTheSlowestRank(t *testing.T) {
 }
 
 // A byte changed on storage is found when loading with verify, and the
-// error names the rank, the file and the offset; a short file says so.
+// error names the rank, the file and the offset; a short or a long file
+// says so.
 func TestVerifyFindsCorruption(t *testing.T) {
 	for _, tc := range []struct {
 		name   string
@@ -128,6 +129,14 @@ func TestVerifyFindsCorruption(t *testing.T) {
 			_, err = f.WriteAt(b, 100_003)
 			return err
 		}, "rank 3, file ck/global_step1/zero_pp_rank_1_mp_rank_1_optim_states.pt: byte 100003 differs"},
+		{"longer", func(p string) error {
+			f, err := os.OpenFile(p, os.O_APPEND|os.O_WRONLY, 0)
+			if err != nil {
+				return err
+			}
+			f.Write([]byte("tail"))
+			return f.Close()
+		}, "ck/global_step1/zero_pp_rank_1_mp_rank_1_optim_states.pt goes on past the"},
 		{"truncated", func(p string) error { return os.Truncate(p, 70_000) },
 			"ck/global_step1/zero_pp_rank_1_mp_rank_1_optim_states.pt is 70000 bytes, but rank 3 saved"},
 	} {

@@ -277,22 +277,30 @@ func (s *Set) readChunk(ctx context.Context, b backends.Backend, pool *Pool, gen
 		return 0, "", ctx.Err()
 	}
 	defer pool.put(c)
+	// The last chunk asks for one byte more, to tell a file longer than
+	// its rank saved from a complete one.
+	want := n
+	if off+n == size {
+		want++
+	}
 	var rc io.ReadCloser
 	var err error
-	if s.ODirect {
-		if d, ok := b.(backends.DirectOpener); ok {
-			rc, err = d.OpenDirect(ctx, name, off, n)
-		} else {
-			rc, err = b.Open(ctx, name, off, n)
-		}
+	if d, ok := b.(backends.DirectOpener); ok && s.ODirect {
+		rc, err = d.OpenDirect(ctx, name, off, want)
 	} else {
-		rc, err = b.Open(ctx, name, off, n)
+		rc, err = b.Open(ctx, name, off, want)
 	}
 	if err != nil {
 		return 0, "", s.short(ctx, b, name, rank, size, err)
 	}
 	ep := backends.EndpointOf(rc)
 	got, err := io.ReadFull(rc, c.buf[:n])
+	if err == nil && want > n {
+		var extra [1]byte
+		if k, _ := io.ReadFull(rc, extra[:]); k > 0 {
+			err = fmt.Errorf("%s goes on past the %d bytes rank %d saved: it is not this checkpoint's file", name, size, rank)
+		}
+	}
 	if cerr := rc.Close(); err == nil {
 		err = cerr
 	}
