@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 
@@ -181,6 +183,15 @@ func (w *Workload) ErrorAt(path []any, format string, args ...any) error {
 		parts[i] = fmt.Sprint(p)
 	}
 	return Errorf(w.Pos(path...), strings.Join(parts, "."), format, args...)
+}
+
+// CheckTarget is nil when the workload has a target called name, and
+// otherwise an input error at path that lists the targets there are.
+func (w *Workload) CheckTarget(name string, path ...any) error {
+	if _, ok := w.Targets[name]; ok {
+		return nil
+	}
+	return w.ErrorAt(path, "unknown target %q (targets: %s)", name, strings.Join(slices.Sorted(maps.Keys(w.Targets)), ", "))
 }
 
 // inSchema reports whether p is in one of the embedded schema's files.

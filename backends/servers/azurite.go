@@ -3,7 +3,6 @@ package servers
 import (
 	"context"
 	"fmt"
-	"net/http"
 	"strconv"
 	"testing"
 	"time"
@@ -48,22 +47,8 @@ func Azurite(t testing.TB) *AzuriteServer {
 			"--skipApiVersionCheck", "--loose", "--silent",
 			// Tests must not phone home.
 			"--disableTelemetry"},
-		nil, anyHTTPResponse(endpoint+"/"+AzuriteAccount+"?comp=properties&restype=service"))
+		nil, HTTPReady(endpoint+"/"+AzuriteAccount+"?comp=properties&restype=service", 0))
 	return &AzuriteServer{Process: p, Endpoint: endpoint, Account: AzuriteAccount, Key: AzuriteKey}
-}
-
-// anyHTTPResponse is ready once the server answers at all: an anonymous
-// request gets an error status, which still proves it is serving.
-func anyHTTPResponse(url string) func() error {
-	c := &http.Client{Timeout: 2 * time.Second}
-	return func() error {
-		resp, err := c.Get(url)
-		if err != nil {
-			return err
-		}
-		resp.Body.Close()
-		return nil
-	}
 }
 
 // ConnectionString is what AZURE_STORAGE_CONNECTION_STRING holds to reach

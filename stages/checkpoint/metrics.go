@@ -2,8 +2,6 @@ package checkpoint
 
 import (
 	"fmt"
-	"math"
-	"sort"
 
 	"mlps.dev/mlps/stages"
 	"mlps.dev/mlps/stages/internal/ckpt"
@@ -45,8 +43,8 @@ func (t *task) metrics(saves, loads []ckpt.PhaseResult) stages.Metrics {
 			rates = append(rates, float64(r.Bytes)/gb/r.Seconds)
 			bytes = append(bytes, float64(r.Bytes))
 		}
-		md, sd := meanStdev(durs)
-		mr, sr := meanStdev(rates)
+		md, sd := measure.MeanStdev(durs)
+		mr, sr := measure.MeanStdev(rates)
 		p := ph.name + "_checkpoint_"
 		m[p+"duration_mean_seconds"] = md
 		m[p+"duration_stdev_seconds"] = sd
@@ -62,21 +60,6 @@ func (t *task) metrics(saves, loads []ckpt.PhaseResult) stages.Metrics {
 		m[ph.name+"_bytes"] = int64(total)
 	}
 	return m
-}
-
-// meanStdev is the mean and the population standard deviation, as
-// numpy's std computes it for DLIO.
-func meanStdev(xs []float64) (float64, float64) {
-	var s float64
-	for _, x := range xs {
-		s += x
-	}
-	mean := s / float64(len(xs))
-	var v float64
-	for _, x := range xs {
-		v += (x - mean) * (x - mean)
-	}
-	return mean, math.Sqrt(v / float64(len(xs)))
 }
 
 // SummaryKeys are the keys this stage puts at the top of summary.json.
@@ -106,13 +89,4 @@ func (t *task) Headline(m stages.Metrics) string {
 		s += fmt.Sprintf("; the full %d-rank run would save %s", t.full, measure.IEC(t.fullBytes))
 	}
 	return s
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	ks := make([]string, 0, len(m))
-	for k := range m {
-		ks = append(ks, k)
-	}
-	sort.Strings(ks)
-	return ks
 }

@@ -46,8 +46,8 @@ func plan(w *dsl.Workload, id string) (stages.Task, error) {
 		return nil, err
 	}
 	at := func(f ...any) []any { return append([]any{"stages", id}, f...) }
-	if _, ok := w.Targets[s.Target]; !ok {
-		return nil, w.ErrorAt(at("target"), "no target %q: the workload's targets are %s", s.Target, targetNames(w))
+	if err := w.CheckTarget(s.Target, at("target")...); err != nil {
+		return nil, err
 	}
 	sz := ckpt.Sizing{Model: s.Model, Par: s.Parallelism}
 	if field, err := sz.Check(); err != nil {
@@ -93,11 +93,6 @@ func splitField(f string) []any {
 		}
 	}
 	return out
-}
-
-func targetNames(w *dsl.Workload) string {
-	b, _ := json.Marshal(sortedKeys(w.Targets))
-	return string(b)
 }
 
 type task struct {

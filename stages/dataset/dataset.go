@@ -208,9 +208,8 @@ func Resolve(w *dsl.Workload, name string, at ...any) (*Layout, error) {
 		return nil, w.ErrorAt(at,
 			"unknown dataset %q (datasets: %s)", name, keys(w.Datasets))
 	}
-	if _, ok := w.Targets[d.Target]; !ok {
-		return nil, dsl.Errorf(w.Pos("datasets", name, "target"), "datasets."+name+".target",
-			"unknown target %q (targets: %s)", d.Target, keys(w.Targets))
+	if err := w.CheckTarget(d.Target, "datasets", name, "target"); err != nil {
+		return nil, err
 	}
 	l, err := New(name, d, w.Seed)
 	if err != nil {

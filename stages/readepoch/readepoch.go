@@ -92,8 +92,8 @@ func plan(w *dsl.Workload, id string) (stages.Task, error) {
 		return nil, err
 	}
 	if s.Via != "" {
-		if _, ok := w.Targets[s.Via]; !ok {
-			return nil, w.ErrorAt([]any{"stages", id, "via"}, "no target %q in this workload", s.Via)
+		if err := w.CheckTarget(s.Via, "stages", id, "via"); err != nil {
+			return nil, err
 		}
 		l.Dataset.Target = s.Via
 	}
@@ -129,8 +129,8 @@ func plan(w *dsl.Workload, id string) (stages.Task, error) {
 		}
 	}
 	if c := s.Checkpoint; c != nil {
-		if _, ok := w.Targets[c.Target]; !ok {
-			return nil, w.ErrorAt([]any{"stages", id, "checkpoint", "target"}, "no target %q in this workload", c.Target)
+		if err := w.CheckTarget(c.Target, "stages", id, "checkpoint", "target"); err != nil {
+			return nil, err
 		}
 		// Rank 0 saves the model, as DLIO's rank-zero checkpoints of the
 		// image workloads do; DLIO names the file model_states-0.
@@ -375,8 +375,8 @@ func figures(per [][]rankEpoch) epochFigures {
 func (r *run) metrics() stages.Metrics {
 	s := r.spec
 	tr := figures(r.trained)
-	auMean, auStdev := meanStdev(tr.au)
-	tMean, tStdev := meanStdev(tr.tput)
+	auMean, auStdev := measure.MeanStdev(tr.au)
+	tMean, tStdev := measure.MeanStdev(tr.tput)
 	rec := float64(r.train.layout.Dataset.RecordBytes)
 	meet := "fail"
 	if auMean >= s.AUMinimum*100 {
@@ -437,17 +437,17 @@ func (r *run) metrics() stages.Metrics {
 		}
 		m["checkpoint_epochs"] = epochs
 		m["checkpoint_save_seconds"] = secs
-		m["checkpoint_save_mean_seconds"], _ = meanStdev(secs)
+		m["checkpoint_save_mean_seconds"], _ = measure.MeanStdev(secs)
 		// GB = 2^30 bytes, as the checkpoint stage's upstream keys.
-		m["checkpoint_save_io_mean_GB_per_second"], _ = meanStdev(rates)
+		m["checkpoint_save_io_mean_GB_per_second"], _ = measure.MeanStdev(rates)
 		m["checkpoint_bytes_written"] = bytes
 	}
 	if r.eval != nil {
 		ev := figures(r.evaluated)
 		m["eval_au_percentage"] = ev.au
 		m["eval_throughput_samples_per_second"] = ev.tput
-		m["eval_au_mean_percentage"], _ = meanStdev(ev.au)
-		m["eval_throughput_mean_samples_per_second"], _ = meanStdev(ev.tput)
+		m["eval_au_mean_percentage"], _ = measure.MeanStdev(ev.au)
+		m["eval_throughput_mean_samples_per_second"], _ = measure.MeanStdev(ev.tput)
 		m["eval_bytes_read"] = ev.bytes
 		m["eval_steps"] = r.eval.steps
 	}
@@ -460,22 +460,6 @@ func perSecond(x, seconds float64) float64 {
 		return 0
 	}
 	return x / seconds
-}
-
-// meanStdev returns the mean and the population standard deviation, as
-// NumPy's mean and std compute them for DLIO.
-func meanStdev(xs []float64) (mean, stdev float64) {
-	if len(xs) == 0 {
-		return 0, 0
-	}
-	for _, x := range xs {
-		mean += x
-	}
-	mean /= float64(len(xs))
-	for _, x := range xs {
-		stdev += (x - mean) * (x - mean)
-	}
-	return mean, math.Sqrt(stdev / float64(len(xs)))
 }
 
 // SummaryKeys are the DLIO keys this stage puts at the top of summary.json.

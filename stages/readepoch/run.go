@@ -45,7 +45,7 @@ func (t *task) Run(ctx context.Context, env *stages.Env) (stages.Metrics, error)
 	}
 	defer r.steps.Close()
 	var save func(e int) error
-	if t.ckpt != nil {
+	if t.checkpoints() > 0 {
 		cb, err := env.Target(t.ckpt.Target)
 		if err != nil {
 			return nil, err
