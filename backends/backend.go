@@ -86,63 +86,6 @@ type Properties struct {
 	Concurrency int
 }
 
-// DirectOpener is implemented by backends that can read around the host's
-// page cache (O_DIRECT), as DLIO's reader.odirect does. OpenDirect has
-// Open's contract; reads are fastest into buffers from AlignedBuffer.
-type DirectOpener interface {
-	OpenDirect(ctx context.Context, name string, off, length int64) (io.ReadCloser, error)
-}
-
-// Syncer is implemented by writers whose Close leaves data in a volatile
-// cache (a file's page cache): Sync makes what was written so far durable,
-// as fsync does. A writer without it is durable once Close returns.
-type Syncer interface {
-	Sync() error
-}
-
-// DirectCreator is implemented by backends that can write around the
-// host's page cache (O_DIRECT). CreateDirect has Create's contract; writes
-// are fastest from buffers from AlignedBuffer in multiples of DirectAlign,
-// and only the last write of a file may be shorter.
-type DirectCreator interface {
-	CreateDirect(ctx context.Context, name string, size int64) (Writer, error)
-}
-
-// Evicter is implemented by backends whose host caches their objects
-// (files in the page cache): Evict writes name back and drops it from the
-// cache, so the next read comes from storage.
-type Evicter interface {
-	Evict(ctx context.Context, name string) error
-}
-
-// Putter is implemented by backends that can store an object the caller
-// holds whole in memory without first copying it into a buffer of their
-// own, as a Writer must (it cannot keep the slices it is given, and an
-// object store needs the bytes again to retry a request). Put has the
-// contract of Create, Write and Close in one call; it returns the
-// endpoint that served the request ("" when there is none).
-type Putter interface {
-	Put(ctx context.Context, name string, data []byte) (endpoint string, err error)
-}
-
-// Put stores data as name through b's Putter, or else with Create, one
-// Write and Close.
-func Put(ctx context.Context, b Backend, name string, data []byte) (endpoint string, err error) {
-	if p, ok := b.(Putter); ok {
-		return p.Put(ctx, name, data)
-	}
-	w, err := b.Create(ctx, name, int64(len(data)))
-	if err != nil {
-		return "", err
-	}
-	endpoint = EndpointOf(w)
-	if _, err := w.Write(data); err != nil {
-		w.Abort()
-		return endpoint, err
-	}
-	return endpoint, w.Close()
-}
-
 // DirectAlign is the alignment of O_DIRECT offsets, lengths and buffers:
 // the largest logical block size in common use.
 const DirectAlign = 4096

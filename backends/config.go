@@ -230,18 +230,3 @@ func RankOf(ctx context.Context) int {
 	}
 	return -1
 }
-
-// Endpointer is implemented by readers and writers of backends that spread
-// requests over several endpoints: Endpoint is the base URL that served
-// the operation, for per-endpoint statistics.
-type Endpointer interface {
-	Endpoint() string
-}
-
-// EndpointOf returns the endpoint of a reader or writer, or "".
-func EndpointOf(x any) string {
-	if e, ok := x.(Endpointer); ok {
-		return e.Endpoint()
-	}
-	return ""
-}
