@@ -7,112 +7,93 @@ import (
 	"fmt"
 	"net/url"
 	"os"
+	"reflect"
 	"regexp"
 	"strconv"
 	"strings"
 )
 
-// Config is a target as a workload defines it: a URI, and the options an
-// object store needs beyond it. Secrets are never part of a Config: it
-// names the environment variables that hold them.
+// Config is a target as a workload defines it (schema.#Target): a URI,
+// and the options an object store needs beyond it. It is the one Go
+// definition of the target options: the workload decodes into it, the
+// planner resolves it (Resolve) and backends open from it. Secrets are
+// never part of a Config: it names the environment variables that hold
+// them.
 type Config struct {
-	URI string
+	URI string `json:"uri"`
 	// Client picks the client library where a scheme has two ("aws" or
 	// "minio" for s3); "" is the scheme's default.
-	Client string
-	// Endpoints are base URLs ("http://10.0.0.1:9000"), already expanded
-	// by ExpandEndpoints; empty means the client's default (environment,
-	// profile, the public service).
-	Endpoints []string
+	Client string `json:"client,omitempty"`
+	// Endpoints are base URLs ("http://10.0.0.1:9000"); a workload's
+	// entries may be comma-separated lists and ranges, and EndpointsFile
+	// a file of them, which Resolve expands into this list. Empty means
+	// the client's default (environment, profile, the public service).
+	Endpoints     []string `json:"endpoints,omitempty"`
+	EndpointsFile string   `json:"endpoints_file,omitempty"`
 	// Strategy spreads requests over several endpoints: "round-robin"
 	// (default), "least-outstanding" or "rank" (rank mod N, see WithRank).
-	Strategy string
-	Region   string
+	Strategy string `json:"strategy,omitempty"`
+	Region   string `json:"region,omitempty"`
 	// PathStyle addresses buckets as endpoint/bucket/key rather than
 	// bucket.endpoint/key; most on-premises stores need it.
-	PathStyle bool
+	PathStyle bool `json:"path_style,omitempty"`
 	// CAFile is a PEM bundle of extra certificate authorities to trust;
 	// InsecureSkipVerify disables certificate checks and is honoured only
 	// because the workload asked for it in so many words.
-	CAFile             string
-	InsecureSkipVerify bool
+	CAFile             string `json:"ca_file,omitempty"`
+	InsecureSkipVerify bool   `json:"insecure_skip_verify,omitempty"`
 	// PartBytes and PartConcurrency shape multipart uploads; SplitBytes is
 	// the size above which one read is split into ranged requests served
 	// in parallel (SplitConcurrency at a time). Zero takes the default.
-	PartBytes        int64
-	PartConcurrency  int
-	SplitBytes       int64
-	SplitConcurrency int
+	PartBytes        int64 `json:"part_bytes,omitempty"`
+	PartConcurrency  int   `json:"part_concurrency,omitempty"`
+	SplitBytes       int64 `json:"split_bytes,omitempty"`
+	SplitConcurrency int   `json:"split_concurrency,omitempty"`
 	// AccessKeyEnv and SecretKeyEnv name environment variables holding the
 	// credentials, when they are not the store's standard ones.
-	AccessKeyEnv string
-	SecretKeyEnv string
+	AccessKeyEnv string `json:"access_key_env,omitempty"`
+	SecretKeyEnv string `json:"secret_key_env,omitempty"`
 }
 
-// objectOptions lists the options that only object stores take, for the
-// error a file target gets when one is set.
-func (c *Config) objectOptions() []string {
-	var set []string
-	add := func(name string, on bool) {
-		if on {
-			set = append(set, name)
+// configFields are Config's options, by their workload names, in the
+// order the type declares them: the names come from the JSON tags, so the
+// list cannot drift from the type.
+var configFields = func() []configField {
+	var out []configField
+	t := reflect.TypeFor[Config]()
+	for i := range t.NumField() {
+		name, _, _ := strings.Cut(t.Field(i).Tag.Get("json"), ",")
+		if name != "uri" {
+			out = append(out, configField{name, i})
 		}
 	}
-	add("client", c.Client != "")
-	add("endpoints", len(c.Endpoints) > 0)
-	add("strategy", c.Strategy != "")
-	add("region", c.Region != "")
-	add("path_style", c.PathStyle)
-	add("ca_file", c.CAFile != "")
-	add("insecure_skip_verify", c.InsecureSkipVerify)
-	add("part_bytes", c.PartBytes != 0)
-	add("part_concurrency", c.PartConcurrency != 0)
-	add("split_bytes", c.SplitBytes != 0)
-	add("split_concurrency", c.SplitConcurrency != 0)
-	add("access_key_env", c.AccessKeyEnv != "")
-	add("secret_key_env", c.SecretKeyEnv != "")
-	return set
+	return out
+}()
+
+type configField struct {
+	name  string
+	index int // in Config's fields
 }
 
-// ConfigOpener opens a backend that takes options beyond its URI (object
-// stores). Like Opener, it must keep secrets out of errors and Properties.
-type ConfigOpener func(ctx context.Context, u *url.URL, c *Config) (Backend, error)
-
-var configOpeners = map[string]ConfigOpener{}
-
-// RegisterConfig makes a backend that takes a Config available under
-// scheme; backends.Open then serves it with a Config holding only the URI.
-func RegisterConfig(scheme string, open ConfigOpener) {
-	Register(scheme, func(ctx context.Context, u *url.URL) (Backend, error) {
-		return open(ctx, u, &Config{URI: u.String()})
-	})
-	registry.Lock()
-	configOpeners[scheme] = open
-	registry.Unlock()
-}
-
-// OpenConfig opens the backend for c.URI with c's options. A scheme that
-// takes no options (file, mem) refuses a Config that sets any.
-func OpenConfig(ctx context.Context, c Config) (Backend, error) {
-	u, err := url.Parse(c.URI)
-	if err != nil || u.Scheme == "" {
-		return Open(ctx, c.URI) // for its error message
+// optionNames lists every option a Config has beyond uri.
+func optionNames() []string {
+	out := make([]string, len(configFields))
+	for i, f := range configFields {
+		out[i] = f.name
 	}
-	registry.RLock()
-	open := configOpeners[u.Scheme]
-	registry.RUnlock()
-	if open == nil {
-		if set := c.objectOptions(); len(set) > 0 {
-			return nil, fmt.Errorf("backends: %s targets take no %s (those are object store options)",
-				u.Scheme, strings.Join(set, ", "))
+	return out
+}
+
+// set lists the options c sets, by their workload names.
+func (c *Config) set() []string {
+	v := reflect.ValueOf(c).Elem()
+	var out []string
+	for _, f := range configFields {
+		if !v.Field(f.index).IsZero() {
+			out = append(out, f.name)
 		}
-		return Open(ctx, c.URI)
 	}
-	b, err := open(ctx, u, &c)
-	if err != nil {
-		return nil, fmt.Errorf("backends: open %q: %w", redactURL(u), err)
-	}
-	return b, nil
+	return out
 }
 
 var rangeRE = regexp.MustCompile(`\{(\d+)\.\.\.(\d+)\}`)

@@ -51,9 +51,12 @@ func TestExpandEndpoints(t *testing.T) {
 	}
 }
 
-func TestObjectOptionsOnAFileTarget(t *testing.T) {
-	_, err := OpenConfig(t.Context(), Config{URI: "mem://", Endpoints: []string{"http://a"}, Client: "aws"})
-	if err == nil || !strings.Contains(err.Error(), "mem targets take no client, endpoints") {
-		t.Errorf("error %v", err)
+func TestConfigSet(t *testing.T) {
+	c := Config{URI: "s3://b", Client: "aws", Endpoints: []string{"http://a"}, PathStyle: true, SplitBytes: 1 << 20}
+	if got := strings.Join(c.set(), " "); got != "client endpoints path_style split_bytes" {
+		t.Errorf("set() = %q", got)
+	}
+	if n := len(optionNames()); n != 14 {
+		t.Errorf("Config has %d options beyond uri, want the schema's 14: %v", n, optionNames())
 	}
 }

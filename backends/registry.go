@@ -10,78 +10,253 @@ import (
 	"sync"
 )
 
-// Opener opens the backend that a URI of its scheme names. u has passed
-// url.Parse and its Scheme is the registered one (lower case). An Opener
-// must not put u's password in an error or in Properties.
-type Opener func(ctx context.Context, u *url.URL) (Backend, error)
+// Scheme is what a backend package registers for one URI scheme: a pure
+// check of a target's configuration, the traits every target of the
+// scheme has, and the opener. The planner resolves every target of a
+// workload through it before anything opens (Resolve), so a mistake
+// about what a target can do is an input error, not a failure after
+// earlier stages ran.
+type Scheme struct {
+	// Name is the URI scheme: lower case letters, digits, '+', '-', '.'.
+	Name string
+	// Traits are what every target of the scheme can do.
+	Traits Traits
+	// Options are the options, by their workload names ("endpoints",
+	// "region"), that the scheme takes beyond uri; Resolve refuses any
+	// other that a target sets.
+	Options []string
+	// Check validates u (parsed, Scheme lower case) and c (endpoints
+	// expanded) without I/O: no file, no network. It returns the storage
+	// u names in a canonical form (file:///data for
+	// file://localhost/data/), for SameStorage. An error about one option
+	// should be an *OptionError naming it; any other is about the URI.
+	// Like every error of a backend, it must not show a secret.
+	Check func(u *url.URL, c *Config) (storage string, err error)
+	// Open opens the backend for a configuration that passed Check.
+	Open func(ctx context.Context, u *url.URL, c *Config) (Backend, error)
+}
+
+// Traits are the facts about a scheme's storage that stages decide by at
+// plan time.
+type Traits struct {
+	// PageCache is set when the host's page cache holds what the backend
+	// reads and writes, so a dataset that fits in memory can be served
+	// from it (DLIO's potential_caching).
+	PageCache bool
+	// DirectRead and DirectWrite are set when the backend reads
+	// (DirectOpener) and writes (DirectCreator) around the page cache
+	// with O_DIRECT.
+	DirectRead, DirectWrite bool
+	// Evict is set when the backend can drop an object from the host's
+	// cache (Evicter).
+	Evict bool
+	// Shared is set when one URI names the same storage each time it is
+	// opened (file, s3); tmp and mem make a new, empty store per open.
+	Shared bool
+	// Clients are the client libraries a target may choose with its
+	// client option, the default first; empty when there is one.
+	Clients []string
+}
+
+// DefaultClient is the client a target that names none gets, or "".
+func (t Traits) DefaultClient() string {
+	if len(t.Clients) == 0 {
+		return ""
+	}
+	return t.Clients[0]
+}
 
 var registry struct {
 	sync.RWMutex
-	openers map[string]Opener
+	schemes map[string]*Scheme
 }
 
-// Register makes a backend available under scheme. Backend packages call it
-// from init; blank-import mlps.dev/mlps/backends/all to get them all. It
-// panics when scheme is malformed or already registered, as database/sql
-// does, because either is a programming error found at start-up.
-func Register(scheme string, open Opener) {
-	if !validScheme(scheme) {
-		panic(fmt.Sprintf("backends: Register of invalid scheme %q (want lower case letters, digits, '+', '-', '.')", scheme))
+// Register makes a backend available under s.Name. Backend packages call
+// it from init; blank-import mlps.dev/mlps/backends/all to get them all.
+// It panics when the scheme is malformed, incomplete or registered twice,
+// as database/sql does, because each is a programming error found at
+// start-up.
+func Register(s Scheme) {
+	if !validScheme(s.Name) {
+		panic(fmt.Sprintf("backends: Register of invalid scheme %q (want lower case letters, digits, '+', '-', '.')", s.Name))
 	}
-	if open == nil {
-		panic("backends: Register of scheme " + scheme + " with a nil Opener")
+	if s.Check == nil || s.Open == nil {
+		panic("backends: Register of scheme " + s.Name + " without Check or Open")
+	}
+	for _, o := range s.Options {
+		if !slices.Contains(optionNames(), o) {
+			panic("backends: scheme " + s.Name + " takes unknown option " + o)
+		}
 	}
 	registry.Lock()
 	defer registry.Unlock()
-	if _, dup := registry.openers[scheme]; dup {
-		panic("backends: Register called twice for scheme " + scheme)
+	if _, dup := registry.schemes[s.Name]; dup {
+		panic("backends: Register called twice for scheme " + s.Name)
 	}
-	if registry.openers == nil {
-		registry.openers = make(map[string]Opener)
+	if registry.schemes == nil {
+		registry.schemes = make(map[string]*Scheme)
 	}
-	registry.openers[scheme] = open
+	registry.schemes[s.Name] = &s
 }
 
 // Schemes returns the registered schemes, sorted.
 func Schemes() []string {
 	registry.RLock()
 	defer registry.RUnlock()
-	s := make([]string, 0, len(registry.openers))
-	for k := range registry.openers {
+	s := make([]string, 0, len(registry.schemes))
+	for k := range registry.schemes {
 		s = append(s, k)
 	}
 	slices.Sort(s)
 	return s
 }
 
-// Open opens the backend for uri, choosing it by the URI's scheme.
-func Open(ctx context.Context, uri string) (Backend, error) {
-	u, err := url.Parse(uri)
+func lookup(scheme string) *Scheme {
+	registry.RLock()
+	defer registry.RUnlock()
+	return registry.schemes[scheme]
+}
+
+// takers lists the schemes that take option, for the error a scheme that
+// does not gets.
+func takers(option string) []string {
+	var out []string
+	for _, name := range Schemes() {
+		if slices.Contains(lookup(name).Options, option) {
+			out = append(out, name)
+		}
+	}
+	return out
+}
+
+// Target is a target resolved: its configuration checked against its
+// scheme and completed (endpoints expanded, the default client filled
+// in), with the scheme's traits. It opens without further checks.
+type Target struct {
+	// Config is the configuration as resolved.
+	Config
+	// Scheme is the URI's scheme, lower case.
+	Scheme string
+	Traits Traits
+	// Storage is the storage the URI names, canonical (see Scheme.Check).
+	Storage string
+
+	u      *url.URL
+	scheme *Scheme
+}
+
+// Resolve checks c and completes it, without touching storage: it parses
+// the URI, finds its scheme, refuses the options the scheme does not
+// take, expands the endpoints (reading endpoints_file, a local list),
+// fills in the default client and runs the scheme's Check. Errors about one option are
+// *OptionError values naming it; the rest are about the URI.
+func Resolve(c Config) (*Target, error) {
+	u, err := url.Parse(c.URI)
 	if err != nil {
 		// url.Error repeats the whole input, password included.
 		var ue *url.Error
 		if errors.As(err, &ue) {
 			err = ue.Err
 		}
-		return nil, fmt.Errorf("backends: invalid target URI %q: %v", redact(uri), err)
+		return nil, &OptionError{Option: "uri", Err: fmt.Errorf("invalid target URI %q: %v", redact(c.URI), err)}
 	}
 	if u.Scheme == "" {
-		return nil, fmt.Errorf("backends: target %q has no scheme; want a URI such as file:///data/mlps (registered schemes: %s)",
-			redactURL(u), strings.Join(Schemes(), ", "))
+		return nil, &OptionError{Option: "uri", Err: fmt.Errorf("target %q has no scheme; want a URI such as file:///data/mlps (registered schemes: %s)",
+			redactURL(u), strings.Join(Schemes(), ", "))}
 	}
-	registry.RLock()
-	open := registry.openers[u.Scheme]
-	registry.RUnlock()
-	if open == nil {
-		return nil, fmt.Errorf("backends: no backend for scheme %q in %q (registered schemes: %s)",
-			u.Scheme, redactURL(u), strings.Join(Schemes(), ", "))
+	s := lookup(u.Scheme)
+	if s == nil {
+		return nil, &OptionError{Option: "uri", Err: fmt.Errorf("no backend for scheme %q in %q (registered schemes: %s)",
+			u.Scheme, redactURL(u), strings.Join(Schemes(), ", "))}
 	}
-	b, err := open(ctx, u)
+	for _, o := range c.set() {
+		if slices.Contains(s.Options, o) {
+			continue
+		}
+		msg := fmt.Sprintf("%s targets take no %s", s.Name, o)
+		if t := takers(o); len(t) > 0 {
+			msg += fmt.Sprintf(" (it is an option of %s targets)", strings.Join(t, ", "))
+		}
+		return nil, &OptionError{Option: o, Err: errors.New(msg)}
+	}
+	if len(c.Endpoints) > 0 || c.EndpointsFile != "" {
+		eps, err := ExpandEndpoints(c.Endpoints, c.EndpointsFile)
+		if err != nil {
+			opt := "endpoints"
+			if c.EndpointsFile != "" && len(c.Endpoints) == 0 {
+				opt = "endpoints_file"
+			}
+			return nil, &OptionError{Option: opt, Err: err}
+		}
+		c.Endpoints, c.EndpointsFile = eps, ""
+	}
+	if len(s.Traits.Clients) > 0 {
+		if c.Client == "" {
+			c.Client = s.Traits.DefaultClient()
+		} else if !slices.Contains(s.Traits.Clients, c.Client) {
+			return nil, &OptionError{Option: "client", Err: fmt.Errorf("%s client %q: want %s", s.Name, c.Client, strings.Join(s.Traits.Clients, " or "))}
+		}
+	}
+	storage, err := s.Check(u, &c)
 	if err != nil {
-		return nil, fmt.Errorf("backends: open %q: %w", redactURL(u), err)
+		var oe *OptionError
+		if !errors.As(err, &oe) {
+			err = &OptionError{Option: "uri", Err: err}
+		}
+		return nil, err
+	}
+	return &Target{Config: c, Scheme: s.Name, Traits: s.Traits, Storage: storage, u: u, scheme: s}, nil
+}
+
+// Open opens the backend of a resolved target.
+func (t *Target) Open(ctx context.Context) (Backend, error) {
+	c := t.Config
+	b, err := t.scheme.Open(ctx, t.u, &c)
+	if err != nil {
+		return nil, fmt.Errorf("backends: open %q: %w", redactURL(t.u), err)
 	}
 	return b, nil
 }
+
+// SameStorage reports whether t and o certainly name the same storage:
+// the same shared storage through the same endpoints. (Every tmp:// and
+// mem:// target is a store of its own, and the same bucket behind other
+// endpoints may be another cluster's.)
+func (t *Target) SameStorage(o *Target) bool {
+	return t.Traits.Shared && o.Traits.Shared && t.Storage == o.Storage &&
+		slices.Equal(sortedCopy(t.Endpoints), sortedCopy(o.Endpoints))
+}
+
+func sortedCopy(s []string) []string {
+	s = slices.Clone(s)
+	slices.Sort(s)
+	return s
+}
+
+// Open opens the backend for uri, a target with no options.
+func Open(ctx context.Context, uri string) (Backend, error) {
+	return OpenConfig(ctx, Config{URI: uri})
+}
+
+// OpenConfig resolves c and opens its backend.
+func OpenConfig(ctx context.Context, c Config) (Backend, error) {
+	t, err := Resolve(c)
+	if err != nil {
+		return nil, fmt.Errorf("backends: %w", err)
+	}
+	return t.Open(ctx)
+}
+
+// OptionError is a target configuration error about one option, named as
+// the workload names it ("uri", "endpoints", "client"), so that the
+// planner can point at the user's text for it.
+type OptionError struct {
+	Option string
+	Err    error
+}
+
+func (e *OptionError) Error() string { return e.Option + ": " + e.Err.Error() }
+func (e *OptionError) Unwrap() error { return e.Err }
 
 func validScheme(s string) bool {
 	if s == "" || s[0] < 'a' || s[0] > 'z' {

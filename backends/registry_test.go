@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"net/url"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -15,12 +17,31 @@ type fakeBackend struct {
 }
 
 func init() {
-	Register("regtest", func(_ context.Context, u *url.URL) (Backend, error) {
+	Register(regtest)
+}
+
+// regtest is a scheme for the registry's tests: it opens a backend that
+// only remembers its URI, refuses at Check a URI whose host is "bad" and
+// at Open one whose host is "fail".
+var regtest = Scheme{
+	Name:    "regtest",
+	Traits:  Traits{Shared: true, Clients: []string{"one", "two"}},
+	Options: []string{"client", "endpoints", "endpoints_file", "region"},
+	Check: func(u *url.URL, c *Config) (string, error) {
+		switch {
+		case u.Host == "bad":
+			return "", errors.New("checker refused")
+		case c.Region == "nowhere":
+			return "", &OptionError{Option: "region", Err: errors.New("no such region")}
+		}
+		return "regtest://" + u.Host + u.Path, nil
+	},
+	Open: func(_ context.Context, u *url.URL, c *Config) (Backend, error) {
 		if u.Host == "fail" {
 			return nil, errors.New("opener refused")
 		}
 		return fakeBackend{u: u}, nil
-	})
+	},
 }
 
 func TestOpen(t *testing.T) {
@@ -62,25 +83,100 @@ func TestOpenErrors(t *testing.T) {
 }
 
 func TestRegisterPanics(t *testing.T) {
-	open := func(context.Context, *url.URL) (Backend, error) { return nil, nil }
+	with := func(f func(*Scheme)) Scheme {
+		s := regtest
+		f(&s)
+		return s
+	}
 	for _, tc := range []struct {
 		name   string
-		scheme string
-		open   Opener
+		scheme Scheme
 	}{
-		{"duplicate", "regtest", open},
-		{"upper case", "S3", open},
-		{"empty", "", open},
-		{"leading digit", "9p", open},
-		{"nil opener", "regtest-nil", nil},
+		{"duplicate", regtest},
+		{"upper case", with(func(s *Scheme) { s.Name = "S3" })},
+		{"empty", with(func(s *Scheme) { s.Name = "" })},
+		{"leading digit", with(func(s *Scheme) { s.Name = "9p" })},
+		{"nil opener", with(func(s *Scheme) { s.Name, s.Open = "regtest-nil", nil })},
+		{"nil check", with(func(s *Scheme) { s.Name, s.Check = "regtest-nocheck", nil })},
+		{"unknown option", with(func(s *Scheme) { s.Name, s.Options = "regtest-opt", []string{"colour"} })},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			defer func() {
 				if recover() == nil {
-					t.Errorf("Register(%q) did not panic", tc.scheme)
+					t.Errorf("Register(%q) did not panic", tc.scheme.Name)
 				}
 			}()
-			Register(tc.scheme, tc.open)
+			Register(tc.scheme)
 		})
+	}
+}
+
+func TestResolve(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "endpoints")
+	os.WriteFile(file, []byte("http://127.0.0.1:9000\n"), 0o644)
+	for _, tc := range []struct {
+		name           string
+		c              Config
+		option, errMsg string // the error's option and part of its text
+		client         string // the resolved client
+		endpoints      string
+	}{
+		{name: "default client", c: Config{URI: "regtest://b/p"}, client: "one"},
+		{name: "chosen client", c: Config{URI: "regtest://b/p", Client: "two"}, client: "two"},
+		{name: "expanded endpoints", c: Config{URI: "regtest://b", Endpoints: []string{"http://h{1...2}:9000"}},
+			client: "one", endpoints: "http://h1:9000 http://h2:9000"},
+		{name: "endpoints file", c: Config{URI: "regtest://b", EndpointsFile: file}, client: "one", endpoints: "http://127.0.0.1:9000"},
+		{name: "unknown client", c: Config{URI: "regtest://b", Client: "three"}, option: "client", errMsg: `regtest client "three": want one or two`},
+		{name: "option not taken", c: Config{URI: "regtest://b", PartBytes: 5 << 20}, option: "part_bytes", errMsg: "regtest targets take no part_bytes"},
+		{name: "malformed endpoint", c: Config{URI: "regtest://b", Endpoints: []string{"http://h:9000/bucket"}}, option: "endpoints", errMsg: "the bucket goes in the target URI"},
+		{name: "missing endpoints file", c: Config{URI: "regtest://b", EndpointsFile: "/no/such/file"}, option: "endpoints_file", errMsg: "endpoints file"},
+		{name: "check refuses the URI", c: Config{URI: "regtest://bad"}, option: "uri", errMsg: "checker refused"},
+		{name: "check refuses an option", c: Config{URI: "regtest://b", Region: "nowhere"}, option: "region", errMsg: "no such region"},
+		{name: "unknown scheme", c: Config{URI: "nosuch://b"}, option: "uri", errMsg: `no backend for scheme "nosuch"`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := Resolve(tc.c)
+			if tc.errMsg != "" {
+				var oe *OptionError
+				if !errors.As(err, &oe) || oe.Option != tc.option || !strings.Contains(err.Error(), tc.errMsg) {
+					t.Fatalf("Resolve(%+v) = %v, want an error about %s saying %q", tc.c, err, tc.option, tc.errMsg)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.Client != tc.client || strings.Join(got.Endpoints, " ") != tc.endpoints || got.EndpointsFile != "" {
+				t.Errorf("resolved client %q, endpoints %q (file %q); want %q, %q", got.Client, got.Endpoints, got.EndpointsFile, tc.client, tc.endpoints)
+			}
+			if got.Scheme != "regtest" || !got.Traits.Shared {
+				t.Errorf("resolved scheme %q traits %+v", got.Scheme, got.Traits)
+			}
+		})
+	}
+}
+
+func TestSameStorage(t *testing.T) {
+	resolve := func(c Config) *Target {
+		t.Helper()
+		r, err := Resolve(c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	a := resolve(Config{URI: "regtest://b/p", Endpoints: []string{"http://h1:9000", "http://h2:9000"}})
+	for _, tc := range []struct {
+		name string
+		c    Config
+		same bool
+	}{
+		{"another client", Config{URI: "regtest://b/p", Client: "two", Endpoints: []string{"http://h2:9000", "http://h1:9000"}}, true},
+		{"another path", Config{URI: "regtest://b/q", Endpoints: []string{"http://h1:9000", "http://h2:9000"}}, false},
+		{"other endpoints", Config{URI: "regtest://b/p", Endpoints: []string{"http://h3:9000"}}, false},
+	} {
+		if got := a.SameStorage(resolve(tc.c)); got != tc.same {
+			t.Errorf("%s: SameStorage = %v, want %v", tc.name, got, tc.same)
+		}
 	}
 }

@@ -13,6 +13,8 @@ import (
 	"cuelang.org/go/cue"
 	"cuelang.org/go/cue/format"
 	"cuelang.org/go/cue/token"
+
+	"mlps.dev/mlps/backends"
 )
 
 // Workload mirrors schema.#Workload. A test decodes every shipped workload
@@ -29,24 +31,10 @@ type Workload struct {
 	value cue.Value
 }
 
-// Target mirrors schema.#Target.
-type Target struct {
-	URI                string   `json:"uri"`
-	Client             string   `json:"client,omitempty"`
-	Endpoints          []string `json:"endpoints,omitempty"`
-	EndpointsFile      string   `json:"endpoints_file,omitempty"`
-	Strategy           string   `json:"strategy,omitempty"`
-	Region             string   `json:"region,omitempty"`
-	PathStyle          *bool    `json:"path_style,omitempty"`
-	CAFile             string   `json:"ca_file,omitempty"`
-	InsecureSkipVerify bool     `json:"insecure_skip_verify,omitempty"`
-	PartBytes          int64    `json:"part_bytes,omitempty"`
-	PartConcurrency    int      `json:"part_concurrency,omitempty"`
-	SplitBytes         int64    `json:"split_bytes,omitempty"`
-	SplitConcurrency   int      `json:"split_concurrency,omitempty"`
-	AccessKeyEnv       string   `json:"access_key_env,omitempty"`
-	SecretKeyEnv       string   `json:"secret_key_env,omitempty"`
-}
+// Target mirrors schema.#Target. Its Go definition is the backends'
+// own configuration, so the options are written once in Go: the planner
+// resolves each target through its scheme (backends.Resolve).
+type Target = backends.Config
 
 // Dataset mirrors schema.#Dataset.
 type Dataset struct {

@@ -9,14 +9,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"path/filepath"
-	"sort"
+	"slices"
 	"time"
 
 	"golang.org/x/sync/errgroup"
 
 	"mlps.dev/mlps/backends"
-	"mlps.dev/mlps/dsl"
 	"mlps.dev/mlps/planner"
 	"mlps.dev/mlps/stages"
 	"mlps.dev/mlps/stages/measure"
@@ -98,6 +98,7 @@ func Run(ctx context.Context, p *planner.Plan, opts Options) *Report {
 		return rep
 	}
 
+	host := stages.ThisHost()
 	stopProgress := startProgress(opts, rep)
 	done := map[string]chan struct{}{}
 	for _, n := range p.Nodes {
@@ -121,7 +122,7 @@ func Run(ctx context.Context, p *planner.Plan, opts Options) *Report {
 			if gctx.Err() != nil {
 				return nil
 			}
-			env := &stages.Env{Stage: n.ID, Workload: p.Workload, Targets: targets, Meter: sr.meter}
+			env := &stages.Env{Stage: n.ID, Host: host, Targets: targets, Meter: sr.meter}
 			if opts.Dir != "" {
 				env.Dir = filepath.Join(opts.Dir, "stages", n.ID)
 			}
@@ -165,47 +166,18 @@ func Run(ctx context.Context, p *planner.Plan, opts Options) *Report {
 	return rep
 }
 
+// openTargets opens every target of the plan, as the planner resolved
+// them.
 func openTargets(ctx context.Context, p *planner.Plan) (map[string]backends.Backend, error) {
 	targets := map[string]backends.Backend{}
-	w := p.Workload
-	names := make([]string, 0, len(w.Targets))
-	for name := range w.Targets {
-		names = append(names, name)
-	}
-	sort.Strings(names)
-	for _, name := range names {
-		c, err := TargetConfig(w, name)
-		if err != nil {
-			return targets, err
-		}
-		b, err := backends.OpenConfig(ctx, c)
+	for _, name := range slices.Sorted(maps.Keys(p.Targets)) {
+		b, err := p.Targets[name].Open(ctx)
 		if err != nil {
 			return targets, fmt.Errorf("target %s: %w", name, err)
 		}
 		targets[name] = b
 	}
 	return targets, nil
-}
-
-// TargetConfig is the backend configuration of the workload's target name,
-// with its endpoints expanded.
-func TargetConfig(w *dsl.Workload, name string) (backends.Config, error) {
-	t := w.Targets[name]
-	eps, err := backends.ExpandEndpoints(t.Endpoints, t.EndpointsFile)
-	if err != nil {
-		field := "endpoints"
-		if t.EndpointsFile != "" {
-			field = "endpoints_file"
-		}
-		return backends.Config{}, w.ErrorAt([]any{"targets", name, field}, "%v", err)
-	}
-	return backends.Config{
-		URI: t.URI, Client: t.Client, Endpoints: eps, Strategy: t.Strategy, Region: t.Region,
-		PathStyle: t.PathStyle != nil && *t.PathStyle, CAFile: t.CAFile, InsecureSkipVerify: t.InsecureSkipVerify,
-		PartBytes: t.PartBytes, PartConcurrency: t.PartConcurrency,
-		SplitBytes: t.SplitBytes, SplitConcurrency: t.SplitConcurrency,
-		AccessKeyEnv: t.AccessKeyEnv, SecretKeyEnv: t.SecretKeyEnv,
-	}, nil
 }
 
 func closeTargets(targets map[string]backends.Backend) {

@@ -6,6 +6,7 @@
 package planner
 
 import (
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -20,6 +21,10 @@ import (
 // Plan is a workload compiled into stages in dependency order.
 type Plan struct {
 	Workload *dsl.Workload
+	// Targets holds every target of the workload resolved: its
+	// configuration checked against its scheme, its traits known. exec
+	// opens them from here.
+	Targets map[string]*backends.Target
 	// Nodes are in topological order: every node after all of its
 	// dependencies, ties broken by id, so the same workload always gives
 	// the same order.
@@ -56,19 +61,17 @@ type edge struct {
 // Compile plans w. Every problem found is reported, as dsl.Errors naming
 // the file, line and column.
 func Compile(w *dsl.Workload) (*Plan, error) {
-	var errs dsl.Errors
 	ids := w.StageIDs()
+	targets, errs := resolveTargets(w)
 	if len(ids) == 0 {
-		return nil, dsl.Errors{dsl.Errorf(w.Pos("stages"), "stages", "the workload has no stages; add one, such as a generate stage")}
+		errs = append(errs, dsl.Errorf(w.Pos("stages"), "stages", "the workload has no stages; add one, such as a generate stage"))
 	}
-	schemes := backends.Schemes()
-	for _, name := range slices.Sorted(maps.Keys(w.Targets)) {
-		scheme, _, _ := strings.Cut(w.Targets[name].URI, "://")
-		if !slices.Contains(schemes, scheme) {
-			errs = append(errs, dsl.Errorf(w.Pos("targets", name, "uri"), "targets."+name+".uri",
-				"no backend for scheme %q (supported: %s)", scheme, strings.Join(schemes, ", ")))
-		}
+	if len(errs) > 0 {
+		// A stage's plan asks its targets' traits: it cannot be judged
+		// against a target that did not resolve.
+		return nil, errs
 	}
+	in := &stages.PlanInput{Workload: w, Targets: targets}
 	nodes := map[string]*Node{}
 	for _, id := range ids {
 		st := w.Stages[id]
@@ -78,7 +81,7 @@ func Compile(w *dsl.Workload) (*Plan, error) {
 				"kind %q is not supported yet (supported: %s)", st.Kind, strings.Join(stages.Kinds(), ", ")))
 			continue
 		}
-		task, err := kind.Plan(w, id)
+		task, err := kind.Plan(in, id)
 		if err != nil {
 			errs = append(errs, asInputErrors(err, w, id)...)
 			continue
@@ -146,7 +149,28 @@ func Compile(w *dsl.Workload) (*Plan, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Plan{Workload: w, Nodes: order}, nil
+	return &Plan{Workload: w, Targets: targets, Nodes: order}, nil
+}
+
+// resolveTargets resolves every target of w once; an error is placed at
+// the option it is about.
+func resolveTargets(w *dsl.Workload) (map[string]*backends.Target, dsl.Errors) {
+	var errs dsl.Errors
+	out := map[string]*backends.Target{}
+	for _, name := range slices.Sorted(maps.Keys(w.Targets)) {
+		t, err := backends.Resolve(w.Targets[name])
+		if err != nil {
+			opt, msg := "uri", err.Error()
+			var oe *backends.OptionError
+			if errors.As(err, &oe) {
+				opt, msg = oe.Option, oe.Err.Error()
+			}
+			errs = append(errs, dsl.Errorf(w.Pos("targets", name, opt), "targets."+name+"."+opt, "%s", msg))
+			continue
+		}
+		out[name] = t
+	}
+	return out, errs
 }
 
 // topo orders the nodes with Kahn's algorithm, taking the smallest ready

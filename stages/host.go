@@ -27,14 +27,14 @@ func HostMemoryBytes() int64 {
 	return 0
 }
 
-// Host is what the planner knows of the machine a run is planned for.
+// Host is what stages know of the machine a run is planned for and runs
+// on.
 type Host struct {
+	// MemoryBytes is the host's memory; 0 where it cannot be read.
 	MemoryBytes int64
 }
 
-// Warner is implemented by tasks whose plan can be valid and still not
-// measure what the user thinks: a dataset the page cache can hold, or one
-// smaller than the rules require.
-type Warner interface {
-	Warnings(Host) []string
+// ThisHost describes the machine this process runs on.
+func ThisHost() Host {
+	return Host{MemoryBytes: HostMemoryBytes()}
 }

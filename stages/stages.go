@@ -1,6 +1,8 @@
 // Package stages is the seam between the engine and the stage kinds: a
 // registry, keyed by kind, of planners that turn a stage of a workload into
-// a Task with planned work, and the Env a Task runs in.
+// a Task with planned work, the Env a Task runs in, and every optional
+// hook a Task may implement (Warner, Datasizer, SummaryKeyer, Headliner),
+// all in this file.
 //
 // Each kind lives in its own package below stages/ and registers itself in
 // init; stages/all imports them all. No stage package imports another.
@@ -24,9 +26,35 @@ import (
 type Kind struct {
 	// Name is the value of the stage's kind field ("generate").
 	Name string
-	// Plan decodes the stage id of w and returns its task. Errors about the
-	// user's input should be *dsl.Error values naming the field.
-	Plan func(w *dsl.Workload, id string) (Task, error)
+	// Plan decodes the stage id of in.Workload and returns its task.
+	// Errors about the user's input should be *dsl.Error values naming
+	// the field. Everything the plan can know is checked here, what the
+	// stage's targets can do included (their Traits), so that no stage
+	// fails in exec for a reason the plan could have told.
+	Plan func(in *PlanInput, id string) (Task, error)
+}
+
+// PlanInput is what a kind plans a stage from.
+type PlanInput struct {
+	Workload *dsl.Workload
+	// Targets holds every target of the workload, resolved once by the
+	// planner: configuration checked, traits known.
+	Targets map[string]*backends.Target
+}
+
+// Target returns the resolved target name, which the stage names at the
+// field path at; an unknown name is an input error there that lists the
+// targets.
+func (in *PlanInput) Target(name string, at ...any) (*backends.Target, error) {
+	if err := in.Workload.CheckTarget(name, at...); err != nil {
+		return nil, err
+	}
+	t, ok := in.Targets[name]
+	if !ok {
+		// The planner resolves every target before any stage plans.
+		return nil, fmt.Errorf("target %q was not resolved", name)
+	}
+	return t, nil
 }
 
 // Task is a planned stage: what it reads and writes, how much work it
@@ -67,12 +95,44 @@ func (w Work) Bytes() int64 { return w.ReadBytes + w.WriteBytes }
 // stage's results and, for the headline keys, the run's summary.
 type Metrics map[string]any
 
-// Env is what a running task gets from the engine.
+// The optional hooks of a Task. The engine asks for each with a type
+// assertion; a kind implements those that apply to it.
+
+// Warner is implemented by tasks whose plan can be valid and still not
+// measure what the user thinks: a dataset the page cache can hold, or one
+// smaller than the rules require. `mlps plan` and `mlps exec` print the
+// warnings before anything runs.
+type Warner interface {
+	Warnings(Host) []string
+}
+
+// Datasizer is implemented by tasks whose dataset has a required minimum
+// size (training reads), for `mlps datasize`.
+type Datasizer interface {
+	Datasize(Sizing) DatasetSize
+}
+
+// SummaryKeyer is implemented by tasks whose metrics include run-level
+// keys that belong at the top of summary.json (DLIO's training keys).
+type SummaryKeyer interface {
+	SummaryKeys() []string
+}
+
+// Headliner is implemented by tasks that can say their key figures in one
+// line for the human summary; the engine asks once the task has run, and
+// the results keep the line.
+type Headliner interface {
+	Headline(Metrics) string
+}
+
+// Env is what a running task gets from the engine. A task captures what
+// it needs of the workload at plan time; the run adds only what exists
+// once it starts.
 type Env struct {
 	// Stage is the stage's id.
 	Stage string
-	// Workload is the resolved workload.
-	Workload *dsl.Workload
+	// Host describes the machine the run is on.
+	Host Host
 	// Targets holds an open backend for every target of the workload.
 	Targets map[string]backends.Backend
 	// Meter receives one record per operation.
@@ -172,10 +232,4 @@ type DatasetSize struct {
 	Sets []string `json:"sets"`
 	// Explain says how each minimum was computed.
 	Explain []string `json:"explain"`
-}
-
-// Datasizer is implemented by tasks whose dataset has a required minimum
-// size (training reads).
-type Datasizer interface {
-	Datasize(Sizing) DatasetSize
 }

@@ -66,7 +66,25 @@ const (
 )
 
 func init() {
-	backends.RegisterConfig(scheme, open)
+	backends.Register(backends.Scheme{
+		Name:   scheme,
+		Traits: backends.Traits{Shared: true},
+		// One client (azblob); access_key_env and secret_key_env name
+		// the account and key variables.
+		Options: []string{"endpoints", "endpoints_file", "strategy", "region", "path_style",
+			"ca_file", "insecure_skip_verify", "part_bytes", "part_concurrency", "split_bytes",
+			"split_concurrency", "access_key_env", "secret_key_env"},
+		Check: check,
+		Open:  open,
+	})
+}
+
+func check(u *url.URL, _ *backends.Config) (string, error) {
+	cont, prefix, err := parseURI(u)
+	if err != nil {
+		return "", err
+	}
+	return scheme + "://" + cont + "/" + prefix, nil
 }
 
 type backend struct {
@@ -126,11 +144,6 @@ func open(ctx context.Context, u *url.URL, c *backends.Config) (backends.Backend
 	cont, prefix, err := parseURI(u)
 	if err != nil {
 		return nil, err
-	}
-	switch c.Client {
-	case "", "azblob":
-	default:
-		return nil, fmt.Errorf("client %q: az targets have one client, azblob", c.Client)
 	}
 	hc, err := objstore.HTTPClient(c)
 	if err != nil {

@@ -28,8 +28,14 @@ import (
 )
 
 func init() {
-	backends.Register("file", openFile)
-	backends.Register("tmp", openTmp)
+	// Both schemes are files in the host's page cache, with O_DIRECT and
+	// eviction; a file:// URI always names the same directory, while
+	// each tmp:// target is a fresh one.
+	traits := backends.Traits{PageCache: true, DirectRead: true, DirectWrite: true, Evict: true}
+	shared := traits
+	shared.Shared = true
+	backends.Register(backends.Scheme{Name: "file", Traits: shared, Check: checkFile, Open: openFile})
+	backends.Register(backends.Scheme{Name: "tmp", Traits: traits, Check: checkTmp, Open: openTmp})
 }
 
 // concurrency is what a local file system serves well: enough to keep an
@@ -49,22 +55,30 @@ type backend struct {
 	closeErr  error
 }
 
-func openFile(_ context.Context, u *url.URL) (backends.Backend, error) {
+func checkFile(u *url.URL, _ *backends.Config) (string, error) {
 	const want = "want file:///abs/dir or file://localhost/abs/dir"
 	switch {
 	case u.User != nil:
-		return nil, errors.New("file URI must not carry a user or password; " + want)
+		return "", errors.New("file URI must not carry a user or password; " + want)
 	case u.Opaque != "":
-		return nil, fmt.Errorf("file URI with relative path %q; %s (give the directory's absolute path)", u.Opaque, want)
+		return "", fmt.Errorf("file URI with relative path %q; %s (give the directory's absolute path)", u.Opaque, want)
 	case u.Host != "" && u.Host != "localhost":
-		return nil, fmt.Errorf("file URI names host %q, but only local paths are supported; %s (for a relative directory %s, give its absolute path)",
+		return "", fmt.Errorf("file URI names host %q, but only local paths are supported; %s (for a relative directory %s, give its absolute path)",
 			u.Host, want, u.Host+u.Path)
 	case u.RawQuery != "" || u.Fragment != "":
-		return nil, errors.New("file URI takes no query or fragment; " + want)
+		return "", errors.New("file URI takes no query or fragment; " + want)
 	}
 	root, err := absDir(u.Path)
 	if err != nil {
-		return nil, fmt.Errorf("%v; %s", err, want)
+		return "", fmt.Errorf("%v; %s", err, want)
+	}
+	return location(root), nil
+}
+
+func openFile(_ context.Context, u *url.URL, _ *backends.Config) (backends.Backend, error) {
+	root, err := absDir(u.Path) // checkFile accepted it
+	if err != nil {
+		return nil, err
 	}
 	if fi, err := os.Stat(root); err == nil && !fi.IsDir() {
 		return nil, fmt.Errorf("file backend root %s exists and is not a directory", root)
@@ -72,16 +86,26 @@ func openFile(_ context.Context, u *url.URL) (backends.Backend, error) {
 	return newBackend("file", root, false), nil
 }
 
-func openTmp(_ context.Context, u *url.URL) (backends.Backend, error) {
+func checkTmp(u *url.URL, _ *backends.Config) (string, error) {
 	const want = "want tmp:// or tmp:///abs/base"
 	if u.User != nil || u.Opaque != "" || u.Host != "" || u.RawQuery != "" || u.Fragment != "" {
-		return nil, errors.New("tmp URI takes only an optional absolute base directory; " + want)
+		return "", errors.New("tmp URI takes only an optional absolute base directory; " + want)
 	}
+	if u.Path != "" && u.Path != "/" {
+		if _, err := absDir(u.Path); err != nil {
+			return "", fmt.Errorf("%v; %s", err, want)
+		}
+	}
+	// Every open makes a new directory: no two tmp targets share storage.
+	return "", nil
+}
+
+func openTmp(_ context.Context, u *url.URL, _ *backends.Config) (backends.Backend, error) {
 	base := ""
 	if u.Path != "" && u.Path != "/" {
 		var err error
 		if base, err = absDir(u.Path); err != nil {
-			return nil, fmt.Errorf("%v; %s", err, want)
+			return nil, err
 		}
 		if err := os.MkdirAll(base, 0o755); err != nil {
 			return nil, backends.Wrap("tmp", "create base directory", "", err)
@@ -107,12 +131,16 @@ func absDir(p string) (string, error) {
 }
 
 func newBackend(scheme, root string, owned bool) *backend {
+	return &backend{scheme: scheme, root: root, location: location(root), owned: owned}
+}
+
+// location is the file:// URI of the directory root.
+func location(root string) string {
 	p := filepath.ToSlash(root)
 	if !strings.HasPrefix(p, "/") { // a Windows drive path
 		p = "/" + p
 	}
-	loc := (&url.URL{Scheme: "file", Path: p}).String()
-	return &backend{scheme: scheme, root: root, location: loc, owned: owned}
+	return (&url.URL{Scheme: "file", Path: p}).String()
 }
 
 func (b *backend) Properties() backends.Properties {

@@ -47,7 +47,17 @@ import (
 )
 
 func init() {
-	backends.RegisterConfig(scheme, open)
+	backends.Register(backends.Scheme{
+		Name:   scheme,
+		Traits: backends.Traits{Shared: true},
+		// There is one GCS client, and its credentials come from
+		// GOOGLE_APPLICATION_CREDENTIALS: no client or key options.
+		Options: []string{"endpoints", "endpoints_file", "strategy", "region", "path_style",
+			"ca_file", "insecure_skip_verify", "part_bytes", "part_concurrency", "split_bytes",
+			"split_concurrency"},
+		Check: check,
+		Open:  open,
+	})
 }
 
 const (
@@ -83,35 +93,31 @@ type backend struct {
 
 var bucketRE = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{1,220}[a-z0-9]$`)
 
-func open(ctx context.Context, u *url.URL, c *backends.Config) (backends.Backend, error) {
+func check(u *url.URL, _ *backends.Config) (string, error) {
 	const want = "want gs://bucket or gs://bucket/prefix"
 	switch {
 	case u.User != nil:
-		return nil, errors.New("gs URI must not carry a user or password (credentials come from GOOGLE_APPLICATION_CREDENTIALS); " + want)
+		return "", errors.New("gs URI must not carry a user or password (credentials come from GOOGLE_APPLICATION_CREDENTIALS); " + want)
 	case u.Opaque != "":
-		return nil, fmt.Errorf("gs URI %q has no bucket; %s", u.Opaque, want)
+		return "", fmt.Errorf("gs URI %q has no bucket; %s", u.Opaque, want)
 	case u.RawQuery != "" || u.Fragment != "":
-		return nil, errors.New("gs URI takes no query or fragment; " + want)
+		return "", errors.New("gs URI takes no query or fragment; " + want)
 	case u.Host == "":
-		return nil, errors.New("gs URI names no bucket; " + want)
+		return "", errors.New("gs URI names no bucket; " + want)
 	case !bucketRE.MatchString(u.Host):
-		return nil, fmt.Errorf("gs URI: %q is not a bucket name (3 to 222 lower-case letters, digits, '-', '_' and '.'); %s", u.Host, want)
+		return "", fmt.Errorf("gs URI: %q is not a bucket name (3 to 222 lower-case letters, digits, '-', '_' and '.'); %s", u.Host, want)
 	}
 	prefix := strings.Trim(u.Path, "/")
 	if prefix != "" {
 		if err := backends.ValidName(prefix); err != nil {
-			return nil, fmt.Errorf("gs URI prefix: %v", err)
+			return "", fmt.Errorf("gs URI prefix: %v", err)
 		}
 	}
-	// Options that belong to other stores would be silently ignored here,
-	// which hides a mistake: the credentials named would not be used.
-	switch {
-	case c.Client != "":
-		return nil, fmt.Errorf("gs targets take no client option (got %q); there is one GCS client", c.Client)
-	case c.AccessKeyEnv != "" || c.SecretKeyEnv != "":
-		return nil, errors.New("gs targets take no access_key_env or secret_key_env; set GOOGLE_APPLICATION_CREDENTIALS to a service account key file")
-	}
+	return "gs://" + u.Host + "/" + prefix, nil
+}
 
+func open(ctx context.Context, u *url.URL, c *backends.Config) (backends.Backend, error) {
+	prefix := strings.Trim(u.Path, "/")
 	urls := []string{""}
 	if len(c.Endpoints) > 0 {
 		urls = make([]string, len(c.Endpoints))

@@ -20,7 +20,11 @@ import (
 	"mlps.dev/mlps/backends"
 )
 
-func init() { backends.Register(scheme, open) }
+// A mem store lives in this process and nowhere else: no page cache, no
+// O_DIRECT, and every open a new store.
+func init() {
+	backends.Register(backends.Scheme{Name: scheme, Check: check, Open: open})
+}
 
 const (
 	scheme = "mem"
@@ -40,10 +44,14 @@ type store struct {
 	objs     map[string][]byte // nil once closed
 }
 
-func open(_ context.Context, u *url.URL) (backends.Backend, error) {
+func check(u *url.URL, _ *backends.Config) (string, error) {
 	if u.RawQuery != "" || u.Fragment != "" {
-		return nil, errors.New("mem URI takes no query or fragment; want mem:// or mem://label")
+		return "", errors.New("mem URI takes no query or fragment; want mem:// or mem://label")
 	}
+	return "", nil
+}
+
+func open(_ context.Context, u *url.URL, _ *backends.Config) (backends.Backend, error) {
 	// The label is rebuilt from host and path so that userinfo never
 	// reaches Location.
 	loc := (&url.URL{Scheme: scheme, Host: u.Host, Path: u.Path, Opaque: u.Opaque}).String()

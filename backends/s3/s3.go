@@ -36,7 +36,18 @@ import (
 	"mlps.dev/mlps/backends/objstore"
 )
 
-func init() { backends.RegisterConfig("s3", open) }
+func init() {
+	backends.Register(backends.Scheme{
+		Name: "s3",
+		// The first client is the default.
+		Traits: backends.Traits{Shared: true, Clients: Clients},
+		Options: []string{"client", "endpoints", "endpoints_file", "strategy", "region", "path_style",
+			"ca_file", "insecure_skip_verify", "part_bytes", "part_concurrency", "split_bytes",
+			"split_concurrency", "access_key_env", "secret_key_env"},
+		Check: check,
+		Open:  open,
+	})
+}
 
 // client is one library's view of one endpoint. Errors are the library's
 // own; the backend classifies them with kind.
@@ -80,32 +91,39 @@ type backend struct {
 	parts          sync.Pool // *[]byte of opts.PartBytes
 }
 
-// Clients are the client libraries a target may choose.
+// Clients are the client libraries a target may choose, the default
+// first.
 var Clients = []string{"aws", "minio"}
 
-func open(ctx context.Context, u *url.URL, c *backends.Config) (backends.Backend, error) {
+func check(u *url.URL, c *backends.Config) (string, error) {
 	const want = "want s3://bucket or s3://bucket/prefix"
 	switch {
 	case u.User != nil:
-		return nil, errors.New("s3 URI must not carry credentials; give them in AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or name variables with access_key_env and secret_key_env)")
+		return "", errors.New("s3 URI must not carry credentials; give them in AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or name variables with access_key_env and secret_key_env)")
 	case u.Host == "":
-		return nil, errors.New("s3 URI names no bucket; " + want)
+		return "", errors.New("s3 URI names no bucket; " + want)
 	case u.RawQuery != "" || u.Fragment != "":
-		return nil, errors.New("s3 URI takes no query or fragment; " + want)
+		return "", errors.New("s3 URI takes no query or fragment; " + want)
 	}
 	prefix := strings.Trim(u.Path, "/")
 	if prefix != "" {
 		if err := backends.ValidName(prefix); err != nil {
-			return nil, fmt.Errorf("s3 URI prefix: %v", err)
+			return "", fmt.Errorf("s3 URI prefix: %v", err)
 		}
 	}
-	name := c.Client
-	if name == "" {
-		name = "aws"
+	if (c.AccessKeyEnv == "") != (c.SecretKeyEnv == "") {
+		opt := "access_key_env"
+		if c.SecretKeyEnv == "" {
+			opt = "secret_key_env"
+		}
+		return "", &backends.OptionError{Option: opt, Err: errors.New("name both access_key_env and secret_key_env, or neither")}
 	}
-	if name != "aws" && name != "minio" {
-		return nil, fmt.Errorf("s3 client %q: want aws or minio", c.Client)
-	}
+	return "s3://" + u.Host + "/" + prefix, nil
+}
+
+func open(ctx context.Context, u *url.URL, c *backends.Config) (backends.Backend, error) {
+	prefix := strings.Trim(u.Path, "/")
+	name := c.Client // Resolve filled in the default and checked it
 	if c.CAFile == "" {
 		// Both clients honour the AWS SDKs' variable for a private CA.
 		cc := *c
@@ -131,10 +149,7 @@ func open(ctx context.Context, u *url.URL, c *backends.Config) (backends.Backend
 		bucket: u.Host, region: region(c), pathStyle: c.PathStyle || len(endpoints) > 0,
 		http: hc, opts: objstore.OptionsOf(c), clientName: name,
 	}
-	if c.AccessKeyEnv != "" || c.SecretKeyEnv != "" {
-		if c.AccessKeyEnv == "" || c.SecretKeyEnv == "" {
-			return nil, errors.New("name both access_key_env and secret_key_env, or neither")
-		}
+	if c.AccessKeyEnv != "" {
 		s.access, s.secret, s.explicit = os.Getenv(c.AccessKeyEnv), os.Getenv(c.SecretKeyEnv), true
 		if s.access == "" || s.secret == "" {
 			return nil, fmt.Errorf("the credentials the target names are not set: %s and %s must both be non-empty", c.AccessKeyEnv, c.SecretKeyEnv)

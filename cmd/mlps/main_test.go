@@ -110,3 +110,43 @@ func peakRSS(t testing.TB, cmd *exec.Cmd) ([]byte, int64, error) {
 	t.Fatalf("no VmHWM in /proc/self/status")
 	return out, 0, nil
 }
+
+// The page cache can serve a dataset that fits in memory only when the
+// target's files pass through it: mlps plan warns for tmp:// and not for
+// mem://, whose data never touches the page cache.
+func TestPageCacheWarning(t *testing.T) {
+	for _, tc := range []struct {
+		uri  string
+		warn bool
+	}{
+		{"mem://", false},
+		{"tmp://", true},
+	} {
+		t.Run(tc.uri, func(t *testing.T) {
+			f := filepath.Join(t.TempDir(), "w.cue")
+			src := `name: "cache"
+targets: t: uri: "` + tc.uri + `"
+datasets: d: {target: "t", format: "npz", files: 8, record_bytes: 4096}
+stages: {
+	g: {kind: "generate", dataset: "d"}
+	r: {kind: "read-epoch", dataset: "d"}
+}
+`
+			if err := os.WriteFile(f, []byte(src), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			var stdout, stderr bytes.Buffer
+			if code := run([]string{"plan", f}, &stdout, &stderr); code != exitOK {
+				t.Fatalf("exit %d: %s", code, stderr.String())
+			}
+			if got := strings.Contains(stderr.String(), "potential_caching"); got != tc.warn {
+				t.Errorf("potential_caching warning printed: %v, want %v; stderr:\n%s", got, tc.warn, stderr.String())
+			}
+			// The other warning, a dataset smaller than the rules require,
+			// holds for both: the check above is not blind.
+			if !strings.Contains(stderr.String(), "fewer than the") {
+				t.Errorf("no dataset-size warning; stderr:\n%s", stderr.String())
+			}
+		})
+	}
+}

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"math"
 	"slices"
-	"strings"
 	"time"
 
 	"mlps.dev/mlps/backends"
@@ -40,13 +39,15 @@ func init() {
 	stages.Register(stages.Kind{Name: "checkpoint", Plan: plan})
 }
 
-func plan(w *dsl.Workload, id string) (stages.Task, error) {
+func plan(in *stages.PlanInput, id string) (stages.Task, error) {
+	w := in.Workload
 	var s Spec
 	if err := w.Stages[id].Decode(&s); err != nil {
 		return nil, err
 	}
 	at := func(f ...any) []any { return append([]any{"stages", id}, f...) }
-	if err := w.CheckTarget(s.Target, at("target")...); err != nil {
+	target, err := in.Target(s.Target, at("target")...)
+	if err != nil {
 		return nil, err
 	}
 	sz := ckpt.Sizing{Model: s.Model, Par: s.Parallelism}
@@ -62,13 +63,13 @@ func plan(w *dsl.Workload, id string) (stages.Task, error) {
 				ranks, full, s.Parallelism.Tensor, s.Parallelism.Pipeline, s.Parallelism.Data, full)
 		}
 	}
-	if uri := w.Targets[s.Target].URI; s.ODirect && !strings.HasPrefix(uri, "file://") && !strings.HasPrefix(uri, "tmp://") {
-		return nil, w.ErrorAt(at("odirect"), "odirect is for file targets; target %s is %s", s.Target, uri)
+	if tr := target.Traits; s.ODirect && !(tr.DirectWrite && tr.DirectRead) {
+		return nil, w.ErrorAt(at("odirect"), "odirect is for file targets; target %s is %s", s.Target, target.URI)
 	}
 	if s.ODirect && s.ChunkBytes%backends.DirectAlign != 0 {
 		return nil, w.ErrorAt(at("chunk_bytes"), "odirect needs chunk_bytes to be a multiple of %d, not %d", backends.DirectAlign, s.ChunkBytes)
 	}
-	t := &task{spec: s, sizing: sz, ranks: ranks, full: full, seed: w.Seed,
+	t := &task{spec: s, sizing: sz, ranks: ranks, full: full, seed: w.Seed, pageCache: target.Traits.PageCache,
 		set: &ckpt.Set{Target: s.Target, Path: s.Path, Files: make([][]ckpt.File, ranks),
 			ChunkBytes: s.ChunkBytes, Fsync: s.Fsync, ODirect: s.ODirect, Verify: s.Verify}}
 	for r := range ranks {
@@ -105,6 +106,9 @@ type task struct {
 	// bytes and nfiles are one checkpoint's, over the ranks run.
 	bytes, nfiles int64
 	fullBytes     int64
+	// pageCache is set when the target's files pass through the host's
+	// page cache, which could then serve the loads.
+	pageCache bool
 }
 
 func (t *task) Reads() []string  { return nil }
@@ -170,11 +174,6 @@ func (t *task) Run(ctx context.Context, env *stages.Env) (stages.Metrics, error)
 	if err != nil {
 		return nil, err
 	}
-	if t.spec.ODirect {
-		if _, ok := b.(backends.DirectCreator); !ok {
-			return nil, fmt.Errorf("target %s (%s) cannot write with O_DIRECT: odirect is for file targets", t.spec.Target, b.Properties().Scheme)
-		}
-	}
 	detail, err := env.Create("ranks.jsonl")
 	if err != nil {
 		return nil, err
@@ -237,11 +236,11 @@ func (t *task) Run(ctx context.Context, env *stages.Env) (stages.Metrics, error)
 	m := t.metrics(saves, loads)
 	if dropped != "" {
 		m["page_cache"] = dropped
-	} else if _, local := b.(backends.Evicter); local && !t.spec.ODirect && len(loads) > 0 {
+	} else if t.pageCache && !t.spec.ODirect && len(loads) > 0 {
 		// The rules want caches dropped, or O_DIRECT, when a client's
 		// checkpoint is under 3 × its memory: then loads may be served
 		// from memory, not storage.
-		m["potential_caching"] = t.bytes < 3*stages.HostMemoryBytes()
+		m["potential_caching"] = t.bytes < 3*env.Host.MemoryBytes
 	}
 	return m, runErr
 }

@@ -33,7 +33,8 @@ func init() {
 	stages.Register(stages.Kind{Name: "generate", Plan: plan})
 }
 
-func plan(w *dsl.Workload, id string) (stages.Task, error) {
+func plan(in *stages.PlanInput, id string) (stages.Task, error) {
+	w := in.Workload
 	var s Spec
 	if err := w.Stages[id].Decode(&s); err != nil {
 		return nil, err

@@ -17,16 +17,20 @@ import (
 // take a fixed time (?delay=100ms), standing in for storage of known
 // latency so the test can compute the AU it must produce.
 func init() {
-	backends.Register("slowmem", func(ctx context.Context, u *url.URL) (backends.Backend, error) {
-		d, err := time.ParseDuration(u.Query().Get("delay"))
-		if err != nil {
-			return nil, err
-		}
-		b, err := backends.Open(ctx, "mem://")
-		if err != nil {
-			return nil, err
-		}
-		return &slow{Backend: b, delay: d}, nil
+	backends.Register(backends.Scheme{
+		Name: "slowmem",
+		Check: func(u *url.URL, _ *backends.Config) (string, error) {
+			_, err := time.ParseDuration(u.Query().Get("delay"))
+			return "", err
+		},
+		Open: func(ctx context.Context, u *url.URL, _ *backends.Config) (backends.Backend, error) {
+			d, _ := time.ParseDuration(u.Query().Get("delay"))
+			b, err := backends.Open(ctx, "mem://")
+			if err != nil {
+				return nil, err
+			}
+			return &slow{Backend: b, delay: d}, nil
+		},
 	})
 }
 

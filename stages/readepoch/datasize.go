@@ -42,7 +42,8 @@ func (t *task) Datasize(s stages.Sizing) stages.DatasetSize {
 }
 
 // Warnings flags a dataset that the host's page cache could hold (DLIO's
-// potential_caching) and one with fewer files than the rules require for
+// potential_caching), when it is read through a target the page cache
+// serves, and one with fewer files than the rules require for
 // this host's memory and this stage's accelerators.
 func (t *task) Warnings(h stages.Host) []string {
 	var out []string
@@ -50,8 +51,7 @@ func (t *task) Warnings(h stages.Host) []string {
 	if h.MemoryBytes <= 0 {
 		return nil
 	}
-	data := l.TotalBytes()
-	if data <= h.MemoryBytes {
+	if data := l.TotalBytes(); t.pageCache && data <= h.MemoryBytes {
 		out = append(out, fmt.Sprintf("dataset %s (%s) fits in this host's memory (%s): reads may come from the page cache (potential_caching)",
 			l.Name, measure.IEC(data), measure.IEC(h.MemoryBytes)))
 	}

@@ -36,7 +36,7 @@ type loader struct {
 func newLoader(ph *phase, b backends.Backend, odirect bool, rec *measure.Worker, transfer int64, gen *content.Generator) (*loader, error) {
 	ld := &loader{ph: ph, b: b, open: b.Open, rec: rec, buf: make([]byte, transfer), gen: gen, current: -1, group: -1}
 	if odirect {
-		d, ok := b.(backends.DirectOpener)
+		d, ok := backends.As[backends.DirectOpener](b)
 		if !ok {
 			return nil, fmt.Errorf("odirect: target %s (%s) cannot read with O_DIRECT", ph.layout.Target, b.Properties().Scheme)
 		}

@@ -75,14 +75,22 @@ func init() {
 }
 
 type task struct {
-	id    string
-	spec  Spec
-	train *phase
-	eval  *phase    // nil without evaluation
-	ckpt  *ckpt.Set // nil without checkpoints
+	id   string
+	spec Spec
+	// seed is the workload's: of the content to verify and of the
+	// shuffles.
+	seed uint64
+	// pageCache is set when the target the dataset is read through keeps
+	// its files in the host's page cache, which can then serve reads of a
+	// dataset that fits in memory.
+	pageCache bool
+	train     *phase
+	eval      *phase    // nil without evaluation
+	ckpt      *ckpt.Set // nil without checkpoints
 }
 
-func plan(w *dsl.Workload, id string) (stages.Task, error) {
+func plan(in *stages.PlanInput, id string) (stages.Task, error) {
+	w := in.Workload
 	var s Spec
 	if err := w.Stages[id].Decode(&s); err != nil {
 		return nil, err
@@ -92,13 +100,19 @@ func plan(w *dsl.Workload, id string) (stages.Task, error) {
 		return nil, err
 	}
 	if s.Via != "" {
-		if err := w.CheckTarget(s.Via, "stages", id, "via"); err != nil {
+		if _, err := in.Target(s.Via, "stages", id, "via"); err != nil {
 			return nil, err
 		}
 		l.Dataset.Target = s.Via
 	}
+	// The target the reads go through: the dataset's, or via.
+	reads := in.Targets[l.Target]
+	if s.ODirect && !reads.Traits.DirectRead {
+		return nil, w.ErrorAt([]any{"stages", id, "odirect"}, "odirect is for file targets; target %s is %s", l.Target, reads.URI)
+	}
 	ranks := int64(s.Accelerators)
-	t := &task{id: id, spec: s, train: newPhase("train", l, s.BatchSize, ranks, s.ComputationTime)}
+	t := &task{id: id, spec: s, seed: w.Seed, pageCache: reads.Traits.PageCache,
+		train: newPhase("train", l, s.BatchSize, ranks, s.ComputationTime)}
 	t.train.fileShuffle = s.FileShuffle != "off"
 	t.train.sampleShuffle = s.SampleShuffle != "off"
 	t.train.window = s.ShuffleSize
@@ -129,7 +143,7 @@ func plan(w *dsl.Workload, id string) (stages.Task, error) {
 		}
 	}
 	if c := s.Checkpoint; c != nil {
-		if err := w.CheckTarget(c.Target, "stages", id, "checkpoint", "target"); err != nil {
+		if _, err := in.Target(c.Target, "stages", id, "checkpoint", "target"); err != nil {
 			return nil, err
 		}
 		// Rank 0 saves the model, as DLIO's rank-zero checkpoints of the
@@ -382,7 +396,7 @@ func (r *run) metrics() stages.Metrics {
 	if auMean >= s.AUMinimum*100 {
 		meet = "success"
 	}
-	mem := stages.HostMemoryBytes()
+	mem := r.env.Host.MemoryBytes
 	data := r.train.layout.TotalBytes()
 	end := r.end
 	if end.IsZero() {
@@ -412,7 +426,7 @@ func (r *run) metrics() stages.Metrics {
 		"num_hosts":             1,
 		"host_memory_GB":        float64(mem) / (1 << 30),
 		"data_size_per_host_GB": float64(data) / (1 << 30),
-		"potential_caching":     mem > 0 && data <= mem,
+		"potential_caching":     r.pageCache && mem > 0 && data <= mem,
 		"epochs":                len(tr.au),
 		"au_minimum_percentage": s.AUMinimum * 100,
 		"steps_per_epoch":       r.train.steps,

@@ -30,7 +30,7 @@ func (t *task) Run(ctx context.Context, env *stages.Env) (stages.Metrics, error)
 			return nil, err
 		}
 	}
-	seed := env.Workload.Seed
+	seed := t.seed
 	if t.spec.FileShuffle == "random" || t.spec.SampleShuffle == "random" {
 		var k [8]byte
 		_, _ = rand.Read(k[:])
@@ -38,7 +38,7 @@ func (t *task) Run(ctx context.Context, env *stages.Env) (stages.Metrics, error)
 	}
 	r := &run{task: t, env: env, seed: seed, start: time.Now()}
 	if t.spec.Verify {
-		r.gen = content.New(env.Workload.Seed)
+		r.gen = content.New(t.seed)
 	}
 	if r.steps, err = newStepLog(env); err != nil {
 		return nil, err
@@ -53,7 +53,7 @@ func (t *task) Run(ctx context.Context, env *stages.Env) (stages.Metrics, error)
 		// Allocated and touched before the first epoch, so no epoch pays
 		// for the checkpoint's buffers.
 		pool := ckpt.NewPool(t.ckpt.PoolSize(64), int(t.ckpt.ChunkBytes), false)
-		gen := content.New(env.Workload.Seed)
+		gen := content.New(t.seed)
 		save = func(e int) error {
 			_, pr, err := t.ckpt.Run(ctx, env.Meter, cb, pool, gen, "save", e)
 			if err == nil {

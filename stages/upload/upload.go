@@ -41,7 +41,8 @@ func init() {
 	stages.Register(stages.Kind{Name: "upload", Plan: plan})
 }
 
-func plan(w *dsl.Workload, id string) (stages.Task, error) {
+func plan(in *stages.PlanInput, id string) (stages.Task, error) {
+	w := in.Workload
 	var s Spec
 	if err := w.Stages[id].Decode(&s); err != nil {
 		return nil, err
@@ -54,14 +55,15 @@ func plan(w *dsl.Workload, id string) (stages.Task, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := sameFiles(w, id, src, dst); err != nil {
+	if err := sameFiles(in, id, src, dst); err != nil {
 		return nil, err
 	}
 	return &task{spec: s, src: src, dst: dst, seed: w.Seed}, nil
 }
 
 // sameFiles checks that dst describes the files of src, elsewhere.
-func sameFiles(w *dsl.Workload, id string, src, dst *dataset.Layout) error {
+func sameFiles(in *stages.PlanInput, id string, src, dst *dataset.Layout) error {
+	w := in.Workload
 	at := []any{"stages", id, "to"}
 	a, b := src.Dataset, dst.Dataset
 	type field struct {
@@ -107,7 +109,7 @@ func sameFiles(w *dsl.Workload, id string, src, dst *dataset.Layout) error {
 		}
 		return err
 	}
-	if a.Path == b.Path && sameStorage(w, a.Target, b.Target) {
+	if a.Path == b.Path && (a.Target == b.Target || in.Targets[a.Target].SameStorage(in.Targets[b.Target])) {
 		if src.Name == dst.Name {
 			return w.ErrorAt(at, "upload copies dataset %s onto itself: name another dataset, on another target or path", src.Name)
 		}
@@ -120,17 +122,6 @@ func sameFiles(w *dsl.Workload, id string, src, dst *dataset.Layout) error {
 			src.Name, dst.Name, where, b.Path, dst.Name)
 	}
 	return nil
-}
-
-// sameStorage reports whether two targets certainly store the same files:
-// the same target, or two file targets of one URI. (Every mem:// and tmp://
-// target is a store of its own.)
-func sameStorage(w *dsl.Workload, a, b string) bool {
-	if a == b {
-		return true
-	}
-	ua, ub := w.Targets[a].URI, w.Targets[b].URI
-	return ua == ub && strings.HasPrefix(ua, "file://")
 }
 
 // show prints a dataset field's value for an error message.

@@ -363,7 +363,7 @@ stages: {
 	}
 	targets["u"] = &cancelAfter{Backend: targets["u"], n: 5, cancel: cancel}
 	env := func(id string) *stages.Env {
-		return &stages.Env{Stage: id, Workload: p.Workload, Targets: targets, Meter: measure.NewMeter(id)}
+		return &stages.Env{Stage: id, Targets: targets, Meter: measure.NewMeter(id)}
 	}
 	if _, err := p.Nodes[0].Task.Run(context.Background(), env("gen")); err != nil {
 		t.Fatal(err)

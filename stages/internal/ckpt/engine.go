@@ -84,7 +84,7 @@ const pipeDepth = 4
 // backend without a host cache (an object store) it does nothing and
 // returns "".
 func (s *Set) Evict(ctx context.Context, b backends.Backend, ks []int) (string, error) {
-	e, ok := b.(backends.Evicter)
+	e, ok := backends.As[backends.Evicter](b)
 	if !ok {
 		return "", nil
 	}
@@ -152,8 +152,11 @@ func (s *Set) save(ctx context.Context, b backends.Backend, pool *Pool, gen *con
 	r := measure.Record{Op: measure.Write, Target: s.Target, Start: time.Now()}
 	var w backends.Writer
 	var err error
-	if s.ODirect {
-		w, err = b.(backends.DirectCreator).CreateDirect(ctx, name, size)
+	if d, ok := backends.As[backends.DirectCreator](b); ok && s.ODirect {
+		w, err = d.CreateDirect(ctx, name, size)
+	} else if s.ODirect {
+		// The plan refused odirect on targets without the trait.
+		err = fmt.Errorf("target %s cannot write with O_DIRECT", s.Target)
 	} else {
 		w, err = b.Create(ctx, name, size)
 	}
@@ -203,7 +206,7 @@ func (s *Set) save(ctx context.Context, b backends.Backend, pool *Pool, gen *con
 		err = ctx.Err()
 	}
 	if err == nil && s.Fsync {
-		if s, ok := w.(backends.Syncer); ok {
+		if s, ok := backends.As[backends.Syncer](w); ok {
 			err = s.Sync()
 		}
 	}
@@ -285,7 +288,7 @@ func (s *Set) readChunk(ctx context.Context, b backends.Backend, pool *Pool, gen
 	}
 	var rc io.ReadCloser
 	var err error
-	if d, ok := b.(backends.DirectOpener); ok && s.ODirect {
+	if d, ok := backends.As[backends.DirectOpener](b); ok && s.ODirect {
 		rc, err = d.OpenDirect(ctx, name, off, want)
 	} else {
 		rc, err = b.Open(ctx, name, off, want)
