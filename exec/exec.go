@@ -1,6 +1,6 @@
 // Package exec runs a plan: it opens the workload's targets, starts each
 // stage when the stages it depends on have finished, and collects what
-// every stage measured. The first failure or a cancellation stops the run;
+// every stage measured into a results.Report. The first failure or a cancellation stops the run;
 // what was measured until then is still reported, marked incomplete.
 package exec
 
@@ -17,6 +17,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"mlps.dev/mlps/backends"
+	"mlps.dev/mlps/exec/results"
 	"mlps.dev/mlps/planner"
 	"mlps.dev/mlps/stages"
 	"mlps.dev/mlps/stages/measure"
@@ -35,58 +36,28 @@ type Options struct {
 	Dir string
 }
 
-// Status of a stage in a report.
-const (
-	StatusOK       = "ok"
-	StatusFailed   = "failed"
-	StatusCanceled = "canceled"
-	StatusNotRun   = "not-run"
-)
-
-// StageReport is what one stage did.
-type StageReport struct {
-	ID       string           `json:"id"`
-	Kind     string           `json:"kind"`
-	Status   string           `json:"status"`
-	Error    string           `json:"error,omitempty"`
-	Start    time.Time        `json:"start,omitzero"`
-	End      time.Time        `json:"end,omitzero"`
-	Seconds  float64          `json:"seconds"`
-	Planned  stages.Work      `json:"planned"`
-	Measured measure.Snapshot `json:"measured"`
-	Metrics  stages.Metrics   `json:"metrics,omitempty"`
-	// Requests counts the HTTP requests of object stores, retries
-	// included; absent for stages that only touched local targets.
-	Requests *backends.StatsSnapshot `json:"requests,omitempty"`
-
+// stageRun is a stage while it runs: its report, and what fills it.
+type stageRun struct {
+	rep   *results.StageReport
 	node  *planner.Node
 	meter *measure.Meter
 	stats backends.Stats
 }
 
-// Report is what a run did.
-type Report struct {
-	Start    time.Time      `json:"start"`
-	End      time.Time      `json:"end"`
-	Complete bool           `json:"complete"`
-	Stages   []*StageReport `json:"stages"`
-	// Err is the error that ended the run early, if any.
-	Err error `json:"-"`
-}
-
-// Canceled reports whether the run was stopped by its context (Ctrl-C)
-// rather than by a failure.
-func (r *Report) Canceled() bool { return errors.Is(r.Err, context.Canceled) }
-
 // Run executes the plan. It always returns a report; Report.Err says why a
 // run did not complete.
-func Run(ctx context.Context, p *planner.Plan, opts Options) *Report {
-	rep := &Report{Start: time.Now()}
-	byID := map[string]*StageReport{}
+func Run(ctx context.Context, p *planner.Plan, opts Options) *results.Report {
+	rep := &results.Report{Workload: p.Workload.Name, Start: time.Now(), Targets: map[string]results.Target{}}
+	for name, t := range p.Targets {
+		rep.Targets[name] = results.TargetOf(t)
+	}
+	var runs []*stageRun
+	byID := map[string]*stageRun{}
 	for _, n := range p.Nodes {
-		sr := &StageReport{ID: n.ID, Kind: n.Kind, Status: StatusNotRun, Planned: n.Task.Work(),
+		sr := &stageRun{rep: &results.StageReport{ID: n.ID, Kind: n.Kind, Status: results.StatusNotRun, Planned: n.Task.Work()},
 			node: n, meter: measure.NewMeter(n.ID)}
-		rep.Stages = append(rep.Stages, sr)
+		rep.Stages = append(rep.Stages, sr.rep)
+		runs = append(runs, sr)
 		byID[n.ID] = sr
 	}
 
@@ -95,18 +66,20 @@ func Run(ctx context.Context, p *planner.Plan, opts Options) *Report {
 	if err != nil {
 		rep.Err = err
 		rep.End = time.Now()
+		rep.Seconds = rep.End.Sub(rep.Start).Seconds()
 		return rep
 	}
 
 	host := stages.ThisHost()
-	stopProgress := startProgress(opts, rep)
+	stopProgress := startProgress(opts, runs)
 	done := map[string]chan struct{}{}
 	for _, n := range p.Nodes {
 		done[n.ID] = make(chan struct{})
 	}
 	g, gctx := errgroup.WithContext(ctx)
 	for _, n := range p.Nodes {
-		sr := byID[n.ID]
+		run := byID[n.ID]
+		sr := run.rep
 		g.Go(func() error {
 			defer close(done[n.ID])
 			for _, d := range n.Deps {
@@ -115,38 +88,46 @@ func Run(ctx context.Context, p *planner.Plan, opts Options) *Report {
 				case <-gctx.Done():
 					return nil // the error that cancelled the run is reported by its stage
 				}
-				if byID[d].Status != StatusOK {
+				if byID[d].rep.Status != results.StatusOK {
 					return nil
 				}
 			}
 			if gctx.Err() != nil {
 				return nil
 			}
-			env := &stages.Env{Stage: n.ID, Host: host, Targets: targets, Meter: sr.meter}
+			env := &stages.Env{Stage: n.ID, Host: host, Targets: targets, Meter: run.meter}
 			if opts.Dir != "" {
 				env.Dir = filepath.Join(opts.Dir, "stages", n.ID)
 			}
 			sr.Start = time.Now()
-			metrics, err := n.Task.Run(backends.WithStats(gctx, &sr.stats), env)
+			metrics, err := n.Task.Run(backends.WithStats(gctx, &run.stats), env)
 			sr.End = time.Now()
-			if st := sr.stats.Snapshot(); st.Requests > 0 {
+			if st := run.stats.Snapshot(); st.Requests > 0 {
 				sr.Requests = &st
 			}
 			sr.Seconds = sr.End.Sub(sr.Start).Seconds()
 			sr.Metrics = metrics
-			sr.Measured = sr.meter.Snapshot()
+			sr.Measured = run.meter.Snapshot()
+			if metrics != nil {
+				if h, ok := n.Task.(stages.Headliner); ok {
+					sr.Headline = h.Headline(metrics)
+				}
+				if k, ok := n.Task.(stages.SummaryKeyer); ok {
+					sr.SummaryKeys = k.SummaryKeys()
+				}
+			}
 			switch {
 			case err == nil:
-				sr.Status = StatusOK
+				sr.Status = results.StatusOK
 			case ctx.Err() != nil:
-				sr.Status, sr.Error = StatusCanceled, "canceled: "+context.Cause(ctx).Error()
+				sr.Status, sr.Error = results.StatusCanceled, "canceled: "+context.Cause(ctx).Error()
 				return ctx.Err()
 			case gctx.Err() != nil && errors.Is(err, context.Canceled):
 				// Stopped because another stage failed.
-				sr.Status, sr.Error = StatusCanceled, "canceled after another stage failed"
+				sr.Status, sr.Error = results.StatusCanceled, "canceled after another stage failed"
 				return nil
 			default:
-				sr.Status, sr.Error = StatusFailed, err.Error()
+				sr.Status, sr.Error = results.StatusFailed, err.Error()
 				return fmt.Errorf("stage %s: %w", n.ID, err)
 			}
 			progressLine(opts, sr)
@@ -159,9 +140,10 @@ func Run(ctx context.Context, p *planner.Plan, opts Options) *Report {
 	}
 	stopProgress()
 	rep.End = time.Now()
+	rep.Seconds = rep.End.Sub(rep.Start).Seconds()
 	rep.Complete = rep.Err == nil
 	for _, sr := range rep.Stages {
-		rep.Complete = rep.Complete && sr.Status == StatusOK
+		rep.Complete = rep.Complete && sr.Status == results.StatusOK
 	}
 	return rep
 }

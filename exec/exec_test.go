@@ -10,6 +10,7 @@ import (
 
 	"mlps.dev/mlps/exec"
 	"mlps.dev/mlps/exec/exectest"
+	"mlps.dev/mlps/exec/results"
 )
 
 // A failing stage ends the run: its error is kept, stages after it never
@@ -34,7 +35,7 @@ stages: {
 	for _, sr := range rep.Stages {
 		status[sr.ID] = sr.Status
 	}
-	if status["read"] != exec.StatusFailed || status["gen"] != exec.StatusNotRun {
+	if status["read"] != results.StatusFailed || status["gen"] != results.StatusNotRun {
 		t.Errorf("statuses %v", status)
 	}
 	if !strings.Contains(rep.Err.Error(), "stage read") || !strings.Contains(rep.Err.Error(), "img_0_of_4.npz") {
@@ -64,7 +65,7 @@ stages: {
 	if !rep.Canceled() || rep.Complete {
 		t.Fatalf("canceled %v complete %v err %v", rep.Canceled(), rep.Complete, rep.Err)
 	}
-	if rep.Stages[0].Status != exec.StatusOK || rep.Stages[1].Status != exec.StatusCanceled {
+	if rep.Stages[0].Status != results.StatusOK || rep.Stages[1].Status != results.StatusCanceled {
 		t.Errorf("statuses %s %s", rep.Stages[0].Status, rep.Stages[1].Status)
 	}
 	if !strings.Contains(progress.String(), "[read] ") || !strings.Contains(progress.String(), "[gen] done") {

@@ -6,13 +6,14 @@ import (
 	"sync"
 	"time"
 
+	"mlps.dev/mlps/exec/results"
 	"mlps.dev/mlps/stages/measure"
 )
 
 // startProgress reports the running stages every tick until the returned
 // function is called: bytes moved against the plan, the rate since the
 // stage started and the time left at that rate.
-func startProgress(opts Options, rep *Report) (stop func()) {
+func startProgress(opts Options, runs []*stageRun) (stop func()) {
 	if opts.Progress == nil {
 		return func() {}
 	}
@@ -38,7 +39,7 @@ func startProgress(opts Options, rep *Report) (stop func()) {
 				}
 				return
 			case now := <-tick.C:
-				line := statusLine(rep, now)
+				line := statusLine(runs, now)
 				if line == "" {
 					continue
 				}
@@ -54,13 +55,14 @@ func startProgress(opts Options, rep *Report) (stop func()) {
 	return func() { once.Do(func() { close(quit); wg.Wait() }) }
 }
 
-func statusLine(rep *Report, now time.Time) string {
+func statusLine(runs []*stageRun, now time.Time) string {
 	var parts []string
-	for _, sr := range rep.Stages {
+	for _, run := range runs {
+		sr := run.rep
 		if sr.Start.IsZero() || !sr.End.IsZero() {
 			continue
 		}
-		snap := sr.meter.Snapshot()
+		snap := run.meter.Snapshot()
 		planned := sr.Planned.Bytes()
 		el := now.Sub(sr.Start)
 		rate := float64(snap.Bytes) / el.Seconds()
@@ -82,7 +84,7 @@ func statusLine(rep *Report, now time.Time) string {
 }
 
 // progressLine notes a finished stage on the progress stream.
-func progressLine(opts Options, sr *StageReport) {
+func progressLine(opts Options, sr *results.StageReport) {
 	if opts.Progress == nil {
 		return
 	}
@@ -91,5 +93,5 @@ func progressLine(opts Options, sr *StageReport) {
 		prefix = "\r\033[K"
 	}
 	fmt.Fprintf(opts.Progress, "%s[%s] done: %s in %.2fs (%s)\n", prefix, sr.ID,
-		measure.IEC(sr.Measured.Bytes), sr.Seconds, measure.Rate(float64(sr.Measured.Bytes)/sr.Seconds))
+		measure.IEC(sr.Measured.Bytes), sr.Seconds, measure.Rate(1e6*measure.MBPerSecond(sr.Measured.Bytes, sr.Seconds)))
 }

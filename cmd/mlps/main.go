@@ -27,6 +27,7 @@ import (
 	_ "mlps.dev/mlps/backends/all"
 	"mlps.dev/mlps/dsl"
 	"mlps.dev/mlps/exec"
+	"mlps.dev/mlps/exec/results"
 	"mlps.dev/mlps/planner"
 	"mlps.dev/mlps/stages"
 	_ "mlps.dev/mlps/stages/all"
@@ -75,7 +76,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	case "import":
 		return importCmd(args[1:], stdout, stderr)
 	case "version":
-		fmt.Fprintf(stdout, "mlps %s\n", exec.MlpsVersion())
+		fmt.Fprintf(stdout, "mlps %s\n", results.MlpsVersion())
 		return exitOK
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, usage)
@@ -177,7 +178,7 @@ func planCmd(args []string, stdout, stderr io.Writer) int {
 // warn prints the plan's warnings for this host on stderr, keeping stdout
 // for the plan itself.
 func warn(p *planner.Plan, cmd string, stderr io.Writer) {
-	for _, w := range p.Warnings(stages.Host{MemoryBytes: stages.HostMemoryBytes()}) {
+	for _, w := range p.Warnings(stages.ThisHost()) {
 		fmt.Fprintf(stderr, "mlps %s: warning: %s\n", cmd, w)
 	}
 }
@@ -216,7 +217,7 @@ Flags:
 
 func execCmd(args []string, stdout, stderr io.Writer) int {
 	fs := newFlags("exec", execHelp, stderr)
-	results := fs.String("results", "", "results `directory` (default ./results/WORKLOAD/YYYYMMDD_HHMMSS)")
+	resultsDir := fs.String("results", "", "results `directory` (default ./results/WORKLOAD/YYYYMMDD_HHMMSS)")
 	asJSON := fs.Bool("json", false, "print the summary as JSON instead of a table")
 	progress := fs.String("progress", "auto", "progress on stderr: auto, live, plain or none")
 	var overrides sets
@@ -234,11 +235,11 @@ func execCmd(args []string, stdout, stderr io.Writer) int {
 	if p == nil {
 		return code
 	}
-	dir := *results
+	dir := *resultsDir
 	if dir == "" {
 		dir = filepath.Join("results", p.Workload.Name, time.Now().Format("20060102_150405"))
 	}
-	if err := exec.CheckResultsDir(dir); err != nil {
+	if err := results.CheckDir(dir); err != nil {
 		fmt.Fprintf(stderr, "mlps exec: %v\n", err)
 		return exitUsage
 	}
@@ -250,10 +251,15 @@ func execCmd(args []string, stdout, stderr io.Writer) int {
 		stop() // a second Ctrl-C kills at once
 	}()
 	warn(p, "exec", stderr)
-	prov := exec.NewProvenance(append([]string{"mlps", "exec"}, args...))
+	prov := results.NewProvenance(append([]string{"mlps", "exec"}, args...))
 	opts.Dir = dir
 	rep := exec.Run(ctx, p, opts)
-	sum, werr := exec.WriteResults(dir, p, rep, prov)
+	in, err := inputs(p)
+	if err != nil {
+		fmt.Fprintf(stderr, "mlps exec: %v\n", err)
+		return exitFailed
+	}
+	sum, werr := results.Write(dir, in, rep, prov)
 	if werr != nil {
 		fmt.Fprintf(stderr, "mlps exec: writing results: %v\n", werr)
 		return exitFailed
@@ -266,11 +272,7 @@ func execCmd(args []string, stdout, stderr io.Writer) int {
 		}
 		fmt.Fprintf(stdout, "%s\n", b)
 	} else {
-		exec.WriteTable(stdout, rep)
-		for _, ab := range sum.ClientAB {
-			fmt.Fprintf(stdout, "client A/B (%s): %s via %s %.1f MB/s, %s via %s %.1f MB/s: %s/%s = %.3f\n",
-				ab.Kind, ab.StageA, ab.ClientA, ab.MBPerA, ab.StageB, ab.ClientB, ab.MBPerB, ab.ClientB, ab.ClientA, ab.Ratio)
-		}
+		results.WriteTable(stdout, rep)
 		fmt.Fprintf(stdout, "results: %s\n", dir)
 	}
 	switch {
@@ -283,6 +285,19 @@ func execCmd(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "mlps exec: %v\n", rep.Err)
 		return exitFailed
 	}
+}
+
+// inputs records what is run: the resolved workload and the plan.
+func inputs(p *planner.Plan) (results.Inputs, error) {
+	cueSrc, err := p.Workload.CUE()
+	if err != nil {
+		return results.Inputs{}, err
+	}
+	jsonSrc, err := p.Workload.JSON()
+	if err != nil {
+		return results.Inputs{}, err
+	}
+	return results.Inputs{WorkloadCUE: cueSrc, WorkloadJSON: jsonSrc, Plan: p.JSON(), Seed: p.Workload.Seed}, nil
 }
 
 func progressOptions(mode string, stderr io.Writer) (exec.Options, error) {

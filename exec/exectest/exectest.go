@@ -12,6 +12,7 @@ import (
 	_ "mlps.dev/mlps/backends/all"
 	"mlps.dev/mlps/dsl"
 	"mlps.dev/mlps/exec"
+	"mlps.dev/mlps/exec/results"
 	"mlps.dev/mlps/planner"
 	_ "mlps.dev/mlps/stages/all"
 )
@@ -44,7 +45,7 @@ func PlanFile(t testing.TB, path string, sets ...string) *planner.Plan {
 
 // Run plans src and executes it without progress output, failing t unless
 // the run completes.
-func Run(t testing.TB, src string) (*planner.Plan, *exec.Report) {
+func Run(t testing.TB, src string) (*planner.Plan, *results.Report) {
 	t.Helper()
 	p, rep := Try(t, src, exec.Options{})
 	if !rep.Complete {
@@ -55,7 +56,7 @@ func Run(t testing.TB, src string) (*planner.Plan, *exec.Report) {
 
 // Try plans src and executes it with opts, returning the report whatever
 // happened.
-func Try(t testing.TB, src string, opts exec.Options) (*planner.Plan, *exec.Report) {
+func Try(t testing.TB, src string, opts exec.Options) (*planner.Plan, *results.Report) {
 	t.Helper()
 	p := Plan(t, src)
 	return p, exec.Run(context.Background(), p, opts)

@@ -51,7 +51,7 @@ func BenchmarkGenerateVsFio(b *testing.B) {
 		b.Fatal(err)
 	}
 	src := fmt.Sprintf(genWorkload, dir, genFiles, rec, genWorkers, genWrite)
-	files, err := fiobench.Files(exectest.Plan(b, src), "train", dir)
+	files, err := fiobench.Files(exectest.Plan(b, src).Workload, "train", dir)
 	if err != nil {
 		b.Fatal(err)
 	}

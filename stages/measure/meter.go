@@ -216,7 +216,7 @@ func (m *Meter) Snapshot() Snapshot {
 		}
 		if span := time.Duration(t.last.Load() - t.first.Load()); span > 0 {
 			o.Seconds = span.Seconds()
-			o.MBPerSecond = float64(o.Bytes) / 1e6 / o.Seconds
+			o.MBPerSecond = MBPerSecond(o.Bytes, o.Seconds)
 		}
 		snap.Ops = append(snap.Ops, o)
 		snap.Count += o.Count

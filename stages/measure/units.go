@@ -24,3 +24,13 @@ func IEC(n int64) string {
 func Rate(bytesPerSecond float64) string {
 	return fmt.Sprintf("%.1f MB/s", bytesPerSecond/1e6)
 }
+
+// MBPerSecond is bytes over seconds in decimal megabytes per second
+// (MB = 10^6 bytes); 0 when no time passed, as for a stage that never
+// started.
+func MBPerSecond(bytes int64, seconds float64) float64 {
+	if seconds <= 0 {
+		return 0
+	}
+	return float64(bytes) / 1e6 / seconds
+}

@@ -58,7 +58,7 @@ func BenchmarkReadEpochVsFio(b *testing.B) {
 	file_shuffle: "off", sample_shuffle: "off", exclude_start_steps: 0, exclude_end_steps: 0}
 `, readThreads, readTransfer)
 	p, _ := exectest.Run(b, gen)
-	files, err := fiobench.Files(p, "train", dir)
+	files, err := fiobench.Files(p.Workload, "train", dir)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -246,7 +246,7 @@ func (t *task) Run(ctx context.Context, env *stages.Env) (stages.Metrics, error)
 	secs := time.Since(start).Seconds()
 	m := stages.Metrics{"files_uploaded": files.Load(), "bytes_uploaded": bytes.Load()}
 	if secs > 0 {
-		m["MB_per_second"] = float64(bytes.Load()) / 1e6 / secs
+		m["MB_per_second"] = measure.MBPerSecond(bytes.Load(), secs)
 	}
 	return m, err
 }

@@ -16,6 +16,7 @@ import (
 	"mlps.dev/mlps/dsl"
 	"mlps.dev/mlps/exec"
 	"mlps.dev/mlps/exec/exectest"
+	"mlps.dev/mlps/exec/results"
 	"mlps.dev/mlps/planner"
 	"mlps.dev/mlps/stages"
 	"mlps.dev/mlps/stages/content"
@@ -153,7 +154,7 @@ stages: {
 	}
 }
 
-func stageReport(t *testing.T, rep *exec.Report, id string) *exec.StageReport {
+func stageReport(t *testing.T, rep *results.Report, id string) *results.StageReport {
 	t.Helper()
 	for _, sr := range rep.Stages {
 		if sr.ID == id {
@@ -311,7 +312,7 @@ stages: g: {kind: "generate", dataset: "a"}
 				t.Errorf("the bad file was committed: %v", err)
 			}
 			sr := rep.Stages[0]
-			if sr.Status != exec.StatusFailed || sr.Measured.Errors == 0 {
+			if sr.Status != results.StatusFailed || sr.Measured.Errors == 0 {
 				t.Errorf("status %s, %d errors measured", sr.Status, sr.Measured.Errors)
 			}
 		})

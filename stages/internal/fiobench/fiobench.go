@@ -22,9 +22,10 @@ import (
 	"strings"
 	"testing"
 
-	"mlps.dev/mlps/planner"
+	"mlps.dev/mlps/dsl"
 	"mlps.dev/mlps/stages/dataset"
 	"mlps.dev/mlps/stages/format/npz"
+	"mlps.dev/mlps/stages/measure"
 )
 
 // Require returns fio's path, or skips tb with what to do about it.
@@ -159,12 +160,7 @@ type Result struct {
 }
 
 // MBPerSecond is the group bandwidth in MB (10^6 bytes) per second.
-func (r Result) MBPerSecond() float64 {
-	if r.Seconds <= 0 {
-		return 0
-	}
-	return float64(r.Bytes) / 1e6 / r.Seconds
-}
+func (r Result) MBPerSecond() float64 { return measure.MBPerSecond(r.Bytes, r.Seconds) }
 
 // Run runs fio on s with the job file in dir and returns its result.
 func Run(ctx context.Context, fio, dir string, s Spec) (Result, error) {
@@ -260,14 +256,14 @@ func NPZRecordBytes(fileBytes int64) (int64, error) {
 	return 0, fmt.Errorf("no one-sample npz file is exactly %d bytes", fileBytes)
 }
 
-// Files returns the files of dataset name in p below dir, the target's
+// Files returns the files of dataset name in w below dir, the target's
 // directory, in index order.
-func Files(p *planner.Plan, name, dir string) ([]File, error) {
-	d, ok := p.Workload.Datasets[name]
+func Files(w *dsl.Workload, name, dir string) ([]File, error) {
+	d, ok := w.Datasets[name]
 	if !ok {
 		return nil, fmt.Errorf("no dataset %q", name)
 	}
-	l, err := dataset.New(name, d, p.Workload.Seed)
+	l, err := dataset.New(name, d, w.Seed)
 	if err != nil {
 		return nil, err
 	}
