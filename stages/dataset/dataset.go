@@ -1,7 +1,8 @@
 // Package dataset computes everything about a dataset from its definition
 // and a file index: the file's name, its record size, its exact size on
-// storage and its content stream. Nothing is listed and nothing is stored
-// per file, so a dataset of millions of files costs a few words.
+// storage, its index file and its content stream, and so whether bytes
+// read back are the ones it defines. Nothing is listed and nothing is
+// stored per file, so a dataset of millions of files costs a few words.
 package dataset
 
 import (
@@ -331,8 +332,14 @@ func (l *Layout) IndexName(i int64) (string, bool) {
 	if _, ok := l.format.(indexFormat); !ok {
 		return "", false
 	}
-	rel := strings.TrimPrefix(l.FileName(i), l.Path+"/")
-	parent, base := path.Split(l.Path)
+	rel, dir := l.FileName(i), ""
+	if l.Path != "" {
+		// FileName cleaned the path: a trailing slash must not make the
+		// index directory a child of the dataset's.
+		dir = path.Clean(l.Path)
+		rel = strings.TrimPrefix(rel, dir+"/")
+	}
+	parent, base := path.Split(dir)
 	return path.Join(parent, "index", base, rel+".idx"), true
 }
 

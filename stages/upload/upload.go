@@ -293,7 +293,7 @@ func (c *copier) copy(ctx context.Context, i int64, index bool) (int64, error) {
 	src := &reader{r: rc, rec: &rr}
 	switch {
 	case c.gen != nil && index:
-		src.check = newIndexChecker(s, i)
+		src.check = s.IndexVerifier(i, 0)
 	case c.gen != nil:
 		src.check = s.Verifier(i, 0, c.gen)
 	}
@@ -360,19 +360,13 @@ var (
 	errAbandoned = errors.New("abandoned: creating the destination failed")
 )
 
-// checker checks bytes read from a file, in order from its start.
-type checker interface {
-	Check(p []byte) error
-	Close()
-}
-
 // reader counts what came back from the source into its record, checks it
 // when verifying, and keeps the source's own error apart from the
 // destination's.
 type reader struct {
 	r     io.Reader
 	rec   *measure.Record
-	check checker
+	check *dataset.Verifier
 	err   error
 }
 
@@ -414,54 +408,3 @@ func (c *writer) Write(p []byte) (int, error) {
 	}
 	return n, err
 }
-
-// indexChecker checks an index file against the one the dataset defines,
-// regenerated alongside the reads as dataset.Verifier does for data files.
-type indexChecker struct {
-	name string
-	off  int64
-	pr   *io.PipeReader
-	want []byte
-	err  error
-}
-
-func newIndexChecker(l *dataset.Layout, i int64) *indexChecker {
-	pr, pw := io.Pipe()
-	go func() {
-		_, err := l.WriteIndex(pw, i)
-		pw.CloseWithError(err)
-	}()
-	name, _ := l.IndexName(i)
-	return &indexChecker{name: name, pr: pr}
-}
-
-func (v *indexChecker) Check(p []byte) error {
-	if v.err != nil {
-		return v.err
-	}
-	for len(p) > 0 {
-		n := min(len(p), 64<<10)
-		if v.want == nil {
-			v.want = make([]byte, 64<<10)
-		}
-		want := v.want[:n]
-		if got, err := io.ReadFull(v.pr, want); err != nil {
-			if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
-				err = fmt.Errorf("verify %s: the file goes on past offset %d, where the dataset's index file ends", v.name, v.off+int64(got))
-			}
-			v.err = err
-			return err
-		}
-		for j := range n {
-			if p[j] != want[j] {
-				v.err = &dataset.CorruptError{File: v.name, Offset: v.off + int64(j), Got: p[j], Want: want[j]}
-				return v.err
-			}
-		}
-		v.off += int64(n)
-		p = p[n:]
-	}
-	return nil
-}
-
-func (v *indexChecker) Close() { v.pr.CloseWithError(errors.New("checker closed")) }

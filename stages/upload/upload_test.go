@@ -385,3 +385,55 @@ stages: {
 		t.Errorf("measured %d ops for %d files", snap.Count, files)
 	}
 }
+
+// With verify, an index file that is not what the dataset defines fails
+// the stage with the index file's name and where it goes wrong, and
+// nothing is committed under the destination's name.
+func TestBadIndexFails(t *testing.T) {
+	const idx = "index/src/rec_1_of_3.tfrecord.idx"
+	for _, tt := range []struct {
+		name   string
+		damage func(b []byte) []byte
+		want   string
+	}{
+		{"corrupt byte", func(b []byte) []byte { b[7] ^= 0x01; return b },
+			idx + ": byte at offset 7 is"},
+		{"longer", func(b []byte) []byte { return append(b, "0 1\n"...) },
+			"verify " + idx + ": the file goes on past offset %d, where the dataset's index file ends"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			gen := fmt.Sprintf(`name: "bad"
+targets: t: uri: "file://%s"
+datasets: a: {target: "t", path: "src", format: "tfrecord", files: 3, samples_per_file: 4, record_bytes: 1000, prefix: "rec"}
+datasets: b: {target: "t", path: "dst", format: "tfrecord", files: 3, samples_per_file: 4, record_bytes: 1000, prefix: "rec"}
+stages: g: {kind: "generate", dataset: "a"}
+`, dir)
+			exectest.Run(t, gen)
+			p := filepath.Join(dir, idx)
+			b, err := os.ReadFile(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := tt.want
+			if strings.Contains(want, "%d") {
+				want = fmt.Sprintf(want, len(b))
+			}
+			if err := os.WriteFile(p, tt.damage(b), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			up := strings.Replace(gen, `stages: g: {kind: "generate", dataset: "a"}`,
+				`stages: up: {kind: "upload", from: "a", to: "b", workers: 1, transfer_bytes: 4096, verify: true}`, 1)
+			_, rep := exectest.Try(t, up, exec.Options{})
+			if rep.Complete || rep.Err == nil {
+				t.Fatal("the upload completed")
+			}
+			if !strings.Contains(rep.Err.Error(), want) {
+				t.Errorf("error %v, want it to contain %q", rep.Err, want)
+			}
+			if _, err := os.Stat(filepath.Join(dir, "index/dst/rec_1_of_3.tfrecord.idx")); !errors.Is(err, os.ErrNotExist) {
+				t.Errorf("the bad index file was committed: %v", err)
+			}
+		})
+	}
+}
