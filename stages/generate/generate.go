@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"io"
 	"sync/atomic"
-	"time"
 
 	"golang.org/x/sync/errgroup"
 
@@ -126,41 +125,17 @@ func (t *task) Run(ctx context.Context, env *stages.Env) (stages.Metrics, error)
 // write operation: from Create to a successful Close, with the bytes the
 // backend accepted.
 func (t *task) writeFile(ctx context.Context, b backends.Backend, name string, size int64, rec *measure.Worker, write func(io.Writer) (int64, error)) (int64, error) {
-	r := measure.Record{Op: measure.Write, Target: t.layout.Target, Start: time.Now()}
+	op := rec.Begin(measure.Write, t.layout.Target)
 	w, err := b.Create(ctx, name, size)
 	if err == nil {
-		r.Endpoint = backends.EndpointOf(w)
-		cw := &countingWriter{w: w}
-		_, err = write(cw)
-		r.Bytes, r.FirstByte = cw.n, cw.first
-		if err == nil {
+		if _, err = write(op.Writer(w)); err == nil {
 			err = w.Close()
 		} else {
 			w.Abort()
 		}
 	}
-	r.End = time.Now()
-	if err != nil {
-		r.Err = err
-		err = fmt.Errorf("generate %s: %w", name, err)
+	if op.End(err) != nil {
+		return op.Bytes(), fmt.Errorf("generate %s: %w", name, err)
 	}
-	rec.Observe(r)
-	return r.Bytes, err
-}
-
-// countingWriter counts the bytes the backend accepted and notes when the
-// first write returned.
-type countingWriter struct {
-	w     io.Writer
-	n     int64
-	first time.Time
-}
-
-func (c *countingWriter) Write(p []byte) (int, error) {
-	n, err := c.w.Write(p)
-	c.n += int64(n)
-	if c.first.IsZero() && n > 0 {
-		c.first = time.Now()
-	}
-	return n, err
+	return op.Bytes(), nil
 }

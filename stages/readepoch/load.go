@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"time"
 
 	"mlps.dev/mlps/backends"
 	"mlps.dev/mlps/stages/content"
@@ -31,6 +30,8 @@ type loader struct {
 	// bytes and reads count what the loader fetched for the batch being
 	// loaded, through readAt.
 	bytes, reads int64
+	// verifier checks the read in flight, when verifying.
+	verifier *dataset.Verifier
 }
 
 func newLoader(ph *phase, b backends.Backend, odirect bool, rec *measure.Worker, transfer int64, gen *content.Generator) (*loader, error) {
@@ -124,7 +125,7 @@ func (ld *loader) read(ctx context.Context, i, off, n int64) (int64, error) {
 	if n < 0 {
 		want = l.FileSize(i)
 	}
-	r := measure.Record{Op: measure.Read, Target: l.Target, Start: time.Now()}
+	op := ld.rec.Begin(measure.Read, l.Target)
 	// A length, not "to the end": an object store splits a long read into
 	// parallel ranged requests only when it knows the length. One byte more
 	// than planned still tells a file that grew.
@@ -134,12 +135,7 @@ func (ld *loader) read(ctx context.Context, i, off, n int64) (int64, error) {
 	}
 	rc, err := ld.open(ctx, name, off, length)
 	if err == nil {
-		r.Endpoint = backends.EndpointOf(rc)
-		src := &meteredReader{r: rc, rec: &r}
-		if ld.gen != nil {
-			src.v = l.Verifier(i, off, ld.gen)
-			defer src.v.Close()
-		}
+		src := op.Reader(rc, ld.check(i, off))
 		if sc := l.Scanner(src, off, ld.buf, ld.gen != nil); sc != nil {
 			for err == nil {
 				_, err = sc.Next()
@@ -156,43 +152,34 @@ func (ld *loader) read(ctx context.Context, i, off, n int64) (int64, error) {
 			err = cerr
 		}
 	}
-	if err == nil && r.Bytes != want {
-		err = fmt.Errorf("read %d bytes at offset %d, the dataset defines %d: regenerate the dataset or fix its definition", r.Bytes, off, want)
+	if err == nil && op.Bytes() != want {
+		err = fmt.Errorf("read %d bytes at offset %d, the dataset defines %d: regenerate the dataset or fix its definition", op.Bytes(), off, want)
 	}
-	r.End = time.Now()
-	if err != nil {
-		r.Err = err
+	ld.closeCheck()
+	if op.End(err) != nil {
 		var ce *dataset.CorruptError
 		if !errors.As(err, &ce) {
 			err = fmt.Errorf("read %s: %w", name, err)
 		}
 	}
-	ld.rec.Observe(r)
-	return r.Bytes, err
+	return op.Bytes(), err
 }
 
-// meteredReader counts what comes back from storage into a record, and
-// checks it when verifying.
-type meteredReader struct {
-	r   io.Reader
-	rec *measure.Record
-	v   *dataset.Verifier
-}
-
-func (m *meteredReader) Read(p []byte) (int, error) {
-	n, err := m.r.Read(p)
-	if n > 0 {
-		if m.rec.FirstByte.IsZero() {
-			m.rec.FirstByte = time.Now()
-		}
-		m.rec.Bytes += int64(n)
-		if m.v != nil {
-			if verr := m.v.Check(p[:n]); verr != nil {
-				return n, verr
-			}
-		}
+// check returns the check of bytes read from file i at off when
+// verifying, or nil; closeCheck stops it once the read is done.
+func (ld *loader) check(i, off int64) func([]byte) error {
+	if ld.gen == nil {
+		return nil
 	}
-	return n, err
+	ld.verifier = ld.ph.layout.Verifier(i, off, ld.gen)
+	return ld.verifier.Check
+}
+
+func (ld *loader) closeCheck() {
+	if ld.verifier != nil {
+		ld.verifier.Close()
+		ld.verifier = nil
+	}
 }
 
 // readGroup fetches row group g of file f, opening the file (its footer)
@@ -234,25 +221,18 @@ type rangeReader struct {
 func (r *rangeReader) ReadAt(p []byte, off int64) (int, error) {
 	ld := r.ld
 	l := ld.ph.layout
-	rec := measure.Record{Op: measure.Read, Target: l.Target, Start: time.Now()}
+	op := ld.rec.Begin(measure.Read, l.Target)
 	rc, err := ld.open(r.ctx, l.FileName(r.file), off, int64(len(p)))
 	var n int
 	if err == nil {
-		rec.Endpoint = backends.EndpointOf(rc)
-		src := &meteredReader{r: rc, rec: &rec}
-		if ld.gen != nil {
-			src.v = l.Verifier(r.file, off, ld.gen)
-			defer src.v.Close()
-		}
-		n, err = io.ReadFull(src, p)
+		n, err = io.ReadFull(op.Reader(rc, ld.check(r.file, off)), p)
 		if cerr := rc.Close(); err == nil {
 			err = cerr
 		}
 	}
-	rec.End = time.Now()
-	rec.Err = err
-	ld.rec.Observe(rec)
-	ld.bytes += rec.Bytes
+	ld.closeCheck()
+	op.End(err)
+	ld.bytes += op.Bytes()
 	ld.reads++
 	return n, err
 }

@@ -279,77 +279,68 @@ func (c *copier) copy(ctx context.Context, i int64, index bool) (int64, error) {
 		dname, _ = d.IndexName(i)
 		size = s.IndexSize(i)
 	}
-	rr := measure.Record{Op: measure.Read, Target: s.Target, Start: time.Now()}
+	rop := c.rec.Begin(measure.Read, s.Target)
 	// A length, not "to the end", lets an object store split the read
 	// into parallel ranged requests; one byte more than the dataset
 	// defines tells a longer file from a complete one.
 	rc, err := c.from.Open(ctx, name, 0, size+1)
 	if err != nil {
-		rr.End, rr.Err = time.Now(), err
-		c.rec.Observe(rr)
-		return 0, fmt.Errorf("upload %s: %w", name, err)
+		return 0, fmt.Errorf("upload %s: %w", name, rop.End(err))
 	}
-	rr.Endpoint = backends.EndpointOf(rc)
-	src := &reader{r: rc, rec: &rr}
-	switch {
-	case c.gen != nil && index:
-		src.check = s.IndexVerifier(i, 0)
-	case c.gen != nil:
-		src.check = s.Verifier(i, 0, c.gen)
+	var check func([]byte) error
+	if c.gen != nil {
+		v := s.Verifier(i, 0, c.gen)
+		if index {
+			v = s.IndexVerifier(i, 0)
+		}
+		defer v.Close()
+		check = v.Check
 	}
-	if src.check != nil {
-		defer src.check.Close()
-	}
+	src := rop.Reader(rc, check)
 
-	wr := measure.Record{Op: measure.Write, Target: d.Target, Start: time.Now()}
+	wop := c.rec.Begin(measure.Write, d.Target)
 	w, err := c.to.Create(ctx, dname, size)
 	if err != nil {
 		rc.Close()
-		rr.End, rr.Err = time.Now(), errAbandoned
-		c.rec.Observe(rr)
-		wr.End, wr.Err = time.Now(), err
-		c.rec.Observe(wr)
+		rop.End(errAbandoned)
+		wop.End(err)
 		return 0, fmt.Errorf("upload %s to %s: %w", name, dname, err)
 	}
-	wr.Endpoint = backends.EndpointOf(w)
-	dst := &writer{w: w, rec: &wr}
-	_, err = io.CopyBuffer(dst, src, c.buf)
-	if err == nil && rr.Bytes != size {
-		err = fmt.Errorf("read %d bytes, dataset %s defines %d: regenerate it or fix its definition", rr.Bytes, s.Name, size)
-		if rr.Bytes > size {
+	_, err = io.CopyBuffer(wop.Writer(w), src, c.buf)
+	readErr := rop.Err()
+	if err == nil && rop.Bytes() != size {
+		err = fmt.Errorf("read %d bytes, dataset %s defines %d: regenerate it or fix its definition", rop.Bytes(), s.Name, size)
+		if rop.Bytes() > size {
 			err = fmt.Errorf("the file is longer than the %d bytes dataset %s defines: regenerate it or fix its definition", size, s.Name)
 		}
-		src.err = err
+		readErr = err
 	}
 	if cerr := rc.Close(); err == nil && cerr != nil {
-		err, src.err = cerr, cerr
+		err, readErr = cerr, cerr
 	}
-	rr.End, rr.Err = time.Now(), src.err
-	c.rec.Observe(rr)
+	rop.End(readErr)
 
 	if err == nil {
-		err = w.Close()
-		wr.Err = err
+		err = wop.End(w.Close())
 	} else {
 		w.Abort()
-		wr.Err = dst.err
-		if wr.Err == nil {
-			wr.Err = errAborted
+		werr := wop.Err()
+		if werr == nil {
+			werr = errAborted
 		}
+		wop.End(werr)
 	}
-	wr.End = time.Now()
-	c.rec.Observe(wr)
 	if err != nil {
 		var ce *dataset.CorruptError
 		switch {
 		case errors.As(err, &ce):
 			return 0, err // it names the file and the offset
-		case src.err != nil:
+		case readErr != nil:
 			return 0, fmt.Errorf("upload %s: %w", name, err)
 		}
 		return 0, fmt.Errorf("upload %s to %s: %w", name, dname, err)
 	}
-	return wr.Bytes, nil
+	return wop.Bytes(), nil
 }
 
 // errAborted marks a write abandoned because its source failed, and
@@ -359,52 +350,3 @@ var (
 	errAborted   = errors.New("aborted: reading the source failed")
 	errAbandoned = errors.New("abandoned: creating the destination failed")
 )
-
-// reader counts what came back from the source into its record, checks it
-// when verifying, and keeps the source's own error apart from the
-// destination's.
-type reader struct {
-	r     io.Reader
-	rec   *measure.Record
-	check *dataset.Verifier
-	err   error
-}
-
-func (m *reader) Read(p []byte) (int, error) {
-	n, err := m.r.Read(p)
-	if n > 0 {
-		if m.rec.FirstByte.IsZero() {
-			m.rec.FirstByte = time.Now()
-		}
-		m.rec.Bytes += int64(n)
-		if m.check != nil {
-			if verr := m.check.Check(p[:n]); verr != nil {
-				m.err = verr
-				return n, verr
-			}
-		}
-	}
-	if err != nil && err != io.EOF {
-		m.err = err
-	}
-	return n, err
-}
-
-// writer counts the bytes the destination accepted into its record.
-type writer struct {
-	w   io.Writer
-	rec *measure.Record
-	err error
-}
-
-func (c *writer) Write(p []byte) (int, error) {
-	n, err := c.w.Write(p)
-	c.rec.Bytes += int64(n)
-	if c.rec.FirstByte.IsZero() && n > 0 {
-		c.rec.FirstByte = time.Now()
-	}
-	if err != nil {
-		c.err = err
-	}
-	return n, err
-}

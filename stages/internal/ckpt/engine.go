@@ -149,7 +149,7 @@ func (s *Set) Run(ctx context.Context, meter *measure.Meter, b backends.Backend,
 // it is closed. It records one write operation per file.
 func (s *Set) save(ctx context.Context, b backends.Backend, pool *Pool, gen *content.Generator, rec *measure.Worker, k int, f File) (int64, error) {
 	name, size, stream := s.Name(k, f.Name), f.Bytes(), s.stream(k, f.Name)
-	r := measure.Record{Op: measure.Write, Target: s.Target, Start: time.Now()}
+	op := rec.Begin(measure.Write, s.Target)
 	var w backends.Writer
 	var err error
 	if d, ok := backends.As[backends.DirectCreator](b); ok && s.ODirect {
@@ -161,11 +161,9 @@ func (s *Set) save(ctx context.Context, b backends.Backend, pool *Pool, gen *con
 		w, err = b.Create(ctx, name, size)
 	}
 	if err != nil {
-		r.End, r.Err = time.Now(), err
-		rec.Observe(r)
-		return 0, err
+		return 0, op.End(err)
 	}
-	r.Endpoint = backends.EndpointOf(w)
+	out := op.Writer(w)
 	filled := make(chan chunk, pipeDepth)
 	fctx, stop := context.WithCancel(ctx)
 	var wg sync.WaitGroup
@@ -188,13 +186,7 @@ func (s *Set) save(ctx context.Context, b backends.Backend, pool *Pool, gen *con
 	})
 	for c := range filled {
 		if err == nil {
-			var n int
-			n, err = w.Write(c.c.buf[:c.n])
-			r.Bytes += int64(n)
-			if r.FirstByte.IsZero() && n > 0 {
-				r.FirstByte = time.Now()
-			}
-			if err != nil {
+			if _, err = out.Write(c.c.buf[:c.n]); err != nil {
 				stop()
 			}
 		}
@@ -215,12 +207,10 @@ func (s *Set) save(ctx context.Context, b backends.Backend, pool *Pool, gen *con
 	} else {
 		w.Abort()
 	}
-	r.End, r.Err = time.Now(), err
-	rec.Observe(r)
-	if err != nil {
+	if op.End(err) != nil {
 		return 0, err
 	}
-	return r.Bytes, nil
+	return op.Bytes(), nil
 }
 
 type chunk struct {
@@ -234,8 +224,8 @@ type chunk struct {
 // request to the last byte.
 func (s *Set) load(ctx context.Context, b backends.Backend, pool *Pool, gen *content.Generator, rec *measure.Worker, k int, rank int64, f File) (int64, error) {
 	name, size, stream := s.Name(k, f.Name), f.Bytes(), s.stream(k, f.Name)
-	r := measure.Record{Op: measure.Read, Target: s.Target, Start: time.Now()}
-	var mu sync.Mutex
+	op := rec.Begin(measure.Read, s.Target)
+	var mu sync.Mutex // serialises op among the ranged reads
 	var next int64
 	g, gctx := errgroup.WithContext(ctx)
 	workers := min(int64(pipeDepth), (size+s.ChunkBytes-1)/s.ChunkBytes)
@@ -250,15 +240,10 @@ func (s *Set) load(ctx context.Context, b backends.Backend, pool *Pool, gen *con
 					return nil
 				}
 				n := min(s.ChunkBytes, size-off)
-				got, ep, err := s.readChunk(gctx, b, pool, gen, name, stream, rank, off, n, size)
+				got, rc, err := s.readChunk(gctx, b, pool, gen, name, stream, rank, off, n, size)
 				mu.Lock()
-				r.Bytes += got
-				if got > 0 && r.FirstByte.IsZero() {
-					r.FirstByte = time.Now()
-				}
-				if r.Endpoint == "" {
-					r.Endpoint = ep
-				}
+				op.Moved(got)
+				op.Via(rc)
 				mu.Unlock()
 				if err != nil {
 					return err
@@ -267,17 +252,15 @@ func (s *Set) load(ctx context.Context, b backends.Backend, pool *Pool, gen *con
 		})
 	}
 	err := g.Wait()
-	r.End, r.Err = time.Now(), err
-	rec.Observe(r)
-	return r.Bytes, err
+	return op.Bytes(), op.End(err)
 }
 
 // readChunk reads [off, off+n) of name into a pooled chunk and checks it
-// when verifying.
-func (s *Set) readChunk(ctx context.Context, b backends.Backend, pool *Pool, gen *content.Generator, name string, stream uint64, rank, off, n, size int64) (int64, string, error) {
+// when verifying. It returns the reader it read from, for its endpoint.
+func (s *Set) readChunk(ctx context.Context, b backends.Backend, pool *Pool, gen *content.Generator, name string, stream uint64, rank, off, n, size int64) (int64, io.Reader, error) {
 	c, ok := pool.get(ctx)
 	if !ok {
-		return 0, "", ctx.Err()
+		return 0, nil, ctx.Err()
 	}
 	defer pool.put(c)
 	// The last chunk asks for one byte more, to tell a file longer than
@@ -294,9 +277,8 @@ func (s *Set) readChunk(ctx context.Context, b backends.Backend, pool *Pool, gen
 		rc, err = b.Open(ctx, name, off, want)
 	}
 	if err != nil {
-		return 0, "", s.short(ctx, b, name, rank, size, err)
+		return 0, nil, s.short(ctx, b, name, rank, size, err)
 	}
-	ep := backends.EndpointOf(rc)
 	got, err := io.ReadFull(rc, c.buf[:n])
 	if err == nil && want > n {
 		var extra [1]byte
@@ -315,7 +297,7 @@ func (s *Set) readChunk(ctx context.Context, b backends.Backend, pool *Pool, gen
 			err = fmt.Errorf("verify: rank %d, file %s: byte %d differs from what was saved", rank, name, bad)
 		}
 	}
-	return int64(got), ep, err
+	return int64(got), rc, err
 }
 
 // short turns the error of a read that found less than was saved into
