@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"mlps.dev/mlps/stages/content"
+	"mlps.dev/mlps/stages/format/imagesize"
 	"mlps.dev/mlps/stages/format/npz/npztest"
 )
 
@@ -75,7 +76,7 @@ func TestShape(t *testing.T) {
 			t.Fatalf("Shape(%d) = (%d, %d): want d1*d2 == %d and d1 <= d2", n, d1, d2, n)
 		}
 		for d := d1 + 1; d*d <= n; d++ {
-			if n%d == 0 && d > isqrt(n)-shapeSearch {
+			if n%d == 0 && d > imagesize.Sqrt(n)-shapeSearch {
 				t.Fatalf("Shape(%d) = (%d, %d), but %d is a larger divisor not above the square root", n, d1, d2, d)
 			}
 		}
@@ -470,14 +471,6 @@ func BenchmarkWrite(b *testing.B) {
 			}
 		}
 	})
-}
-
-func isqrt(n int64) int64 {
-	r := int64(0)
-	for (r+1)*(r+1) <= n {
-		r++
-	}
-	return r
 }
 
 // TestNumpyLoadsNPY: NumPy opens our .npy files as the x array, and the
