@@ -15,7 +15,6 @@ import (
 	pq "github.com/parquet-go/parquet-go"
 	"github.com/parquet-go/parquet-go/format"
 
-	"mlps.dev/mlps/dsl"
 	"mlps.dev/mlps/stages/content"
 )
 
@@ -28,7 +27,7 @@ func fillFor(seed uint64, index int64) func(p []byte, off int64) {
 
 // dlrmColumns is the shape of the dlrm workload: 200 columns, 761 bytes a
 // row.
-var dlrmColumns = []dsl.Column{
+var dlrmColumns = []Column{
 	{Name: "label", Type: "float32"},
 	{Name: "dense", Type: "float32", Repeat: 13},
 	{Name: "sparse", Type: "int64", Repeat: 26},
@@ -38,7 +37,7 @@ var dlrmColumns = []dsl.Column{
 
 // fluxColumns is the shape of the flux workload: five float32 lists,
 // 2,164,832 bytes a row.
-var fluxColumns = []dsl.Column{
+var fluxColumns = []Column{
 	{Name: "t5_encodings", Type: "float32", Elements: 524328},
 	{Name: "clip", Type: "float32", Elements: 409},
 	{Name: "mean", Type: "float32", Elements: 8232},
@@ -46,7 +45,7 @@ var fluxColumns = []dsl.Column{
 	{Name: "timestamp", Type: "float32", Elements: 7},
 }
 
-var mixedColumns = []dsl.Column{
+var mixedColumns = []Column{
 	{Name: "label", Type: "int32"},
 	{Name: "x", Type: "float64", Elements: 3},
 	{Name: "pad", Type: "bytes", Width: 5, Repeat: 2},
@@ -61,23 +60,23 @@ var shapes = []struct {
 	spec Spec
 	big  bool
 }{
-	{"one row", Spec{Columns: []dsl.Column{{Name: "a", Type: "float32"}}, RowGroupRows: 8192, Rows: 1}, false},
+	{"one row", Spec{Columns: []Column{{Name: "a", Type: "float32"}}, RowGroupRows: 8192, Rows: 1}, false},
 	{"mixed", Spec{Columns: mixedColumns, RowGroupRows: 4, Rows: 10}, false},
 	{"mixed one group", Spec{Columns: mixedColumns, RowGroupRows: 100, Rows: 100}, false},
 	// 4000-byte rows: 262 rows a page, so chunks of 600 rows have three
 	// pages and the last group's (300 rows) two.
-	{"pages", Spec{Columns: []dsl.Column{
+	{"pages", Spec{Columns: []Column{
 		{Name: "v", Type: "float32", Elements: 1000},
 		{Name: "s", Type: "bytes", Width: 4000},
 	}, RowGroupRows: 600, Rows: 1500}, false},
 	// Rows over a page: one row a page.
-	{"big rows", Spec{Columns: []dsl.Column{
+	{"big rows", Spec{Columns: []Column{
 		{Name: "a", Type: "float32"},
 		{Name: "w", Type: "bytes", Width: 30000, Elements: 40},
 	}, RowGroupRows: 3, Rows: 5}, false},
 	// parquet-go reads fixed-size values of up to 32767 bytes only; pyarrow
 	// has no such limit.
-	{"wide bytes", Spec{Columns: []dsl.Column{{Name: "w", Type: "bytes", Width: 3 << 20}}, RowGroupRows: 2, Rows: 5}, false},
+	{"wide bytes", Spec{Columns: []Column{{Name: "w", Type: "bytes", Width: 3 << 20}}, RowGroupRows: 2, Rows: 5}, false},
 	{"dlrm", Spec{Columns: dlrmColumns, RowGroupRows: 8192, Rows: 20000}, false},
 	{"dlrm groups of 1", Spec{Columns: dlrmColumns, RowGroupRows: 1, Rows: 20}, false},
 	{"flux", Spec{Columns: fluxColumns, RowGroupRows: 2, Rows: 3}, false},
@@ -405,7 +404,7 @@ func TestSchemaText(t *testing.T) {
 
 func TestRowBytes(t *testing.T) {
 	for _, tt := range []struct {
-		cols []dsl.Column
+		cols []Column
 		want int64
 	}{
 		{dlrmColumns, 761},
@@ -419,7 +418,7 @@ func TestRowBytes(t *testing.T) {
 }
 
 func TestSpecErrors(t *testing.T) {
-	ok := []dsl.Column{{Name: "a", Type: "float32"}}
+	ok := []Column{{Name: "a", Type: "float32"}}
 	for _, tt := range []struct {
 		name string
 		spec Spec
@@ -428,13 +427,13 @@ func TestSpecErrors(t *testing.T) {
 		{"no rows", Spec{Columns: ok, RowGroupRows: 1}, "at least 1"},
 		{"no row group rows", Spec{Columns: ok, Rows: 1}, "at least 1"},
 		{"no columns", Spec{RowGroupRows: 1, Rows: 1}, "no columns"},
-		{"type", Spec{Columns: []dsl.Column{{Name: "a", Type: "float16"}}, RowGroupRows: 1, Rows: 1}, "float16"},
-		{"no width", Spec{Columns: []dsl.Column{{Name: "a", Type: "bytes"}}, RowGroupRows: 1, Rows: 1}, "width 0"},
-		{"width", Spec{Columns: []dsl.Column{{Name: "a", Type: "int32", Width: 4}}, RowGroupRows: 1, Rows: 1}, "bytes columns only"},
-		{"no name", Spec{Columns: []dsl.Column{{Type: "int32"}}, RowGroupRows: 1, Rows: 1}, "no name"},
-		{"twice", Spec{Columns: []dsl.Column{{Name: "a", Type: "int32", Repeat: 2}, {Name: "a_1", Type: "int32"}}, RowGroupRows: 1, Rows: 1}, `"a_1" is used twice`},
-		{"negative", Spec{Columns: []dsl.Column{{Name: "a", Type: "int32", Elements: -1}}, RowGroupRows: 1, Rows: 1}, "negative"},
-		{"huge row", Spec{Columns: []dsl.Column{{Name: "a", Type: "float64", Elements: 1 << 28}}, RowGroupRows: 1, Rows: 1}, "does not fit in a page"},
+		{"type", Spec{Columns: []Column{{Name: "a", Type: "float16"}}, RowGroupRows: 1, Rows: 1}, "float16"},
+		{"no width", Spec{Columns: []Column{{Name: "a", Type: "bytes"}}, RowGroupRows: 1, Rows: 1}, "width 0"},
+		{"width", Spec{Columns: []Column{{Name: "a", Type: "int32", Width: 4}}, RowGroupRows: 1, Rows: 1}, "bytes columns only"},
+		{"no name", Spec{Columns: []Column{{Type: "int32"}}, RowGroupRows: 1, Rows: 1}, "no name"},
+		{"twice", Spec{Columns: []Column{{Name: "a", Type: "int32", Repeat: 2}, {Name: "a_1", Type: "int32"}}, RowGroupRows: 1, Rows: 1}, `"a_1" is used twice`},
+		{"negative", Spec{Columns: []Column{{Name: "a", Type: "int32", Elements: -1}}, RowGroupRows: 1, Rows: 1}, "negative"},
+		{"huge row", Spec{Columns: []Column{{Name: "a", Type: "float64", Elements: 1 << 28}}, RowGroupRows: 1, Rows: 1}, "does not fit in a page"},
 		{"huge file", Spec{Columns: dlrmColumns, RowGroupRows: 1 << 40, Rows: 1 << 55}, "2^62"},
 		{"row groups", Spec{Columns: ok, RowGroupRows: 1, Rows: 1 << 32}, "too many"},
 		{"footer", Spec{Columns: dlrmColumns, RowGroupRows: 1, Rows: 1 << 24}, "4 GiB"},
