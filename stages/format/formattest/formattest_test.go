@@ -249,3 +249,22 @@ func TestMerge(t *testing.T) {
 		}
 	}
 }
+
+func TestPerBlock(t *testing.T) {
+	const b = 4096
+	for _, tt := range []struct {
+		es   []Extent
+		n    int64
+		want []int64
+	}{
+		{nil, 0, []int64{0}},
+		{nil, 2 * b, []int64{0, 0, 0}},
+		{[]Extent{{0, 2 * b}}, 2 * b, []int64{b, b, 0}},
+		{[]Extent{{10, 5}, {b - 1, 2}, {2*b + 1, b - 2}}, 3 * b, []int64{6, 1, b - 2, 0}},
+		{[]Extent{{b - 8, 3*b + 16}}, 5 * b, []int64{8, b, b, b, 8, 0}},
+	} {
+		if got := perBlock(tt.es, tt.n); fmt.Sprint(got) != fmt.Sprint(tt.want) {
+			t.Errorf("perBlock(%v, %d) = %v, want %v", tt.es, tt.n, got, tt.want)
+		}
+	}
+}
