@@ -67,8 +67,8 @@ type Format[S any] struct {
 
 	// Name names a spec in subtests; nil numbers them.
 	Name func(S) string
-	// Allocs is the most allocations Write of Large with a buffer of its
-	// own may make: planning's, which do not grow with the file.
+	// Allocs is the most allocations one Write of Large may make when it
+	// is given its buffer: planning's, which do not grow with the file.
 	Allocs float64
 	// Packed says that the format gathers its output in the buffer, so
 	// that every write but the last is a full buffer.
@@ -84,7 +84,7 @@ type Extent struct{ Off, Len int64 }
 const (
 	// minBuf is the buffer every format falls back to.
 	minBuf = 64 << 10
-	// seed is the content every check writes: only streams differ.
+	// seed seeds every file the suite writes; files differ by stream.
 	seed = 1
 )
 
@@ -180,12 +180,12 @@ func checkExactSize[S any](t testing.TB, f *Format[S], s S) {
 	}
 }
 
-// checkDeterministic writes the same file through every buffer, each
-// dirty with other bytes, and once more through the first: a format must
-// not leave a buffer's old contents or any state of its own in a file.
+// checkDeterministic writes a file, then the same file again through every
+// buffer, each dirty with other bytes: a format must leave neither a
+// buffer's old contents nor any state of its own in a file.
 func checkDeterministic[S any](t testing.TB, f *Format[S], s S) {
 	want := write(t, f, s, 0, 0)
-	for _, bufLen := range append(slices.Clone(bufLens), 0) {
+	for _, bufLen := range bufLens {
 		buf := bytes.Repeat([]byte{0xa5}, bufLen)
 		var out bytes.Buffer
 		if _, err := f.Write(&out, s, fillFor(0), buf); err != nil {
