@@ -139,7 +139,7 @@ type parquetFormat struct{ p dsl.Parquet }
 func (parquetFormat) ext() string    { return "parquet" }
 func (parquetFormat) access() Access { return RowGroups }
 func (f parquetFormat) spec(s int64) parquet.Spec {
-	return parquet.Spec{Columns: f.p.Columns, RowGroupRows: f.p.RowGroupRows, Rows: s}
+	return parquet.Spec{Columns: parquetColumns(f.p.Columns), RowGroupRows: f.p.RowGroupRows, Rows: s}
 }
 func (f parquetFormat) size(_, s int64) (int64, error) { return parquet.Size(f.spec(s)) }
 func (f parquetFormat) write(w io.Writer, _, s int64, fill func([]byte, int64), buf []byte) (int64, error) {
@@ -153,10 +153,21 @@ func newParquet(d dsl.Dataset) (format, error) {
 	if d.RecordBytesStdev != 0 {
 		return nil, fmt.Errorf("parquet rows have the fixed size of their columns: record_bytes_stdev must be 0")
 	}
-	if n := parquet.RowBytes(d.Parquet.Columns); n != d.RecordBytes {
+	if n := parquet.RowBytes(parquetColumns(d.Parquet.Columns)); n != d.RecordBytes {
 		return nil, fmt.Errorf("the parquet columns make rows of %d bytes, and record_bytes is %d: make them agree", n, d.RecordBytes)
 	}
 	return parquetFormat{*d.Parquet}, nil
+}
+
+// parquetColumns converts the workload's columns to the format's own
+// type, which has the same fields: the format package does not depend on
+// the workload language.
+func parquetColumns(cs []dsl.Column) []parquet.Column {
+	out := make([]parquet.Column, len(cs))
+	for i, c := range cs {
+		out[i] = parquet.Column(c)
+	}
+	return out
 }
 
 type npzFormat struct{}

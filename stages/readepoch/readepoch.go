@@ -506,7 +506,7 @@ func selectedRowBytes(cols []dsl.Column, names []string) int64 {
 	for _, c := range cols {
 		one := c
 		one.Repeat = 1
-		width := parquet.RowBytes([]dsl.Column{one})
+		width := parquet.RowBytes([]parquet.Column{parquet.Column(one)})
 		for k := range c.Repeat {
 			if len(names) == 0 || slices.Contains(names, c.Name) || (c.Repeat > 1 && slices.Contains(names, fmt.Sprintf("%s_%d", c.Name, k))) {
 				n += width

@@ -50,6 +50,7 @@ import (
 	"io"
 	"strconv"
 
+	"mlps.dev/mlps/stages/format/imagesize"
 	"mlps.dev/mlps/stages/format/window"
 )
 
@@ -90,51 +91,28 @@ type layout struct {
 	size   int64
 }
 
+// blocks is how a file's length follows from its image, in 8×8 blocks.
+var blocks = imagesize.Format{
+	Len:     func(bw, bh int64) int64 { return headerLen + blockBytes*bw*bh },
+	MinPad:  comOverhead,
+	MaxSide: maxSide,
+}
+
 // plan chooses the image: of all w×h blocks with h <= w <= 2h whose file,
 // with COM segments of at least comOverhead bytes or none, is at most
-// RecordBytes, the largest, and of equally large ones the squarest. It
-// tries heights from the tallest that fits down, and stops once even the
-// widest image of a height cannot beat the best found.
+// RecordBytes, the largest, and of equally large ones the squarest.
 func plan(s Spec) (layout, error) {
 	size := s.RecordBytes
 	if size < MinRecordBytes || size > MaxRecordBytes {
 		return layout{}, fmt.Errorf("jpeg: record bytes %d outside [%d, %d]: the smallest file is one 8×8 block with an empty COM segment",
 			size, int64(MinRecordBytes), int64(MaxRecordBytes))
 	}
-	blocks := (size - headerLen) / blockBytes
-	var best layout
-	for bh := min(isqrt(blocks), maxSide); bh >= 1 && best.size < size; bh-- {
-		top := min(2*bh, maxSide)
-		if best.size > 0 && headerLen+blockBytes*top*bh <= best.size {
-			break
-		}
-		for bw := min(blocks/bh, top); bw >= bh; bw-- {
-			n := headerLen + blockBytes*bw*bh
-			if com := size - n; com == 0 || com >= comOverhead {
-				if n > best.size {
-					best = layout{bw: bw, bh: bh, com: com, size: n}
-				}
-				break
-			}
-		}
-	}
-	if best.size == 0 {
+	bw, bh, n := blocks.Fit(size)
+	if n == 0 {
 		// Not reached for sizes in range: one block always fits.
 		return layout{}, fmt.Errorf("jpeg: no image fits %d bytes", size)
 	}
-	best.size += best.com
-	return best, nil
-}
-
-// isqrt returns the largest r with r*r <= n, for n >= 0.
-func isqrt(n int64) int64 {
-	r := int64(0)
-	for bit := int64(1) << 31; bit > 0; bit >>= 1 {
-		if t := r + bit; t*t <= n {
-			r = t
-		}
-	}
-	return r
+	return layout{bw: bw, bh: bh, com: size - n, size: size}, nil
 }
 
 // Size returns the size in bytes of the file Write produces for s, which is

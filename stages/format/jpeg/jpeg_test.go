@@ -3,7 +3,6 @@ package jpeg
 import (
 	"bytes"
 	"encoding/binary"
-	"errors"
 	"flag"
 	"fmt"
 	"image"
@@ -11,13 +10,13 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"mlps.dev/mlps/stages/content"
+	"mlps.dev/mlps/stages/format/formattest"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata")
@@ -274,132 +273,38 @@ func TestSeveralComments(t *testing.T) {
 	}
 }
 
+// invalid are sizes without a file: below the smallest, above the largest.
+var invalid = []Spec{{-1}, {0}, {1}, {218}, {MinRecordBytes - 1}, {MaxRecordBytes + 1}, {1 << 62}}
+
+func TestConformance(t *testing.T) {
+	formattest.Run(t, formattest.Format[Spec]{
+		Size:  Size,
+		Write: Write,
+		Cases: []Spec{
+			{MinRecordBytes}, {MinRecordBytes + 1}, {1000}, {4099},
+			{150528}, {1000003}, {3<<20 + 17},
+		},
+		Large:   Spec{16<<20 + 11},
+		Invalid: invalid,
+		Name:    func(s Spec) string { return strconv.FormatInt(s.RecordBytes, 10) },
+		Packed:  true,
+	})
+}
+
+// TestSizeRejects checks what the conformance suite does not: that the
+// error names the minimum, which a user who asked for less needs to know.
 func TestSizeRejects(t *testing.T) {
-	for _, size := range []int64{-1, 0, 1, 218, MinRecordBytes - 1, MaxRecordBytes + 1, 1 << 62} {
-		t.Run(strconv.FormatInt(size, 10), func(t *testing.T) {
-			s := Spec{RecordBytes: size}
+	for _, s := range invalid {
+		t.Run(strconv.FormatInt(s.RecordBytes, 10), func(t *testing.T) {
 			_, err := Size(s)
 			if err == nil {
-				t.Fatalf("Size(%d) succeeded", size)
+				t.Fatalf("Size(%d) succeeded", s.RecordBytes)
 			}
 			if !strings.Contains(err.Error(), strconv.Itoa(MinRecordBytes)) {
 				t.Errorf("error %q does not name the minimum %d", err, MinRecordBytes)
 			}
 			if w, h := Dims(s); w != 0 || h != 0 {
 				t.Errorf("Dims = %d×%d, want 0×0", w, h)
-			}
-			var out bytes.Buffer
-			if n, werr := Write(&out, s, fillFor(1, 0), nil); werr == nil || n != 0 || out.Len() != 0 {
-				t.Errorf("Write = (%d, %v) after writing %d bytes; want the error and nothing written", n, werr, out.Len())
-			}
-		})
-	}
-}
-
-func TestFilesDiffer(t *testing.T) {
-	s := Spec{RecordBytes: 1 << 20}
-	a := write(t, s, fillFor(9, 4), nil)
-	if b := write(t, s, fillFor(9, 4), nil); !bytes.Equal(a, b) {
-		t.Error("two writes of the same spec and stream differ")
-	}
-	c := write(t, s, fillFor(9, 5), nil)
-	if bytes.Equal(a, c) {
-		t.Fatal("files of different streams are identical")
-	}
-	// No 4 KiB block repeats within or across the files, so a
-	// deduplicating store has nothing to share.
-	seen := map[string]int64{}
-	for i, f := range [][]byte{a, c} {
-		for off := 0; off+content.BlockSize <= len(f); off += content.BlockSize {
-			k := string(f[off : off+content.BlockSize])
-			if prev, ok := seen[k]; ok {
-				t.Fatalf("file %d: the block at %d repeats the block %d", i, off, prev)
-			}
-			seen[k] = int64(i)<<32 | int64(off)
-		}
-	}
-}
-
-func TestWriteStreams(t *testing.T) {
-	s := Spec{RecordBytes: 16<<20 + 11}
-	buf := make([]byte, 64<<10)
-	fill := fillFor(1, 0)
-	allocs := testing.AllocsPerRun(3, func() {
-		if _, err := Write(io.Discard, s, fill, buf); err != nil {
-			t.Fatal(err)
-		}
-	})
-	if allocs > 0 {
-		t.Errorf("writing a 16 MiB image allocated %v times", allocs)
-	}
-	var before, after runtime.MemStats
-	runtime.ReadMemStats(&before)
-	if _, err := Write(io.Discard, s, fill, buf); err != nil {
-		t.Fatal(err)
-	}
-	runtime.ReadMemStats(&after)
-	if grew := after.TotalAlloc - before.TotalAlloc; grew > 64<<10 {
-		t.Errorf("writing a 16 MiB image allocated %d bytes", grew)
-	}
-
-	// And the writes are whole buffers, bar the last.
-	cw := &countingWriter{}
-	if _, err := Write(cw, s, fill, buf); err != nil {
-		t.Fatal(err)
-	}
-	if want := (s.RecordBytes + int64(len(buf)) - 1) / int64(len(buf)); cw.calls != want || cw.short > 1 {
-		t.Errorf("%d writes, %d short of the buffer; want %d, the last one short", cw.calls, cw.short, want)
-	}
-}
-
-type countingWriter struct{ calls, short int64 }
-
-func (w *countingWriter) Write(p []byte) (int, error) {
-	w.calls++
-	if len(p) != 64<<10 {
-		w.short++
-	}
-	return len(p), nil
-}
-
-// failingWriter accepts limit bytes, then fails (or, if short, stops).
-type failingWriter struct {
-	limit, n int64
-	short    bool
-}
-
-var errDiskFull = errors.New("disk full")
-
-func (w *failingWriter) Write(p []byte) (int, error) {
-	k := int(min(int64(len(p)), w.limit-w.n))
-	w.n += int64(k)
-	if k < len(p) {
-		if w.short {
-			return k, nil
-		}
-		return k, errDiskFull
-	}
-	return k, nil
-}
-
-func TestWriteReportsWriterErrors(t *testing.T) {
-	s := Spec{RecordBytes: 300000}
-	for _, tt := range []struct {
-		limit int64
-		short bool
-		want  error
-	}{
-		{0, false, errDiskFull},
-		{10, false, errDiskFull},
-		{200000, false, errDiskFull},
-		{200000, true, io.ErrShortWrite},
-		{299999, false, errDiskFull},
-	} {
-		t.Run(fmt.Sprintf("%d/short=%v", tt.limit, tt.short), func(t *testing.T) {
-			w := &failingWriter{limit: tt.limit, short: tt.short}
-			n, err := Write(w, s, fillFor(1, 0), nil)
-			if !errors.Is(err, tt.want) || n != tt.limit {
-				t.Errorf("Write = (%d, %v), want (%d, %v)", n, err, tt.limit, tt.want)
 			}
 		})
 	}

@@ -12,7 +12,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -20,6 +19,8 @@ import (
 	"time"
 
 	"mlps.dev/mlps/stages/content"
+	"mlps.dev/mlps/stages/format/formattest"
+	"mlps.dev/mlps/stages/format/imagesize"
 	"mlps.dev/mlps/stages/format/npz/npztest"
 )
 
@@ -75,7 +76,7 @@ func TestShape(t *testing.T) {
 			t.Fatalf("Shape(%d) = (%d, %d): want d1*d2 == %d and d1 <= d2", n, d1, d2, n)
 		}
 		for d := d1 + 1; d*d <= n; d++ {
-			if n%d == 0 && d > isqrt(n)-shapeSearch {
+			if n%d == 0 && d > imagesize.Sqrt(n)-shapeSearch {
 				t.Fatalf("Shape(%d) = (%d, %d), but %d is a larger divisor not above the square root", n, d1, d2, d)
 			}
 		}
@@ -204,45 +205,28 @@ func TestWriteRoundTrip(t *testing.T) {
 	}
 }
 
-func TestWriteIsReproducible(t *testing.T) {
-	s := Spec{RecordBytes: 4099, Samples: 3}
-	var a, b bytes.Buffer
-	for _, out := range []*bytes.Buffer{&a, &b} {
-		if _, err := Write(out, s, fillFor(9, 4), nil); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if !bytes.Equal(a.Bytes(), b.Bytes()) {
-		t.Error("two writes of the same spec and content differ")
-	}
-	var c bytes.Buffer
-	if _, err := Write(&c, s, fillFor(9, 5), nil); err != nil {
-		t.Fatal(err)
-	}
-	if bytes.Equal(a.Bytes(), c.Bytes()) {
-		t.Error("files of different streams are identical")
-	}
+// invalid are specs without a file: what makes each one invalid, and
+// whether it is zip64 that it would need.
+var invalid = []struct {
+	name   string
+	spec   Spec
+	zip64  bool
+	inText string
+}{
+	{"no records", Spec{0, 1}, false, "at least 1"},
+	{"no samples", Spec{1, 0}, false, "at least 1"},
+	{"negative", Spec{-1, 5}, false, "at least 1"},
+	{"overflow", Spec{math.MaxInt64 / 2, 3}, false, "overflow"},
+	{"huge prime record", Spec{2305843009213693951, 1}, true, "x.npy would be"}, // 2^61-1: must not trial-divide
+	{"huge sample count", Spec{1, 1 << 61}, true, "x.npy would be"},
+	{"x entry of 4 GiB", Spec{1 << 32, 1}, true, "x.npy would be"},
+	{"x entry of 4 GiB - 1", Spec{math.MaxUint32, 1}, true, "x.npy would be"},
+	{"many samples", Spec{1 << 20, 1 << 12}, true, "x.npy would be"},
+	{"y entry", Spec{1, 1 << 29}, true, "y.npy would be"},
 }
 
 func TestSizeRejects(t *testing.T) {
-	tests := []struct {
-		name   string
-		spec   Spec
-		zip64  bool
-		inText string
-	}{
-		{"no records", Spec{0, 1}, false, "at least 1"},
-		{"no samples", Spec{1, 0}, false, "at least 1"},
-		{"negative", Spec{-1, 5}, false, "at least 1"},
-		{"overflow", Spec{math.MaxInt64 / 2, 3}, false, "overflow"},
-		{"huge prime record", Spec{2305843009213693951, 1}, true, "x.npy would be"}, // 2^61-1: must not trial-divide
-		{"huge sample count", Spec{1, 1 << 61}, true, "x.npy would be"},
-		{"x entry of 4 GiB", Spec{1 << 32, 1}, true, "x.npy would be"},
-		{"x entry of 4 GiB - 1", Spec{math.MaxUint32, 1}, true, "x.npy would be"},
-		{"many samples", Spec{1 << 20, 1 << 12}, true, "x.npy would be"},
-		{"y entry", Spec{1, 1 << 29}, true, "y.npy would be"},
-	}
-	for _, tt := range tests {
+	for _, tt := range invalid {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := Size(tt.spec)
 			if err == nil {
@@ -251,12 +235,46 @@ func TestSizeRejects(t *testing.T) {
 			if errors.Is(err, ErrNeedsZip64) != tt.zip64 || !strings.Contains(err.Error(), tt.inText) {
 				t.Errorf("Size(%+v) error %q: want zip64 %v and text %q", tt.spec, err, tt.zip64, tt.inText)
 			}
-			var out bytes.Buffer
-			if n, werr := Write(&out, tt.spec, fillFor(1, 0), nil); werr == nil || n != 0 || out.Len() != 0 {
-				t.Errorf("Write = (%d, %v) after writing %d bytes; want the error and nothing written", n, werr, out.Len())
-			}
 		})
 	}
+}
+
+func TestConformance(t *testing.T) {
+	var bad []Spec
+	for _, tt := range invalid {
+		bad = append(bad, tt.spec)
+	}
+	formattest.Run(t, formattest.Format[Spec]{
+		Size:    Size,
+		Write:   Write,
+		Cases:   specs,
+		Large:   Spec{RecordBytes: 64 << 20, Samples: 1},
+		Invalid: bad,
+		Name:    specName,
+		Allocs:  32, // the .npy headers, built as strings
+		Payload: func(s Spec) []formattest.Extent {
+			x, y, _ := Payload(s) // the suite asks of valid specs only
+			return []formattest.Extent{formattest.Extent(x), formattest.Extent(y)}
+		},
+	})
+}
+
+// TestConformanceNPY runs the suite on the .npy files, which have the
+// x array alone and no zip64 limit.
+func TestConformanceNPY(t *testing.T) {
+	formattest.Run(t, formattest.Format[Spec]{
+		Size:    NPYSize,
+		Write:   WriteNPY,
+		Cases:   specs,
+		Large:   Spec{RecordBytes: 64 << 20, Samples: 1},
+		Invalid: []Spec{{0, 1}, {1, 0}, {-1, 5}, {math.MaxInt64 / 2, 3}},
+		Name:    specName,
+		Allocs:  32, // the .npy headers, built as strings
+		Payload: func(s Spec) []formattest.Extent {
+			x, _ := NPYPayload(s) // the suite asks of valid specs only
+			return []formattest.Extent{formattest.Extent(x)}
+		},
+	})
 }
 
 func TestSizeLimitIsTight(t *testing.T) {
@@ -282,64 +300,6 @@ func TestSizeLimitIsTight(t *testing.T) {
 	}
 	if x.Len != r {
 		t.Errorf("x data %d bytes, want %d", x.Len, r)
-	}
-}
-
-// failingWriter accepts limit bytes, then fails (or, if short, stops).
-type failingWriter struct {
-	limit, n int64
-	short    bool
-}
-
-var errDiskFull = errors.New("disk full")
-
-func (w *failingWriter) Write(p []byte) (int, error) {
-	k := int(min(int64(len(p)), w.limit-w.n))
-	w.n += int64(k)
-	if k < len(p) {
-		if w.short {
-			return k, nil
-		}
-		return k, errDiskFull
-	}
-	return k, nil
-}
-
-func TestWriteReportsWriterErrors(t *testing.T) {
-	s := Spec{RecordBytes: 300000, Samples: 1}
-	for _, tt := range []struct {
-		limit int64
-		short bool
-		want  error
-	}{
-		{0, false, errDiskFull},
-		{10, false, errDiskFull},
-		{200000, false, errDiskFull},
-		{200000, true, io.ErrShortWrite},
-		{300100, false, errDiskFull}, // in y's part
-	} {
-		t.Run(fmt.Sprintf("%d/short=%v", tt.limit, tt.short), func(t *testing.T) {
-			w := &failingWriter{limit: tt.limit, short: tt.short}
-			n, err := Write(w, s, fillFor(1, 0), nil)
-			if !errors.Is(err, tt.want) || n != tt.limit {
-				t.Errorf("Write = (%d, %v), want (%d, %v)", n, err, tt.limit, tt.want)
-			}
-		})
-	}
-}
-
-func TestWriteMemoryDoesNotGrowWithFile(t *testing.T) {
-	s := Spec{RecordBytes: 64 << 20, Samples: 1}
-	buf := make([]byte, 1<<20)
-	fill := fillFor(1, 0)
-	var before, after runtime.MemStats
-	runtime.ReadMemStats(&before)
-	if _, err := Write(io.Discard, s, fill, buf); err != nil {
-		t.Fatal(err)
-	}
-	runtime.ReadMemStats(&after)
-	if grew := after.TotalAlloc - before.TotalAlloc; grew > 64<<10 {
-		t.Errorf("writing a 64 MiB file allocated %d bytes", grew)
 	}
 }
 
@@ -470,14 +430,6 @@ func BenchmarkWrite(b *testing.B) {
 			}
 		}
 	})
-}
-
-func isqrt(n int64) int64 {
-	r := int64(0)
-	for (r+1)*(r+1) <= n {
-		r++
-	}
-	return r
 }
 
 // TestNumpyLoadsNPY: NumPy opens our .npy files as the x array, and the

@@ -40,19 +40,34 @@ import (
 	"iter"
 	"math"
 	"strconv"
-
-	"mlps.dev/mlps/dsl"
 )
 
 // Spec describes one parquet file.
 type Spec struct {
 	// Columns as the workload writes them: Repeat is expanded here.
-	Columns []dsl.Column
+	Columns []Column
 	// RowGroupRows is the number of rows in each row group but the last,
 	// which holds the rest; at least 1.
 	RowGroupRows int64
 	// Rows is the number of rows (samples) in the file; at least 1.
 	Rows int64
+}
+
+// Column is one column as a workload defines it. Its fields are those of
+// the workload language's column, so that a caller converts one to the
+// other directly.
+type Column struct {
+	Name string
+	// Type is float32, float64, int32, int64 or bytes.
+	Type string
+	// Elements is the number of values per row; more than 1 makes the
+	// column a list, 0 counts as 1.
+	Elements int64
+	// Repeat is the number of copies of the column, named {Name}_0 to
+	// {Name}_{Repeat-1}; 0 and 1 give one, named Name.
+	Repeat int64
+	// Width is the size of a bytes value; other types have none.
+	Width int64
 }
 
 // Extent is a range of file offsets.
@@ -150,7 +165,7 @@ func (l *layout) chunk(c *leaf, g int64) *chunk {
 // RowBytes returns the value bytes of one row: the sum over the expanded
 // columns of element size × elements (a bytes element is Width bytes). It
 // does not validate cols; Size and Write do.
-func RowBytes(cols []dsl.Column) int64 {
+func RowBytes(cols []Column) int64 {
 	var n int64
 	for _, c := range cols {
 		size := int64(0)

@@ -2,11 +2,10 @@ package parquet
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"io"
-	"runtime"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -15,8 +14,8 @@ import (
 	pq "github.com/parquet-go/parquet-go"
 	"github.com/parquet-go/parquet-go/format"
 
-	"mlps.dev/mlps/dsl"
 	"mlps.dev/mlps/stages/content"
+	"mlps.dev/mlps/stages/format/formattest"
 )
 
 // fillFor binds a generator to one file's stream, as the dataset writer
@@ -28,7 +27,7 @@ func fillFor(seed uint64, index int64) func(p []byte, off int64) {
 
 // dlrmColumns is the shape of the dlrm workload: 200 columns, 761 bytes a
 // row.
-var dlrmColumns = []dsl.Column{
+var dlrmColumns = []Column{
 	{Name: "label", Type: "float32"},
 	{Name: "dense", Type: "float32", Repeat: 13},
 	{Name: "sparse", Type: "int64", Repeat: 26},
@@ -38,7 +37,7 @@ var dlrmColumns = []dsl.Column{
 
 // fluxColumns is the shape of the flux workload: five float32 lists,
 // 2,164,832 bytes a row.
-var fluxColumns = []dsl.Column{
+var fluxColumns = []Column{
 	{Name: "t5_encodings", Type: "float32", Elements: 524328},
 	{Name: "clip", Type: "float32", Elements: 409},
 	{Name: "mean", Type: "float32", Elements: 8232},
@@ -46,7 +45,7 @@ var fluxColumns = []dsl.Column{
 	{Name: "timestamp", Type: "float32", Elements: 7},
 }
 
-var mixedColumns = []dsl.Column{
+var mixedColumns = []Column{
 	{Name: "label", Type: "int32"},
 	{Name: "x", Type: "float64", Elements: 3},
 	{Name: "pad", Type: "bytes", Width: 5, Repeat: 2},
@@ -61,23 +60,23 @@ var shapes = []struct {
 	spec Spec
 	big  bool
 }{
-	{"one row", Spec{Columns: []dsl.Column{{Name: "a", Type: "float32"}}, RowGroupRows: 8192, Rows: 1}, false},
+	{"one row", Spec{Columns: []Column{{Name: "a", Type: "float32"}}, RowGroupRows: 8192, Rows: 1}, false},
 	{"mixed", Spec{Columns: mixedColumns, RowGroupRows: 4, Rows: 10}, false},
 	{"mixed one group", Spec{Columns: mixedColumns, RowGroupRows: 100, Rows: 100}, false},
 	// 4000-byte rows: 262 rows a page, so chunks of 600 rows have three
 	// pages and the last group's (300 rows) two.
-	{"pages", Spec{Columns: []dsl.Column{
+	{"pages", Spec{Columns: []Column{
 		{Name: "v", Type: "float32", Elements: 1000},
 		{Name: "s", Type: "bytes", Width: 4000},
 	}, RowGroupRows: 600, Rows: 1500}, false},
 	// Rows over a page: one row a page.
-	{"big rows", Spec{Columns: []dsl.Column{
+	{"big rows", Spec{Columns: []Column{
 		{Name: "a", Type: "float32"},
 		{Name: "w", Type: "bytes", Width: 30000, Elements: 40},
 	}, RowGroupRows: 3, Rows: 5}, false},
 	// parquet-go reads fixed-size values of up to 32767 bytes only; pyarrow
 	// has no such limit.
-	{"wide bytes", Spec{Columns: []dsl.Column{{Name: "w", Type: "bytes", Width: 3 << 20}}, RowGroupRows: 2, Rows: 5}, false},
+	{"wide bytes", Spec{Columns: []Column{{Name: "w", Type: "bytes", Width: 3 << 20}}, RowGroupRows: 2, Rows: 5}, false},
 	{"dlrm", Spec{Columns: dlrmColumns, RowGroupRows: 8192, Rows: 20000}, false},
 	{"dlrm groups of 1", Spec{Columns: dlrmColumns, RowGroupRows: 1, Rows: 20}, false},
 	{"flux", Spec{Columns: fluxColumns, RowGroupRows: 2, Rows: 3}, false},
@@ -202,21 +201,6 @@ func mismatch(a, b []byte) int {
 		return min(len(a), len(b))
 	}
 	return -1
-}
-
-// TestDeterministic: equal specs and fill give equal bytes, whatever the
-// buffer; another stream gives other values.
-func TestDeterministic(t *testing.T) {
-	s := Spec{Columns: mixedColumns, RowGroupRows: 3000, Rows: 10000}
-	a := write(t, s, fillFor(7, 1), nil)
-	for _, n := range []int{64 << 10, 64<<10 + 3, 1 << 20, 8 << 20} {
-		if b := write(t, s, fillFor(7, 1), make([]byte, n)); !bytes.Equal(a, b) {
-			t.Fatalf("buf of %d bytes: the file differs at %d", n, mismatch(a, b))
-		}
-	}
-	if b := write(t, s, fillFor(7, 2), nil); bytes.Equal(a, b) {
-		t.Fatal("files of two streams are equal")
-	}
 }
 
 // leafPath is the schema path of column c's values.
@@ -405,7 +389,7 @@ func TestSchemaText(t *testing.T) {
 
 func TestRowBytes(t *testing.T) {
 	for _, tt := range []struct {
-		cols []dsl.Column
+		cols []Column
 		want int64
 	}{
 		{dlrmColumns, 761},
@@ -418,80 +402,86 @@ func TestRowBytes(t *testing.T) {
 	}
 }
 
+// invalid are specs without a file, and what the error must say.
+var invalid = []struct {
+	name string
+	spec Spec
+	want string
+}{
+	{"no rows", Spec{Columns: okColumns, RowGroupRows: 1}, "at least 1"},
+	{"no row group rows", Spec{Columns: okColumns, Rows: 1}, "at least 1"},
+	{"no columns", Spec{RowGroupRows: 1, Rows: 1}, "no columns"},
+	{"type", Spec{Columns: []Column{{Name: "a", Type: "float16"}}, RowGroupRows: 1, Rows: 1}, "float16"},
+	{"no width", Spec{Columns: []Column{{Name: "a", Type: "bytes"}}, RowGroupRows: 1, Rows: 1}, "width 0"},
+	{"width", Spec{Columns: []Column{{Name: "a", Type: "int32", Width: 4}}, RowGroupRows: 1, Rows: 1}, "bytes columns only"},
+	{"no name", Spec{Columns: []Column{{Type: "int32"}}, RowGroupRows: 1, Rows: 1}, "no name"},
+	{"twice", Spec{Columns: []Column{{Name: "a", Type: "int32", Repeat: 2}, {Name: "a_1", Type: "int32"}}, RowGroupRows: 1, Rows: 1}, `"a_1" is used twice`},
+	{"negative", Spec{Columns: []Column{{Name: "a", Type: "int32", Elements: -1}}, RowGroupRows: 1, Rows: 1}, "negative"},
+	{"huge row", Spec{Columns: []Column{{Name: "a", Type: "float64", Elements: 1 << 28}}, RowGroupRows: 1, Rows: 1}, "does not fit in a page"},
+	{"huge file", Spec{Columns: dlrmColumns, RowGroupRows: 1 << 40, Rows: 1 << 55}, "2^62"},
+	{"row groups", Spec{Columns: okColumns, RowGroupRows: 1, Rows: 1 << 32}, "too many"},
+	{"footer", Spec{Columns: dlrmColumns, RowGroupRows: 1, Rows: 1 << 24}, "4 GiB"},
+}
+
+// okColumns is a valid column for the invalid specs that are not about
+// columns.
+var okColumns = []Column{{Name: "a", Type: "float32"}}
+
 func TestSpecErrors(t *testing.T) {
-	ok := []dsl.Column{{Name: "a", Type: "float32"}}
-	for _, tt := range []struct {
-		name string
-		spec Spec
-		want string
-	}{
-		{"no rows", Spec{Columns: ok, RowGroupRows: 1}, "at least 1"},
-		{"no row group rows", Spec{Columns: ok, Rows: 1}, "at least 1"},
-		{"no columns", Spec{RowGroupRows: 1, Rows: 1}, "no columns"},
-		{"type", Spec{Columns: []dsl.Column{{Name: "a", Type: "float16"}}, RowGroupRows: 1, Rows: 1}, "float16"},
-		{"no width", Spec{Columns: []dsl.Column{{Name: "a", Type: "bytes"}}, RowGroupRows: 1, Rows: 1}, "width 0"},
-		{"width", Spec{Columns: []dsl.Column{{Name: "a", Type: "int32", Width: 4}}, RowGroupRows: 1, Rows: 1}, "bytes columns only"},
-		{"no name", Spec{Columns: []dsl.Column{{Type: "int32"}}, RowGroupRows: 1, Rows: 1}, "no name"},
-		{"twice", Spec{Columns: []dsl.Column{{Name: "a", Type: "int32", Repeat: 2}, {Name: "a_1", Type: "int32"}}, RowGroupRows: 1, Rows: 1}, `"a_1" is used twice`},
-		{"negative", Spec{Columns: []dsl.Column{{Name: "a", Type: "int32", Elements: -1}}, RowGroupRows: 1, Rows: 1}, "negative"},
-		{"huge row", Spec{Columns: []dsl.Column{{Name: "a", Type: "float64", Elements: 1 << 28}}, RowGroupRows: 1, Rows: 1}, "does not fit in a page"},
-		{"huge file", Spec{Columns: dlrmColumns, RowGroupRows: 1 << 40, Rows: 1 << 55}, "2^62"},
-		{"row groups", Spec{Columns: ok, RowGroupRows: 1, Rows: 1 << 32}, "too many"},
-		{"footer", Spec{Columns: dlrmColumns, RowGroupRows: 1, Rows: 1 << 24}, "4 GiB"},
-	} {
+	for _, tt := range invalid {
 		_, err := Size(tt.spec)
 		if err == nil || !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("%s: error %v, want one with %q", tt.name, err, tt.want)
 		}
-		if _, werr := Write(io.Discard, tt.spec, fillFor(1, 1), nil); fmt.Sprint(werr) != fmt.Sprint(err) {
-			t.Errorf("%s: Write's error %v is not Size's %v", tt.name, werr, err)
+	}
+}
+
+// specKey identifies a spec of the tables here, which share column slices:
+// a Spec is not comparable, its columns being a slice.
+type specKey struct {
+	cols         *Column
+	rows, rgRows int64
+}
+
+func keyOf(s Spec) specKey {
+	k := specKey{rows: s.Rows, rgRows: s.RowGroupRows}
+	if len(s.Columns) > 0 {
+		k.cols = &s.Columns[0]
+	}
+	return k
+}
+
+func TestConformance(t *testing.T) {
+	var cases, bad []Spec
+	names := map[specKey]string{}
+	for _, sh := range shapes {
+		if !sh.big {
+			cases = append(cases, sh.spec)
+			names[keyOf(sh.spec)] = sh.name
 		}
 	}
-}
-
-type failWriter struct{ n, limit int }
-
-func (w *failWriter) Write(p []byte) (int, error) {
-	if w.n+len(p) > w.limit {
-		k := w.limit - w.n
-		w.n = w.limit
-		return k, errors.New("disk full")
+	for _, tt := range invalid {
+		bad = append(bad, tt.spec)
+		names[keyOf(tt.spec)] = tt.name
 	}
-	w.n += len(p)
-	return len(p), nil
-}
-
-func TestWriteError(t *testing.T) {
-	s := Spec{Columns: dlrmColumns, RowGroupRows: 8192, Rows: 1000}
-	w := &failWriter{limit: 100000}
-	n, err := Write(w, s, fillFor(1, 1), nil)
-	if err == nil || n != 100000 {
-		t.Fatalf("Write = %d, %v; want 100000 and the writer's error", n, err)
-	}
-}
-
-// TestWriteMemory: writing a file of 64 flux rows (139 MB) allocates a
-// small fraction of it: memory is the caller's buffer, not the file, the
-// row group or even the row (2 MB).
-func TestWriteMemory(t *testing.T) {
-	s := Spec{Columns: fluxColumns, RowGroupRows: 64, Rows: 64}
-	size, _ := Size(s)
-	buf := make([]byte, 1<<20)
-	fill := fillFor(1, 1)
-	var m0, m1 runtime.MemStats
-	runtime.ReadMemStats(&m0)
-	n, err := Write(io.Discard, s, fill, buf)
-	runtime.ReadMemStats(&m1)
-	if err != nil || n != size {
-		t.Fatalf("Write = %d, %v; Size %d", n, err, size)
-	}
-	if alloc := m1.TotalAlloc - m0.TotalAlloc; alloc > 64<<10 {
-		t.Fatalf("writing %d bytes allocated %d bytes", n, alloc)
-	}
-	allocs := testing.AllocsPerRun(3, func() { Write(io.Discard, s, fill, buf) })
-	if allocs > 100 {
-		t.Fatalf("%v allocations a file", allocs)
-	}
+	formattest.Run(t, formattest.Format[Spec]{
+		Size:    Size,
+		Write:   Write,
+		Cases:   cases,
+		Large:   Spec{Columns: fluxColumns, RowGroupRows: 64, Rows: 64}, // 139 MB, rows of 2 MB
+		Invalid: bad,
+		Name:    func(s Spec) string { return cmp.Or(names[keyOf(s)], "flux 64") },
+		Allocs:  100, // the plan: a column name map and a leaf per column
+		Packed:  true,
+		Payload: func(s Spec) []formattest.Extent {
+			seq, _ := Payload(s) // the suite asks of valid specs only
+			var es []formattest.Extent
+			for e := range seq {
+				es = append(es, formattest.Extent(e))
+			}
+			return es
+		},
+	})
 }
 
 // countingReader counts what is read through it.

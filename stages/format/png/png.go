@@ -36,6 +36,7 @@ import (
 	"hash/crc32"
 	"io"
 
+	"mlps.dev/mlps/stages/format/imagesize"
 	"mlps.dev/mlps/stages/format/window"
 )
 
@@ -85,78 +86,39 @@ type layout struct {
 	size          int64
 }
 
-// rawFits returns the most scanline bytes a file of fixedLen+avail bytes
-// holds, given that each maxStored of them (and a last, shorter run) costs
-// blockOverhead more.
-func rawFits(avail int64) int64 {
-	whole := avail / (maxStored + blockOverhead)
-	r := whole * maxStored
-	if rest := avail - whole*(maxStored+blockOverhead); rest > blockOverhead {
-		r += rest - blockOverhead
-	}
-	return r
-}
-
 // fileLen is the size of the file of a w×h image without padding.
 func fileLen(w, h int64) int64 {
 	raw := h * (1 + bpp*w)
 	return fixedLen + blockOverhead*((raw+maxStored-1)/maxStored) + raw
 }
 
+// pixels is how a file's length follows from its image.
+var pixels = imagesize.Format{
+	Len:     fileLen,
+	MinPad:  chunkOverhead,
+	MaxSide: 1<<31 - 1, // IHDR's dimensions are 31-bit
+}
+
 // plan chooses the image: of all w×h with h <= w <= 2h whose file, with a
 // padding chunk of at least chunkOverhead bytes or none, is at most
-// RecordBytes, the largest, and of equally large ones the squarest. It
-// tries heights from the tallest that fits down, and stops once even the
-// widest image of a height cannot beat the best found: about 0.3·h tries,
-// under a hundred for a 300 KB file.
+// RecordBytes, the largest, and of equally large ones the squarest.
 func plan(s Spec) (layout, error) {
 	size := s.RecordBytes
 	if size < MinRecordBytes || size > MaxRecordBytes {
 		return layout{}, fmt.Errorf("png: record bytes %d outside [%d, %d]: the smallest file is a 1×1 image with a %d-byte padding chunk",
 			size, int64(MinRecordBytes), int64(MaxRecordBytes), chunkOverhead)
 	}
-	rmax := rawFits(size - fixedLen)
-	h := isqrt(rmax / bpp)
-	for h > 1 && h*(1+bpp*h) > rmax {
-		h--
-	}
-	var best layout
-	for ; h >= 1 && best.size < size; h-- {
-		if best.size > 0 && fileLen(2*h, h) <= best.size {
-			break
-		}
-		for w := min((rmax/h-1)/bpp, 2*h); w >= h; w-- {
-			n := fileLen(w, h)
-			if pad := size - n; pad == 0 || pad >= chunkOverhead {
-				if n > best.size {
-					raw := h * (1 + bpp*w)
-					best = layout{
-						width: w, height: h, rowLen: 1 + bpp*w, raw: raw,
-						blocks: (raw + maxStored - 1) / maxStored,
-						pad:    pad, size: n,
-					}
-				}
-				break
-			}
-		}
-	}
-	if best.size == 0 || best.pad-chunkOverhead > 1<<31-1 {
+	w, h, n := pixels.Fit(size)
+	if n == 0 || size-n-chunkOverhead > 1<<31-1 {
 		// Not reached for sizes in range: h = w = 1 always fits.
 		return layout{}, fmt.Errorf("png: no image fits %d bytes", size)
 	}
-	best.size += best.pad
-	return best, nil
-}
-
-// isqrt returns the largest r with r*r <= n, for n >= 0.
-func isqrt(n int64) int64 {
-	r := int64(0)
-	for bit := int64(1) << 31; bit > 0; bit >>= 1 {
-		if t := r + bit; t*t <= n {
-			r = t
-		}
-	}
-	return r
+	raw := h * (1 + bpp*w)
+	return layout{
+		width: w, height: h, rowLen: 1 + bpp*w, raw: raw,
+		blocks: (raw + maxStored - 1) / maxStored,
+		pad:    size - n, size: size,
+	}, nil
 }
 
 // Size returns the size in bytes of the file Write produces for s, which is
