@@ -19,9 +19,11 @@ type Stats struct {
 type StatsSnapshot struct {
 	// Requests is the number of HTTP requests sent, retries included.
 	Requests int64 `json:"http_requests"`
-	// Transient counts requests that failed with throttling (429, 503
-	// SlowDown), another 5xx or a broken connection; the client retries
-	// them with exponential backoff and jitter until its attempts run out.
+	// Transient counts requests that failed in a way a retry may not meet:
+	// throttling (429, 503 SlowDown), a timeout (408), another 5xx but 501
+	// and 505 (objstore.KindOfStatus) or a broken connection; the client
+	// retries them with exponential backoff and jitter until its attempts
+	// run out.
 	Transient int64 `json:"transient_failures"`
 }
 

@@ -359,7 +359,7 @@ func (b *backend) checkErr(ctx context.Context, endpoint string, err error) erro
 				"credentials rejected by %s (%s); check the account name and key in %s",
 				endpoint, code, b.credSource))
 		default:
-			return fail(kindOfStatus(re.StatusCode), fmt.Sprintf(
+			return fail(objstore.KindOfStatus(re.StatusCode), fmt.Sprintf(
 				"checking container %s at %s failed (%s); is %s an Azure Blob endpoint?",
 				b.container, endpoint, code, endpoint))
 		}
@@ -612,7 +612,7 @@ func (b *backend) wrap(op, name string, err error) error {
 func kindOf(err error) backends.Kind {
 	var re *azcore.ResponseError
 	if errors.As(err, &re) {
-		return kindOfStatus(re.StatusCode)
+		return objstore.KindOfStatus(re.StatusCode)
 	}
 	if k := backends.KindOf(err); k != backends.Unknown {
 		return k
@@ -620,20 +620,6 @@ func kindOf(err error) backends.Kind {
 	var ne *net.OpError
 	if errors.As(err, &ne) || errors.Is(err, io.ErrUnexpectedEOF) {
 		return backends.Transient
-	}
-	return backends.Unknown
-}
-
-func kindOfStatus(status int) backends.Kind {
-	switch {
-	case status == http.StatusNotFound:
-		return backends.NotExist
-	case status == http.StatusUnauthorized || status == http.StatusForbidden:
-		return backends.Permission
-	case status == http.StatusRequestTimeout || status == http.StatusTooManyRequests || status >= 500:
-		return backends.Transient
-	case status >= 400:
-		return backends.Permanent
 	}
 	return backends.Unknown
 }

@@ -292,18 +292,8 @@ func kindOf(err error) backends.Kind {
 	if errors.Is(err, storage.ErrObjectNotExist) || errors.Is(err, storage.ErrBucketNotExist) {
 		return backends.NotExist
 	}
-	var ge *googleapi.Error
-	if errors.As(err, &ge) {
-		switch c := ge.Code; {
-		case c == http.StatusNotFound:
-			return backends.NotExist
-		case c == http.StatusUnauthorized || c == http.StatusForbidden:
-			return backends.Permission
-		case c == http.StatusRequestTimeout || c == http.StatusTooManyRequests || c >= 500:
-			return backends.Transient
-		case c >= 400:
-			return backends.Permanent
-		}
+	if k := objstore.KindOfStatus(statusOf(err)); k != backends.Unknown {
+		return k
 	}
 	return backends.KindOf(err)
 }
