@@ -38,7 +38,8 @@ type Backend interface {
 	// length < 0 means up to the end of the object. When off+length runs past
 	// the end, the reader returns the bytes that exist and then io.EOF: the
 	// caller compares the count it got with the count it planned. off past
-	// the end of the object is an error.
+	// the end of the object is a Permanent error: the object will be as
+	// long when the request is repeated.
 	//
 	// The reader must be closed. Reads may be served lazily, so an error may
 	// surface from Read rather than from Open.

@@ -464,7 +464,7 @@ func (b *backend) open(ctx context.Context, bb *blob.Client, name string, off, l
 		}
 		size := deref(props.ContentLength)
 		if off > size {
-			return nil, b.pastEnd(name, off, size)
+			return nil, objstore.PastEnd(scheme, name, off, size)
 		}
 		length = min(length, size-off)
 		if length == 0 {
@@ -490,7 +490,7 @@ func (b *backend) open(ctx context.Context, bb *blob.Client, name string, off, l
 			return nil, b.wrap("open", name, perr)
 		}
 		if size := deref(props.ContentLength); off > size {
-			return nil, b.pastEnd(name, off, size)
+			return nil, objstore.PastEnd(scheme, name, off, size)
 		}
 		return io.NopCloser(strings.NewReader("")), nil
 	}
@@ -537,11 +537,6 @@ func (r *body) Read(p []byte) (int, error) {
 }
 
 func (r *body) Close() error { return r.rc.Close() }
-
-func (b *backend) pastEnd(name string, off, size int64) error {
-	return &backends.Error{Kind: backends.Permanent, Scheme: scheme, Op: "open", Name: name,
-		Err: fmt.Errorf("offset %d is past the end of the %d-byte object", off, size)}
-}
 
 // notObject is what a directory marker of a hierarchical-namespace account
 // gets: it is a prefix of names, not an object, as on every other backend.

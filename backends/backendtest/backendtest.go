@@ -231,8 +231,8 @@ func testOffsetPastEnd(t *testing.T, b backends.Backend) {
 		if err == nil {
 			t.Errorf("Open(off=%d, length=%d) of a %d-byte object read %d bytes and no error; an offset past the end must fail",
 				tc.off, tc.length, size, len(got))
-		} else if backends.IsTransient(err) {
-			t.Errorf("Open(off=%d) past the end: error %v is classified transient; a retry cannot help", tc.off, err)
+		} else if k := backends.KindOf(err); k != backends.Permanent {
+			t.Errorf("Open(off=%d) past the end: error %v is of kind %v, want permanent", tc.off, err, k)
 		}
 	}
 }

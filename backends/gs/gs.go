@@ -461,7 +461,7 @@ func (b *backend) openRange(ctx context.Context, obj *storage.ObjectHandle, name
 			return nil, err
 		}
 		if off > attrs.Size {
-			return nil, pastEnd(name, off, attrs.Size)
+			return nil, objstore.PastEnd(scheme, name, off, attrs.Size)
 		}
 		return http.NoBody, nil
 	}
@@ -538,14 +538,9 @@ func rangeReader(ctx context.Context, obj *storage.ObjectHandle, name string, of
 	case off == size:
 		return http.NoBody, size, 0, nil
 	case off > size:
-		return nil, 0, 0, pastEnd(name, off, size)
+		return nil, 0, 0, objstore.PastEnd(scheme, name, off, size)
 	}
 	return nil, 0, 0, err // the object grew between the two answers
-}
-
-func pastEnd(name string, off, size int64) error {
-	return &backends.Error{Kind: backends.Permanent, Scheme: scheme, Op: "open", Name: name,
-		Err: fmt.Errorf("offset %d is past the end of the %d-byte object", off, size)}
 }
 
 func statusOf(err error) int {

@@ -1,6 +1,7 @@
 package objstore
 
 import (
+	"fmt"
 	"net/http"
 
 	"mlps.dev/mlps/backends"
@@ -39,4 +40,14 @@ func KindOfStatus(status int) backends.Kind {
 		return backends.Transient
 	}
 	return backends.Unknown
+}
+
+// PastEnd is the error of an Open whose offset lies past the end of a
+// size-byte object: permanent, since the object will be as long on a retry.
+//
+// It does not wrap ErrPastEnd, which tells Split that a chunk lies beyond
+// the end and so reads as a short object; the contract wants an error.
+func PastEnd(scheme, name string, off, size int64) error {
+	return &backends.Error{Kind: backends.Permanent, Scheme: scheme, Op: "open", Name: name,
+		Err: fmt.Errorf("offset %d is past the end of the %d-byte object", off, size)}
 }

@@ -1,7 +1,9 @@
 package objstore
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -90,5 +92,24 @@ func TestTransportCountsTransientByKindOfStatus(t *testing.T) {
 				t.Errorf("status %d counted as %+v, want 1 request and %d transient", tc.status, s, want)
 			}
 		})
+	}
+}
+
+func TestPastEnd(t *testing.T) {
+	err := PastEnd("s3", "train/x.npz", 1001, 1000)
+	if k := backends.KindOf(err); k != backends.Permanent {
+		t.Errorf("kind %v, want permanent: a retry reads the same object size", k)
+	}
+	// ErrPastEnd tells Split that a chunk lies beyond the end, which it
+	// reads as a short object; the contract's error must not be read so.
+	if errors.Is(err, ErrPastEnd) {
+		t.Error("PastEnd's error wraps ErrPastEnd, so Split would read it as the end of the object")
+	}
+	if errors.Is(err, fs.ErrNotExist) {
+		t.Error("PastEnd's error says the object does not exist")
+	}
+	want := `s3: open "train/x.npz": permanent: offset 1001 is past the end of the 1000-byte object`
+	if err.Error() != want {
+		t.Errorf("message %q, want %q", err, want)
 	}
 }

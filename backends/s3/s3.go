@@ -277,7 +277,7 @@ func (b *backend) Open(ctx context.Context, name string, off, length int64) (io.
 			return nil, b.wrap(cl, "open", name, err)
 		}
 		if off > size {
-			return nil, pastEnd(name, off, size)
+			return nil, objstore.PastEnd("s3", name, off, size)
 		}
 		return &objstore.Body{ReadCloser: io.NopCloser(bytes.NewReader(nil)), URL: ep}, nil
 	}
@@ -317,12 +317,7 @@ func (b *backend) atEnd(ctx context.Context, cl client, name, key string, off in
 	if off == size {
 		return io.NopCloser(bytes.NewReader(nil)), nil
 	}
-	return nil, pastEnd(name, off, size)
-}
-
-func pastEnd(name string, off, size int64) error {
-	return &backends.Error{Kind: backends.Permanent, Scheme: "s3", Op: "open", Name: name,
-		Err: fmt.Errorf("offset %d is past the end of the %d-byte object", off, size)}
+	return nil, objstore.PastEnd("s3", name, off, size)
 }
 
 func (b *backend) Create(ctx context.Context, name string, size int64) (backends.Writer, error) {
