@@ -6,10 +6,11 @@ import (
 )
 
 // Stats counts what happens below the operations a stage records: the HTTP
-// requests an object store client sends, and the attempts that failed in a
-// way its retry policy retries (throttling, 5xx, reset connections). The
-// engine gives each stage its own, through the context (WithStats), so the
-// counts are per stage even when stages share a target.
+// requests an object store client sends, and the attempts that failed
+// transiently (throttling, timeouts, server errors, reset connections),
+// which the client's retryer retries. The engine gives each stage its own,
+// through the context (WithStats), so the counts are per stage even when
+// stages share a target.
 type Stats struct {
 	Requests  atomic.Int64
 	Transient atomic.Int64
