@@ -393,9 +393,6 @@ func (b *backend) Properties() backends.Properties {
 	return backends.Properties{Scheme: "s3", Location: b.location, Concurrency: 64}
 }
 
-// Client is the client library the backend uses ("aws" or "minio").
-func (b *backend) Client() string { return b.clientName }
-
 func (b *backend) Close() error { return nil }
 
 // writer buffers up to one part. An object that fits is sent with one PUT
