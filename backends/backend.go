@@ -82,9 +82,6 @@ type Properties struct {
 	Scheme string
 	// Location says where the data lives, as a URI without credentials.
 	Location string
-	// Concurrency is the number of operations the backend serves well at
-	// once; stages use it as a default bound on their workers.
-	Concurrency int
 }
 
 // DirectAlign is the alignment of O_DIRECT offsets, lengths and buffers:

@@ -50,10 +50,6 @@ import (
 
 const scheme = "az"
 
-// concurrency is what one client serves well: Azure scales per blob and
-// per account far beyond this, so the bound is the client host's.
-const concurrency = 64
-
 // checkTimeout bounds the container check at open time: a run that cannot
 // reach its store should say so in seconds.
 const checkTimeout = 10 * time.Second
@@ -371,7 +367,7 @@ func (b *backend) checkErr(ctx context.Context, endpoint string, err error) erro
 }
 
 func (b *backend) Properties() backends.Properties {
-	return backends.Properties{Scheme: scheme, Location: b.location, Concurrency: concurrency}
+	return backends.Properties{Scheme: scheme, Location: b.location}
 }
 
 func (b *backend) Close() error {

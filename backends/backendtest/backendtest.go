@@ -600,9 +600,6 @@ func testProperties(t *testing.T, b backends.Backend) {
 	if p.Scheme == "" {
 		t.Error("Properties().Scheme is empty")
 	}
-	if p.Concurrency <= 0 {
-		t.Errorf("Properties().Concurrency = %d, want > 0", p.Concurrency)
-	}
 	u, err := url.Parse(p.Location)
 	switch {
 	case p.Location == "":

@@ -32,10 +32,6 @@ func init() {
 	backends.Register("tmp", openTmp)
 }
 
-// concurrency is what a local file system serves well: enough to keep an
-// NVMe queue busy without thrashing the page cache.
-const concurrency = 64
-
 type backend struct {
 	scheme   string
 	root     string // absolute, in OS form
@@ -116,7 +112,7 @@ func newBackend(scheme, root string, owned bool) *backend {
 }
 
 func (b *backend) Properties() backends.Properties {
-	return backends.Properties{Scheme: b.scheme, Location: b.location, Concurrency: concurrency}
+	return backends.Properties{Scheme: b.scheme, Location: b.location}
 }
 
 func (b *backend) Close() error {

@@ -52,9 +52,6 @@ func init() {
 
 const (
 	scheme = "gs"
-	// concurrency is what one client keeps busy without queueing on its
-	// own connection pool; GCS itself scales far beyond it.
-	concurrency = 64
 	// checkTimeout bounds the bucket check at open, so a wrong endpoint or
 	// bucket is reported while the user is still watching.
 	checkTimeout = 10 * time.Second
@@ -264,7 +261,7 @@ func (b *backend) checkOne(ctx context.Context, cl *storage.Client, endpoint str
 }
 
 func (b *backend) Properties() backends.Properties {
-	return backends.Properties{Scheme: scheme, Location: b.location, Concurrency: concurrency}
+	return backends.Properties{Scheme: scheme, Location: b.location}
 }
 
 func (b *backend) Close() error {

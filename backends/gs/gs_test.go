@@ -188,7 +188,7 @@ func TestLocation(t *testing.T) {
 	if want := "gs://" + name + "/a/b"; p.Location != want {
 		t.Errorf("Location = %q, want %q", p.Location, want)
 	}
-	if p.Scheme != "gs" || p.Concurrency <= 0 {
+	if p.Scheme != "gs" {
 		t.Errorf("Properties = %+v", p)
 	}
 }

@@ -24,9 +24,6 @@ func init() { backends.Register(scheme, open) }
 
 const (
 	scheme = "mem"
-	// concurrency is high because operations are memory copies, bounded by
-	// the CPUs rather than by a device queue.
-	concurrency = 256
 	// maxPrealloc bounds the buffer a Create reserves from its announced
 	// size, so that a wrong announcement cannot reserve unbounded memory.
 	maxPrealloc = 256 << 20
@@ -54,7 +51,7 @@ func open(_ context.Context, u *url.URL) (backends.Backend, error) {
 }
 
 func (s *store) Properties() backends.Properties {
-	return backends.Properties{Scheme: scheme, Location: s.location, Concurrency: concurrency}
+	return backends.Properties{Scheme: scheme, Location: s.location}
 }
 
 func (s *store) Close() error {

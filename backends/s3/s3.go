@@ -390,7 +390,7 @@ func (b *backend) Delete(ctx context.Context, name string) error {
 }
 
 func (b *backend) Properties() backends.Properties {
-	return backends.Properties{Scheme: "s3", Location: b.location, Concurrency: 64}
+	return backends.Properties{Scheme: "s3", Location: b.location}
 }
 
 func (b *backend) Close() error { return nil }
