@@ -38,7 +38,8 @@ type Backend interface {
 	// length < 0 means up to the end of the object. When off+length runs past
 	// the end, the reader returns the bytes that exist and then io.EOF: the
 	// caller compares the count it got with the count it planned. off past
-	// the end of the object is an error.
+	// the end of the object is a Permanent error: the object will be as
+	// long when the request is repeated.
 	//
 	// The reader must be closed. Reads may be served lazily, so an error may
 	// surface from Read rather than from Open.
@@ -81,9 +82,6 @@ type Properties struct {
 	Scheme string
 	// Location says where the data lives, as a URI without credentials.
 	Location string
-	// Concurrency is the number of operations the backend serves well at
-	// once; stages use it as a default bound on their workers.
-	Concurrency int
 }
 
 // DirectAlign is the alignment of O_DIRECT offsets, lengths and buffers:

@@ -74,7 +74,10 @@ type DirectCreator interface {
 
 // Evicter is implemented by backends whose host caches their objects
 // (files in the page cache): Evict writes name back and drops it from the
-// cache, so the next read comes from storage.
+// cache, so the next read comes from storage; the content is unchanged.
+// A name that is not an object (missing, below an object, or a prefix of
+// names) is an error for which IsNotExist is true, as for Stat: a caller
+// that evicts what it is about to read learns of a missing object at once.
 type Evicter interface {
 	Evict(ctx context.Context, name string) error
 }

@@ -10,8 +10,16 @@ import (
 )
 
 // Kind classifies a backend error by what the caller can do about it, so
-// that the one retry policy of mlps can decide without knowing which backend
-// or which SDK produced the error.
+// that code above the backends can tell a missing object from a refused
+// key, a store that is struggling from a request that is wrong, without
+// knowing which backend or SDK produced the error: open-time checks turn
+// it into advice, errors.Is(err, fs.ErrNotExist) holds for every backend,
+// and the conformance suite holds backends to the contract through it.
+//
+// No layer of mlps retries by Kind. Each object-store SDK retries with its
+// own retryer, configured from objstore.MaxAttempts and MaxBackoff, before
+// an error reaches the caller: Transient says the failure was of a passing
+// sort, and for an object store that the SDK's attempts ran out on it.
 type Kind int
 
 const (

@@ -6,10 +6,11 @@ import (
 )
 
 // Stats counts what happens below the operations a stage records: the HTTP
-// requests an object store client sends, and the attempts that failed in a
-// way its retry policy retries (throttling, 5xx, reset connections). The
-// engine gives each stage its own, through the context (WithStats), so the
-// counts are per stage even when stages share a target.
+// requests an object store client sends, and the attempts that failed
+// transiently (throttling, timeouts, server errors, reset connections),
+// which the client's retryer retries. The engine gives each stage its own,
+// through the context (WithStats), so the counts are per stage even when
+// stages share a target.
 type Stats struct {
 	Requests  atomic.Int64
 	Transient atomic.Int64
@@ -19,9 +20,11 @@ type Stats struct {
 type StatsSnapshot struct {
 	// Requests is the number of HTTP requests sent, retries included.
 	Requests int64 `json:"http_requests"`
-	// Transient counts requests that failed with throttling (429, 503
-	// SlowDown), another 5xx or a broken connection; the client retries
-	// them with exponential backoff and jitter until its attempts run out.
+	// Transient counts requests that failed in a way a retry may not meet:
+	// throttling (429, 503 SlowDown), a timeout (408), another 5xx but 501
+	// and 505 (objstore.KindOfStatus) or a broken connection; the client
+	// retries them with exponential backoff and jitter until its attempts
+	// run out.
 	Transient int64 `json:"transient_failures"`
 }
 

@@ -50,10 +50,6 @@ import (
 
 const scheme = "az"
 
-// concurrency is what one client serves well: Azure scales per blob and
-// per account far beyond this, so the bound is the client host's.
-const concurrency = 64
-
 // checkTimeout bounds the container check at open time: a run that cannot
 // reach its store should say so in seconds.
 const checkTimeout = 10 * time.Second
@@ -372,7 +368,7 @@ func (b *backend) checkErr(ctx context.Context, endpoint string, err error) erro
 				"credentials rejected by %s (%s); check the account name and key in %s",
 				endpoint, code, b.credSource))
 		default:
-			return fail(kindOfStatus(re.StatusCode), fmt.Sprintf(
+			return fail(objstore.KindOfStatus(re.StatusCode), fmt.Sprintf(
 				"checking container %s at %s failed (%s); is %s an Azure Blob endpoint?",
 				b.container, endpoint, code, endpoint))
 		}
@@ -384,7 +380,7 @@ func (b *backend) checkErr(ctx context.Context, endpoint string, err error) erro
 }
 
 func (b *backend) Properties() backends.Properties {
-	return backends.Properties{Scheme: scheme, Location: b.location, Concurrency: concurrency}
+	return backends.Properties{Scheme: scheme, Location: b.location}
 }
 
 func (b *backend) Close() error {
@@ -477,7 +473,7 @@ func (b *backend) open(ctx context.Context, bb *blob.Client, name string, off, l
 		}
 		size := deref(props.ContentLength)
 		if off > size {
-			return nil, b.pastEnd(name, off, size)
+			return nil, objstore.PastEnd(scheme, name, off, size)
 		}
 		length = min(length, size-off)
 		if length == 0 {
@@ -503,7 +499,7 @@ func (b *backend) open(ctx context.Context, bb *blob.Client, name string, off, l
 			return nil, b.wrap("open", name, perr)
 		}
 		if size := deref(props.ContentLength); off > size {
-			return nil, b.pastEnd(name, off, size)
+			return nil, objstore.PastEnd(scheme, name, off, size)
 		}
 		return io.NopCloser(strings.NewReader("")), nil
 	}
@@ -550,11 +546,6 @@ func (r *body) Read(p []byte) (int, error) {
 }
 
 func (r *body) Close() error { return r.rc.Close() }
-
-func (b *backend) pastEnd(name string, off, size int64) error {
-	return &backends.Error{Kind: backends.Permanent, Scheme: scheme, Op: "open", Name: name,
-		Err: fmt.Errorf("offset %d is past the end of the %d-byte object", off, size)}
-}
 
 // notObject is what a directory marker of a hierarchical-namespace account
 // gets: it is a prefix of names, not an object, as on every other backend.
@@ -625,7 +616,7 @@ func (b *backend) wrap(op, name string, err error) error {
 func kindOf(err error) backends.Kind {
 	var re *azcore.ResponseError
 	if errors.As(err, &re) {
-		return kindOfStatus(re.StatusCode)
+		return objstore.KindOfStatus(re.StatusCode)
 	}
 	if k := backends.KindOf(err); k != backends.Unknown {
 		return k
@@ -633,20 +624,6 @@ func kindOf(err error) backends.Kind {
 	var ne *net.OpError
 	if errors.As(err, &ne) || errors.Is(err, io.ErrUnexpectedEOF) {
 		return backends.Transient
-	}
-	return backends.Unknown
-}
-
-func kindOfStatus(status int) backends.Kind {
-	switch {
-	case status == http.StatusNotFound:
-		return backends.NotExist
-	case status == http.StatusUnauthorized || status == http.StatusForbidden:
-		return backends.Permission
-	case status == http.StatusRequestTimeout || status == http.StatusTooManyRequests || status >= 500:
-		return backends.Transient
-	case status >= 400:
-		return backends.Permanent
 	}
 	return backends.Unknown
 }

@@ -96,7 +96,7 @@ func TestConformance(t *testing.T) {
 	srv := azurite(t)
 	backendtest.Run(t, func(t *testing.T) backends.Backend {
 		return open(t, config(srv, "az://"+container(t, srv)+"/some/prefix"))
-	})
+	}, backendtest.Endpoints(srv.Endpoint))
 }
 
 // TestConformanceSmallParts runs the suite with parts and splits small
@@ -109,7 +109,7 @@ func TestConformanceSmallParts(t *testing.T) {
 		c.PartBytes, c.PartConcurrency = 1<<20, 3
 		c.SplitBytes, c.SplitConcurrency = 2<<20, 3
 		return open(t, c)
-	})
+	}, backendtest.Endpoints(srv.Endpoint))
 }
 
 func TestSplitReadUsesRangedRequests(t *testing.T) {

@@ -13,7 +13,15 @@
 //
 // The suite checks the written contract in backends.Backend, not the
 // behaviour of one implementation, so that stages can rely on it for every
-// scheme.
+// scheme. It also checks the contract of every optional capability
+// (backends/capability.go) that the backend, or a reader or writer it
+// returns, has: each is found with backends.As, as stages find it, and a
+// capability the backend lacks shows as a skipped subtest named after it.
+//
+// A backend opened with endpoints says so with an Option, since the
+// suite cannot see how open configured it:
+//
+//	backendtest.Run(t, open, backendtest.Endpoints(srv.Endpoint))
 package backendtest
 
 import (
@@ -32,8 +40,13 @@ import (
 )
 
 // Run runs the suite. open is called once per subtest and must return a
-// fresh, empty backend; Run closes it when the subtest ends.
-func Run(t *testing.T, open func(t *testing.T) backends.Backend) {
+// fresh, empty backend; Run closes it when the subtest ends. opts say how
+// open configured the backend, where the contract depends on it.
+func Run(t *testing.T, open func(t *testing.T) backends.Backend, opts ...Option) {
+	var cfg config
+	for _, o := range opts {
+		o(&cfg)
+	}
 	tests := []struct {
 		name string
 		run  func(*testing.T, backends.Backend)
@@ -53,6 +66,13 @@ func Run(t *testing.T, open func(t *testing.T) backends.Backend) {
 		{"Put", testPut},
 		{"Canceled", testCanceled},
 		{"Properties", testProperties},
+		// Optional capabilities; each skips when the backend lacks it.
+		{"DirectOpener", testDirectOpener},
+		{"DirectCreator", testDirectCreator},
+		{"Syncer", testSyncer},
+		{"Evicter", testEvicter},
+		{"Putter", testPutter},
+		{"Endpointer", func(t *testing.T, b backends.Backend) { testEndpointer(t, b, cfg.endpoints) }},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -231,8 +251,8 @@ func testOffsetPastEnd(t *testing.T, b backends.Backend) {
 		if err == nil {
 			t.Errorf("Open(off=%d, length=%d) of a %d-byte object read %d bytes and no error; an offset past the end must fail",
 				tc.off, tc.length, size, len(got))
-		} else if backends.IsTransient(err) {
-			t.Errorf("Open(off=%d) past the end: error %v is classified transient; a retry cannot help", tc.off, err)
+		} else if k := backends.KindOf(err); k != backends.Permanent {
+			t.Errorf("Open(off=%d) past the end: error %v is of kind %v, want permanent", tc.off, err, k)
 		}
 	}
 }
@@ -534,11 +554,19 @@ func testAnnouncedSize(t *testing.T, b backends.Backend) {
 	}
 }
 
-// testPut stores whole objects with backends.Put, through the backend's
-// Putter when it has one: small, empty and larger than any part size the
-// suites use, replacing an older object; the caller's slice is free for
-// reuse once Put returns.
+// testPut stores whole objects with backends.Put, which goes through the
+// backend's Putter when it has one and through Create, Write and Close
+// when not; testPutter calls the Putter itself.
 func testPut(t *testing.T, b backends.Backend) {
+	checkPut(t, b, func(ctx context.Context, name string, data []byte) (string, error) {
+		return backends.Put(ctx, b, name, data)
+	})
+}
+
+// checkPut stores whole objects with store: small, empty and larger than any
+// part size the suites use, replacing an older object; the caller's slice
+// is free for reuse once store returns.
+func checkPut(t *testing.T, b backends.Backend, store func(ctx context.Context, name string, data []byte) (string, error)) {
 	for _, tc := range []struct {
 		name string
 		size int
@@ -548,7 +576,7 @@ func testPut(t *testing.T, b backends.Backend) {
 			put(t, b, name, content(19, 5000))
 			data := content(20, tc.size)
 			want := bytes.Clone(data)
-			if _, err := backends.Put(t.Context(), b, name, data); err != nil {
+			if _, err := store(t.Context(), name, data); err != nil {
 				t.Fatalf("Put of %d bytes: %v", tc.size, err)
 			}
 			clear(data)
@@ -556,8 +584,8 @@ func testPut(t *testing.T, b backends.Backend) {
 			checkSame(t, "content", mustGet(t, b, name, 0, -1), want)
 		})
 	}
-	if _, err := backends.Put(t.Context(), b, "../escape.bin", []byte("x")); err == nil {
-		t.Error("Put of an invalid name succeeded")
+	if _, err := store(t.Context(), "../escape.bin", []byte("x")); backends.KindOf(err) != backends.Permanent {
+		t.Errorf("Put of an invalid name: error = %v (kind %v), want kind permanent", err, backends.KindOf(err))
 	}
 }
 
@@ -599,9 +627,6 @@ func testProperties(t *testing.T, b backends.Backend) {
 	p := b.Properties()
 	if p.Scheme == "" {
 		t.Error("Properties().Scheme is empty")
-	}
-	if p.Concurrency <= 0 {
-		t.Errorf("Properties().Concurrency = %d, want > 0", p.Concurrency)
 	}
 	u, err := url.Parse(p.Location)
 	switch {

@@ -2,6 +2,7 @@ package file
 
 import (
 	"context"
+	"errors"
 	"io"
 	"os"
 	"syscall"
@@ -19,6 +20,13 @@ import (
 // aligned block buffer.
 func (b *backend) OpenDirect(ctx context.Context, name string, off, length int64) (io.ReadCloser, error) {
 	f, end, err := b.openRange(ctx, name, off, length, os.O_RDONLY|syscall.O_DIRECT)
+	if errors.Is(err, syscall.EINVAL) {
+		// The kernel refuses O_DIRECT on a directory before openRange can
+		// see that it is one; a directory is no object, as for Open.
+		if fi, serr := os.Stat(b.path(name)); serr == nil && fi.IsDir() {
+			return nil, b.notObject("open", name)
+		}
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -142,6 +150,11 @@ func (b *backend) Evict(ctx context.Context, name string) error {
 		return b.lookupErr("evict", name, err)
 	}
 	defer f.Close()
+	if fi, err := f.Stat(); err != nil {
+		return backends.Wrap(b.scheme, "evict", name, err)
+	} else if fi.IsDir() {
+		return b.notObject("evict", name)
+	}
 	if err := unix.Fdatasync(int(f.Fd())); err != nil {
 		return backends.Wrap(b.scheme, "evict", name, err)
 	}

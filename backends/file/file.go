@@ -38,10 +38,6 @@ func init() {
 	backends.Register(backends.Scheme{Name: "tmp", Traits: traits, Check: checkTmp, Open: openTmp})
 }
 
-// concurrency is what a local file system serves well: enough to keep an
-// NVMe queue busy without thrashing the page cache.
-const concurrency = 64
-
 type backend struct {
 	scheme   string
 	root     string // absolute, in OS form
@@ -144,7 +140,7 @@ func location(root string) string {
 }
 
 func (b *backend) Properties() backends.Properties {
-	return backends.Properties{Scheme: b.scheme, Location: b.location, Concurrency: concurrency}
+	return backends.Properties{Scheme: b.scheme, Location: b.location}
 }
 
 func (b *backend) Close() error {

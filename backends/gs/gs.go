@@ -62,9 +62,6 @@ func init() {
 
 const (
 	scheme = "gs"
-	// concurrency is what one client keeps busy without queueing on its
-	// own connection pool; GCS itself scales far beyond it.
-	concurrency = 64
 	// checkTimeout bounds the bucket check at open, so a wrong endpoint or
 	// bucket is reported while the user is still watching.
 	checkTimeout = 10 * time.Second
@@ -270,7 +267,7 @@ func (b *backend) checkOne(ctx context.Context, cl *storage.Client, endpoint str
 }
 
 func (b *backend) Properties() backends.Properties {
-	return backends.Properties{Scheme: scheme, Location: b.location, Concurrency: concurrency}
+	return backends.Properties{Scheme: scheme, Location: b.location}
 }
 
 func (b *backend) Close() error {
@@ -298,18 +295,8 @@ func kindOf(err error) backends.Kind {
 	if errors.Is(err, storage.ErrObjectNotExist) || errors.Is(err, storage.ErrBucketNotExist) {
 		return backends.NotExist
 	}
-	var ge *googleapi.Error
-	if errors.As(err, &ge) {
-		switch c := ge.Code; {
-		case c == http.StatusNotFound:
-			return backends.NotExist
-		case c == http.StatusUnauthorized || c == http.StatusForbidden:
-			return backends.Permission
-		case c == http.StatusRequestTimeout || c == http.StatusTooManyRequests || c >= 500:
-			return backends.Transient
-		case c >= 400:
-			return backends.Permanent
-		}
+	if k := objstore.KindOfStatus(statusOf(err)); k != backends.Unknown {
+		return k
 	}
 	return backends.KindOf(err)
 }
@@ -477,7 +464,7 @@ func (b *backend) openRange(ctx context.Context, obj *storage.ObjectHandle, name
 			return nil, err
 		}
 		if off > attrs.Size {
-			return nil, pastEnd(name, off, attrs.Size)
+			return nil, objstore.PastEnd(scheme, name, off, attrs.Size)
 		}
 		return http.NoBody, nil
 	}
@@ -554,14 +541,9 @@ func rangeReader(ctx context.Context, obj *storage.ObjectHandle, name string, of
 	case off == size:
 		return http.NoBody, size, 0, nil
 	case off > size:
-		return nil, 0, 0, pastEnd(name, off, size)
+		return nil, 0, 0, objstore.PastEnd(scheme, name, off, size)
 	}
 	return nil, 0, 0, err // the object grew between the two answers
-}
-
-func pastEnd(name string, off, size int64) error {
-	return &backends.Error{Kind: backends.Permanent, Scheme: scheme, Op: "open", Name: name,
-		Err: fmt.Errorf("offset %d is past the end of the %d-byte object", off, size)}
 }
 
 func statusOf(err error) int {

@@ -99,7 +99,7 @@ func TestConformance(t *testing.T) {
 			URI:       "gs://" + bucket(t, s) + "/run/one",
 			Endpoints: []string{s.Endpoint},
 		})
-	})
+	}, backendtest.Endpoints(s.Endpoint))
 }
 
 // Small parts and splits send the suite's large object through resumable
@@ -114,7 +114,7 @@ func TestConformanceSplitTwoEndpoints(t *testing.T) {
 			SplitBytes:       2 << 20,
 			SplitConcurrency: 3,
 		})
-	})
+	}, backendtest.Endpoints(s.Endpoint, s.Endpoint))
 }
 
 func TestMissingBucket(t *testing.T) {
@@ -188,7 +188,7 @@ func TestLocation(t *testing.T) {
 	if want := "gs://" + name + "/a/b"; p.Location != want {
 		t.Errorf("Location = %q, want %q", p.Location, want)
 	}
-	if p.Scheme != "gs" || p.Concurrency <= 0 {
+	if p.Scheme != "gs" {
 		t.Errorf("Properties = %+v", p)
 	}
 }

@@ -28,9 +28,6 @@ func init() {
 
 const (
 	scheme = "mem"
-	// concurrency is high because operations are memory copies, bounded by
-	// the CPUs rather than by a device queue.
-	concurrency = 256
 	// maxPrealloc bounds the buffer a Create reserves from its announced
 	// size, so that a wrong announcement cannot reserve unbounded memory.
 	maxPrealloc = 256 << 20
@@ -62,7 +59,7 @@ func open(_ context.Context, u *url.URL, _ *backends.Config) (backends.Backend, 
 }
 
 func (s *store) Properties() backends.Properties {
-	return backends.Properties{Scheme: scheme, Location: s.location, Concurrency: concurrency}
+	return backends.Properties{Scheme: scheme, Location: s.location}
 }
 
 func (s *store) Close() error {

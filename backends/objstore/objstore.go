@@ -122,12 +122,7 @@ func transientResponse(req *http.Request, resp *http.Response, err error) bool {
 	if err != nil {
 		return req.Context().Err() == nil // a canceled request is not a failure
 	}
-	switch resp.StatusCode {
-	case http.StatusTooManyRequests, http.StatusInternalServerError, http.StatusBadGateway,
-		http.StatusServiceUnavailable, http.StatusGatewayTimeout:
-		return true
-	}
-	return false
+	return KindOfStatus(resp.StatusCode) == backends.Transient
 }
 
 // Endpoints chooses, for each operation, one of several endpoints.

@@ -142,8 +142,10 @@ func (c *awsClient) kind(err error) backends.Kind {
 	return classify(httpStatus(err), code, err)
 }
 
-// classify maps an S3 status and error code to a Kind; both clients use
+// classify maps an S3 error code and status to a Kind; both clients use
 // it, so the same response means the same thing whichever library got it.
+// The code comes first: S3 answers some transient conditions with a
+// status that alone would read as permanent (RequestTimeout is a 400).
 func classify(status int, code string, err error) backends.Kind {
 	switch code {
 	case "NoSuchKey", "NotFound", "NoSuchBucket":
@@ -153,15 +155,8 @@ func classify(status int, code string, err error) backends.Kind {
 	case "SlowDown", "InternalError", "ServiceUnavailable", "RequestTimeout", "Throttling", "RequestTimeTooSkewed":
 		return backends.Transient
 	}
-	switch {
-	case status == http.StatusNotFound:
-		return backends.NotExist
-	case status == http.StatusForbidden || status == http.StatusUnauthorized:
-		return backends.Permission
-	case status == http.StatusTooManyRequests || status >= 500:
-		return backends.Transient
-	case status >= 400:
-		return backends.Permanent
+	if k := objstore.KindOfStatus(status); k != backends.Unknown {
+		return k
 	}
 	return backends.KindOf(err)
 }

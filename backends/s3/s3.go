@@ -292,7 +292,7 @@ func (b *backend) Open(ctx context.Context, name string, off, length int64) (io.
 			return nil, b.wrap(cl, "open", name, err)
 		}
 		if off > size {
-			return nil, pastEnd(name, off, size)
+			return nil, objstore.PastEnd("s3", name, off, size)
 		}
 		return &objstore.Body{ReadCloser: io.NopCloser(bytes.NewReader(nil)), URL: ep}, nil
 	}
@@ -332,12 +332,7 @@ func (b *backend) atEnd(ctx context.Context, cl client, name, key string, off in
 	if off == size {
 		return io.NopCloser(bytes.NewReader(nil)), nil
 	}
-	return nil, pastEnd(name, off, size)
-}
-
-func pastEnd(name string, off, size int64) error {
-	return &backends.Error{Kind: backends.Permanent, Scheme: "s3", Op: "open", Name: name,
-		Err: fmt.Errorf("offset %d is past the end of the %d-byte object", off, size)}
+	return nil, objstore.PastEnd("s3", name, off, size)
 }
 
 func (b *backend) Create(ctx context.Context, name string, size int64) (backends.Writer, error) {
@@ -410,11 +405,8 @@ func (b *backend) Delete(ctx context.Context, name string) error {
 }
 
 func (b *backend) Properties() backends.Properties {
-	return backends.Properties{Scheme: "s3", Location: b.location, Concurrency: 64}
+	return backends.Properties{Scheme: "s3", Location: b.location}
 }
-
-// Client is the client library the backend uses ("aws" or "minio").
-func (b *backend) Client() string { return b.clientName }
 
 func (b *backend) Close() error { return nil }
 

@@ -46,7 +46,7 @@ func TestConformance(t *testing.T) {
 					t.Fatal(err)
 				}
 				return b
-			})
+			}, backendtest.Endpoints(srv.Endpoint))
 		})
 	}
 }
