@@ -111,6 +111,14 @@ func Schemes() []string {
 	return s
 }
 
+// TraitsOf returns the traits of a registered scheme.
+func TraitsOf(scheme string) (Traits, bool) {
+	if s := lookup(scheme); s != nil {
+		return s.Traits, true
+	}
+	return Traits{}, false
+}
+
 func lookup(scheme string) *Scheme {
 	registry.RLock()
 	defer registry.RUnlock()

@@ -147,10 +147,11 @@ func open(ctx context.Context, u *url.URL, c *backends.Config) (backends.Backend
 	}
 	copts := &container.ClientOptions{ClientOptions: azcore.ClientOptions{
 		Transport: hc,
-		// The SDK's default backs off for up to a minute per try; a
-		// refused connection must fail the open in seconds, and the
-		// engine's own retry policy handles the rest.
-		Retry: policy.RetryOptions{MaxRetries: 3, RetryDelay: 200 * time.Millisecond, MaxRetryDelay: 2 * time.Second},
+		// The SDK's default backs off for up to a minute per try; the
+		// object stores' shared policy (objstore.MaxAttempts and
+		// MaxBackoff, from a 200 ms first delay) fails a refused
+		// connection at open in seconds.
+		Retry: policy.RetryOptions{MaxRetries: objstore.MaxAttempts - 1, RetryDelay: 200 * time.Millisecond, MaxRetryDelay: objstore.MaxBackoff},
 	}}
 	b := &backend{
 		container: cont,

@@ -66,6 +66,7 @@ func Run(t *testing.T, open func(t *testing.T) backends.Backend, opts ...Option)
 		{"Put", testPut},
 		{"Canceled", testCanceled},
 		{"Properties", testProperties},
+		{"Traits", testTraits},
 		// Optional capabilities; each skips when the backend lacks it.
 		{"DirectOpener", testDirectOpener},
 		{"DirectCreator", testDirectCreator},
@@ -638,5 +639,34 @@ func testProperties(t *testing.T, b backends.Backend) {
 		t.Errorf("Properties().Location %q carries userinfo; it must hold no credentials", u.Redacted())
 	case u.Scheme == "":
 		t.Errorf("Properties().Location %q has no scheme", p.Location)
+	}
+}
+
+// testTraits holds the backend to what its scheme declares: the planner
+// decides by the traits at plan time (odirect, eviction), so a trait
+// without its capability would fail a run the plan accepted, and a
+// capability without its trait would be refused needlessly. It also keeps
+// the optional-capability cases below from skipping what the backend
+// should have.
+func testTraits(t *testing.T, b backends.Backend) {
+	scheme := b.Properties().Scheme
+	tr, ok := backends.TraitsOf(scheme)
+	if !ok {
+		t.Fatalf("scheme %q of Properties() is not registered", scheme)
+	}
+	_, direct := backends.As[backends.DirectOpener](b)
+	_, create := backends.As[backends.DirectCreator](b)
+	_, evict := backends.As[backends.Evicter](b)
+	for _, c := range []struct {
+		trait, capability string
+		declared, has     bool
+	}{
+		{"DirectRead", "DirectOpener", tr.DirectRead, direct},
+		{"DirectWrite", "DirectCreator", tr.DirectWrite, create},
+		{"Evict", "Evicter", tr.Evict, evict},
+	} {
+		if c.declared != c.has {
+			t.Errorf("scheme %s declares %s %v, and the backend implements %s: %v", scheme, c.trait, c.declared, c.capability, c.has)
+		}
 	}
 }

@@ -84,7 +84,6 @@ type settings struct {
 type backend struct {
 	bucket, prefix string
 	location       string
-	clientName     string
 	eps            *objstore.Endpoints
 	clients        []client
 	opts           objstore.Options
@@ -163,7 +162,7 @@ func open(ctx context.Context, u *url.URL, c *backends.Config) (backends.Backend
 	if err != nil {
 		return nil, err
 	}
-	b := &backend{bucket: u.Host, prefix: prefix, clientName: name, eps: eps, opts: s.opts,
+	b := &backend{bucket: u.Host, prefix: prefix, eps: eps, opts: s.opts,
 		location: (&url.URL{Scheme: "s3", Host: u.Host, Path: "/" + prefix}).String()}
 	b.location = strings.TrimSuffix(b.location, "/")
 	for _, e := range urls {
