@@ -39,6 +39,8 @@ func newLoader(ph *phase, b backends.Backend, odirect bool, rec *measure.Worker,
 	if odirect {
 		d, ok := backends.As[backends.DirectOpener](b)
 		if !ok {
+			// The plan refused odirect on a target without the trait, and
+			// backendtest holds each backend to its traits.
 			return nil, fmt.Errorf("odirect: target %s (%s) cannot read with O_DIRECT", ph.layout.Target, b.Properties().Scheme)
 		}
 		ld.open = d.OpenDirect
