@@ -85,7 +85,7 @@ func readThrough(r io.Reader, buf []byte) ([]byte, error) {
 func testDirectOpener(t *testing.T, b backends.Backend) {
 	d, ok := backends.As[backends.DirectOpener](b)
 	if !ok {
-		t.Skip("the backend has no DirectOpener")
+		t.Fatal("the backend has no DirectOpener, yet the suite runs its case")
 	}
 	const (
 		size = 3*align + 777
@@ -182,7 +182,7 @@ func writeChunks(t *testing.T, w backends.Writer, data []byte, chunk int) {
 func testDirectCreator(t *testing.T, b backends.Backend) {
 	d, ok := backends.As[backends.DirectCreator](b)
 	if !ok {
-		t.Skip("the backend has no DirectCreator")
+		t.Fatal("the backend has no DirectCreator, yet the suite runs its case")
 	}
 	probe, err := d.CreateDirect(t.Context(), "direct/probe.bin", 0)
 	if err != nil {
@@ -254,22 +254,27 @@ func writerSources(b backends.Backend) []writerSource {
 	return srcs
 }
 
+// hasSyncer reports whether a writer of b, from Create or CreateDirect,
+// has a Syncer.
+func hasSyncer(b backends.Backend) bool {
+	for _, src := range writerSources(b) {
+		w, err := src.create(context.Background(), "sync/probe.bin", 0)
+		if err != nil {
+			continue // testSyncer says why, if it runs
+		}
+		_, ok := backends.As[backends.Syncer](w)
+		w.Abort()
+		if ok {
+			return true
+		}
+	}
+	return false
+}
+
 // testSyncer syncs writers that have Syncer before, between and after
 // writes, and wants the content intact after Close.
 func testSyncer(t *testing.T, b backends.Backend) {
 	srcs := writerSources(b)
-	has := map[string]bool{}
-	for _, src := range srcs {
-		w, err := src.create(t.Context(), "sync/probe.bin", 0)
-		if err != nil {
-			continue // the subtest says why
-		}
-		_, has[src.name] = backends.As[backends.Syncer](w)
-		w.Abort()
-	}
-	if !has["Create"] && !has["CreateDirect"] {
-		t.Skip("no writer of the backend has a Syncer")
-	}
 	for _, src := range srcs {
 		t.Run(src.name, func(t *testing.T) {
 			const size = 3*align + 100
@@ -311,7 +316,7 @@ func testSyncer(t *testing.T, b backends.Backend) {
 func testEvicter(t *testing.T, b backends.Backend) {
 	e, ok := backends.As[backends.Evicter](b)
 	if !ok {
-		t.Skip("the backend has no Evicter")
+		t.Fatal("the backend has no Evicter, yet the suite runs its case")
 	}
 	ctx := t.Context()
 	for _, size := range []int{10_000, 0} {
@@ -335,7 +340,7 @@ func testEvicter(t *testing.T, b backends.Backend) {
 func testPutter(t *testing.T, b backends.Backend) {
 	p, ok := backends.As[backends.Putter](b)
 	if !ok {
-		t.Skip("the backend has no Putter; backends.Put goes through Create")
+		t.Fatal("the backend has no Putter, yet the suite runs its case")
 	}
 	checkPut(t, b, p.Put)
 }
@@ -344,7 +349,7 @@ func testPutter(t *testing.T, b backends.Backend) {
 // endpoints, and every Put, to say which of them served it.
 func testEndpointer(t *testing.T, b backends.Backend, endpoints []string) {
 	if len(endpoints) == 0 {
-		t.Skip("the backend was not opened with endpoints (backendtest.Endpoints)")
+		t.Fatal("the backend was not opened with endpoints (backendtest.Endpoints), yet the suite runs its case")
 	}
 	check := func(what, got string) {
 		t.Helper()
