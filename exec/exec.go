@@ -1,7 +1,8 @@
 // Package exec runs a plan: it opens the workload's targets, starts each
 // stage when the stages it depends on have finished, and collects what
-// every stage measured into a results.Report. The first failure or a cancellation stops the run;
-// what was measured until then is still reported, marked incomplete.
+// every stage measured into a results.Report. The first failure or a
+// cancellation stops the run; what was measured until then is still
+// reported, marked incomplete.
 package exec
 
 import (
@@ -39,7 +40,6 @@ type Options struct {
 // stageRun is a stage while it runs: its report, and what fills it.
 type stageRun struct {
 	rep   *results.StageReport
-	node  *planner.Node
 	meter *measure.Meter
 	stats backends.Stats
 }
@@ -55,7 +55,7 @@ func Run(ctx context.Context, p *planner.Plan, opts Options) *results.Report {
 	byID := map[string]*stageRun{}
 	for _, n := range p.Nodes {
 		sr := &stageRun{rep: &results.StageReport{ID: n.ID, Kind: n.Kind, Status: results.StatusNotRun, Planned: n.Task.Work()},
-			node: n, meter: measure.NewMeter(n.ID)}
+			meter: measure.NewMeter(n.ID)}
 		rep.Stages = append(rep.Stages, sr.rep)
 		runs = append(runs, sr)
 		byID[n.ID] = sr
