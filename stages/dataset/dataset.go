@@ -133,13 +133,17 @@ func newImage(name string, sizeF func(int64) (int64, error), wr func(io.Writer, 
 	}
 }
 
-// parquetFormat holds the dataset's columns: one row is one sample.
-type parquetFormat struct{ p dsl.Parquet }
+// parquetFormat holds the dataset's columns, converted to the format's
+// own type once: one row is one sample.
+type parquetFormat struct {
+	columns      []parquet.Column
+	rowGroupRows int64
+}
 
 func (parquetFormat) ext() string    { return "parquet" }
 func (parquetFormat) access() Access { return RowGroups }
 func (f parquetFormat) spec(s int64) parquet.Spec {
-	return parquet.Spec{Columns: parquetColumns(f.p.Columns), RowGroupRows: f.p.RowGroupRows, Rows: s}
+	return parquet.Spec{Columns: f.columns, RowGroupRows: f.rowGroupRows, Rows: s}
 }
 func (f parquetFormat) size(_, s int64) (int64, error) { return parquet.Size(f.spec(s)) }
 func (f parquetFormat) write(w io.Writer, _, s int64, fill func([]byte, int64), buf []byte) (int64, error) {
@@ -153,10 +157,11 @@ func newParquet(d dsl.Dataset) (format, error) {
 	if d.RecordBytesStdev != 0 {
 		return nil, fmt.Errorf("parquet rows have the fixed size of their columns: record_bytes_stdev must be 0")
 	}
-	if n := parquet.RowBytes(parquetColumns(d.Parquet.Columns)); n != d.RecordBytes {
+	cols := parquetColumns(d.Parquet.Columns)
+	if n := parquet.RowBytes(cols); n != d.RecordBytes {
 		return nil, fmt.Errorf("the parquet columns make rows of %d bytes, and record_bytes is %d: make them agree", n, d.RecordBytes)
 	}
-	return parquetFormat{*d.Parquet}, nil
+	return parquetFormat{cols, d.Parquet.RowGroupRows}, nil
 }
 
 // parquetColumns converts the workload's columns to the format's own
@@ -330,7 +335,7 @@ func (l *Layout) Scanner(r io.Reader, off int64, buf []byte, check bool) RecordS
 // format; 0 for the others.
 func (l *Layout) RowGroupRows() int64 {
 	if f, ok := l.format.(parquetFormat); ok {
-		return f.p.RowGroupRows
+		return f.rowGroupRows
 	}
 	return 0
 }
