@@ -23,8 +23,13 @@ type Scheme struct {
 	Traits Traits
 	// Options are the options, by their workload names ("endpoints",
 	// "region"), that the scheme takes beyond uri; Resolve refuses any
-	// other that a target sets.
+	// other that a target sets. client is not listed: a scheme takes it
+	// when its Traits name Clients.
 	Options []string
+	// Hints say, for an option the scheme refuses, what to do instead
+	// ("set GOOGLE_APPLICATION_CREDENTIALS"), where the refusal alone
+	// would not tell.
+	Hints map[string]string
 	// Check validates u (parsed, Scheme lower case) and c (endpoints
 	// expanded) without I/O: no file, no network. It returns the storage
 	// u names in a canonical form (file:///data for
@@ -84,8 +89,8 @@ func Register(s Scheme) {
 		panic("backends: Register of scheme " + s.Name + " without Check or Open")
 	}
 	for _, o := range s.Options {
-		if !slices.Contains(optionNames(), o) {
-			panic("backends: scheme " + s.Name + " takes unknown option " + o)
+		if !slices.Contains(optionNames(), o) || o == "client" {
+			panic("backends: scheme " + s.Name + " lists option " + o + ", which is unknown or (client) follows from Traits.Clients")
 		}
 	}
 	registry.Lock()
@@ -125,12 +130,20 @@ func lookup(scheme string) *Scheme {
 	return registry.schemes[scheme]
 }
 
+// takes reports whether the scheme takes option.
+func (s *Scheme) takes(option string) bool {
+	if option == "client" {
+		return len(s.Traits.Clients) > 0
+	}
+	return slices.Contains(s.Options, option)
+}
+
 // takers lists the schemes that take option, for the error a scheme that
 // does not gets.
 func takers(option string) []string {
 	var out []string
 	for _, name := range Schemes() {
-		if slices.Contains(lookup(name).Options, option) {
+		if lookup(name).takes(option) {
 			out = append(out, name)
 		}
 	}
@@ -178,12 +191,17 @@ func Resolve(c Config) (*Target, error) {
 			u.Scheme, redactURL(u), strings.Join(Schemes(), ", "))}
 	}
 	for _, o := range c.set() {
-		if slices.Contains(s.Options, o) {
+		if s.takes(o) {
 			continue
 		}
 		msg := fmt.Sprintf("%s targets take no %s", s.Name, o)
 		if t := takers(o); len(t) > 0 {
 			msg += fmt.Sprintf(" (it is an option of %s targets)", strings.Join(t, ", "))
+		}
+		if h := s.Hints[o]; h != "" {
+			msg += ": " + h
+		} else {
+			msg += ": remove it"
 		}
 		return nil, &OptionError{Option: o, Err: errors.New(msg)}
 	}

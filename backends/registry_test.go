@@ -26,7 +26,8 @@ func init() {
 var regtest = Scheme{
 	Name:    "regtest",
 	Traits:  Traits{Shared: true, Clients: []string{"one", "two"}},
-	Options: []string{"client", "endpoints", "endpoints_file", "region"},
+	Options: []string{"endpoints", "endpoints_file", "region"},
+	Hints:   map[string]string{"part_bytes": "regtest sends each object whole"},
 	Check: func(u *url.URL, c *Config) (string, error) {
 		switch {
 		case u.Host == "bad":
@@ -99,6 +100,7 @@ func TestRegisterPanics(t *testing.T) {
 		{"nil opener", with(func(s *Scheme) { s.Name, s.Open = "regtest-nil", nil })},
 		{"nil check", with(func(s *Scheme) { s.Name, s.Check = "regtest-nocheck", nil })},
 		{"unknown option", with(func(s *Scheme) { s.Name, s.Options = "regtest-opt", []string{"colour"} })},
+		{"client listed", with(func(s *Scheme) { s.Name, s.Options = "regtest-client", []string{"client"} })},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			defer func() {
@@ -127,7 +129,8 @@ func TestResolve(t *testing.T) {
 			client: "one", endpoints: "http://h1:9000 http://h2:9000"},
 		{name: "endpoints file", c: Config{URI: "regtest://b", EndpointsFile: file}, client: "one", endpoints: "http://127.0.0.1:9000"},
 		{name: "unknown client", c: Config{URI: "regtest://b", Client: "three"}, option: "client", errMsg: `regtest client "three": want one or two`},
-		{name: "option not taken", c: Config{URI: "regtest://b", PartBytes: 5 << 20}, option: "part_bytes", errMsg: "regtest targets take no part_bytes"},
+		{name: "option not taken", c: Config{URI: "regtest://b", PartBytes: 5 << 20}, option: "part_bytes", errMsg: "regtest targets take no part_bytes: regtest sends each object whole"},
+		{name: "option not taken, no hint", c: Config{URI: "regtest://b", SplitBytes: 1 << 20}, option: "split_bytes", errMsg: "regtest targets take no split_bytes: remove it"},
 		{name: "malformed endpoint", c: Config{URI: "regtest://b", Endpoints: []string{"http://h:9000/bucket"}}, option: "endpoints", errMsg: "the bucket goes in the target URI"},
 		{name: "missing endpoints file", c: Config{URI: "regtest://b", EndpointsFile: "/no/such/file"}, option: "endpoints_file", errMsg: "endpoints file"},
 		{name: "check refuses the URI", c: Config{URI: "regtest://bad"}, option: "uri", errMsg: "checker refused"},

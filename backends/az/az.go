@@ -32,6 +32,7 @@ import (
 	"net/url"
 	"os"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -65,13 +66,11 @@ func init() {
 	backends.Register(backends.Scheme{
 		Name:   scheme,
 		Traits: backends.Traits{Shared: true},
-		// One client (azblob); access_key_env and secret_key_env name
-		// the account and key variables.
-		Options: []string{"endpoints", "endpoints_file", "strategy", "region", "path_style",
-			"ca_file", "insecure_skip_verify", "part_bytes", "part_concurrency", "split_bytes",
-			"split_concurrency", "access_key_env", "secret_key_env"},
-		Check: check,
-		Open:  open,
+		// access_key_env and secret_key_env name the account and key
+		// variables.
+		Options: append(slices.Clone(objstore.TargetOptions), "access_key_env", "secret_key_env"),
+		Check:   check,
+		Open:    open,
 	})
 }
 

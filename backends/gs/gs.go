@@ -51,10 +51,12 @@ func init() {
 		Name:   scheme,
 		Traits: backends.Traits{Shared: true},
 		// There is one GCS client, and its credentials come from
-		// GOOGLE_APPLICATION_CREDENTIALS: no client or key options.
-		Options: []string{"endpoints", "endpoints_file", "strategy", "region", "path_style",
-			"ca_file", "insecure_skip_verify", "part_bytes", "part_concurrency", "split_bytes",
-			"split_concurrency"},
+		// GOOGLE_APPLICATION_CREDENTIALS: no key options.
+		Options: objstore.TargetOptions,
+		Hints: map[string]string{
+			"access_key_env": "set GOOGLE_APPLICATION_CREDENTIALS to a service account key file",
+			"secret_key_env": "set GOOGLE_APPLICATION_CREDENTIALS to a service account key file",
+		},
 		Check: check,
 		Open:  open,
 	})

@@ -38,6 +38,14 @@ const (
 	HeaderTimeout = 60 * time.Second
 )
 
+// TargetOptions are the options, by their workload names, that every
+// object store takes because this package serves them: endpoints and
+// their strategy, region and addressing, TLS trust, and the shape of
+// uploads and split reads. A scheme adds its own (client, credentials).
+var TargetOptions = []string{"endpoints", "endpoints_file", "strategy", "region", "path_style",
+	"ca_file", "insecure_skip_verify", "part_bytes", "part_concurrency", "split_bytes",
+	"split_concurrency"}
+
 // Options are the Config's shaping options with defaults applied.
 type Options struct {
 	PartBytes        int64

@@ -28,6 +28,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -40,12 +41,10 @@ func init() {
 	backends.Register(backends.Scheme{
 		Name: "s3",
 		// The first client is the default.
-		Traits: backends.Traits{Shared: true, Clients: Clients},
-		Options: []string{"client", "endpoints", "endpoints_file", "strategy", "region", "path_style",
-			"ca_file", "insecure_skip_verify", "part_bytes", "part_concurrency", "split_bytes",
-			"split_concurrency", "access_key_env", "secret_key_env"},
-		Check: check,
-		Open:  open,
+		Traits:  backends.Traits{Shared: true, Clients: Clients},
+		Options: append(slices.Clone(objstore.TargetOptions), "access_key_env", "secret_key_env"),
+		Check:   check,
+		Open:    open,
 	})
 }
 
