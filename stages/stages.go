@@ -15,6 +15,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 	"sync"
 
 	"mlps.dev/mlps/backends"
@@ -55,6 +56,25 @@ func (in *PlanInput) Target(name string, at ...any) (*backends.Target, error) {
 		return nil, fmt.Errorf("target %q was not resolved", name)
 	}
 	return t, nil
+}
+
+// ODirect is nil when target name can read (and with write, also write)
+// with O_DIRECT, and otherwise an input error at the odirect field at
+// that says which schemes can.
+func (in *PlanInput) ODirect(name string, write bool, at ...any) error {
+	ok := func(tr backends.Traits) bool { return tr.DirectRead && (!write || tr.DirectWrite) }
+	t := in.Targets[name]
+	if ok(t.Traits) {
+		return nil
+	}
+	var can []string
+	for _, s := range backends.Schemes() {
+		if tr, _ := backends.TraitsOf(s); ok(tr) {
+			can = append(can, s)
+		}
+	}
+	return in.Workload.ErrorAt(at, "odirect goes around the host's page cache, which target %s (%s) does not use: use a target of scheme %s, or drop odirect",
+		name, t.URI, strings.Join(can, " or "))
 }
 
 // Task is a planned stage: what it reads and writes, how much work it

@@ -63,8 +63,10 @@ func plan(in *stages.PlanInput, id string) (stages.Task, error) {
 				ranks, full, s.Parallelism.Tensor, s.Parallelism.Pipeline, s.Parallelism.Data, full)
 		}
 	}
-	if tr := target.Traits; s.ODirect && !(tr.DirectWrite && tr.DirectRead) {
-		return nil, w.ErrorAt(at("odirect"), "odirect is for file targets; target %s is %s", s.Target, target.URI)
+	if s.ODirect {
+		if err := in.ODirect(s.Target, true, at("odirect")...); err != nil {
+			return nil, err
+		}
 	}
 	if s.ODirect && s.ChunkBytes%backends.DirectAlign != 0 {
 		return nil, w.ErrorAt(at("chunk_bytes"), "odirect needs chunk_bytes to be a multiple of %d, not %d", backends.DirectAlign, s.ChunkBytes)

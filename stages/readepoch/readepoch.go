@@ -107,8 +107,10 @@ func plan(in *stages.PlanInput, id string) (stages.Task, error) {
 	}
 	// The target the reads go through: the dataset's, or via.
 	reads := in.Targets[l.Target]
-	if s.ODirect && !reads.Traits.DirectRead {
-		return nil, w.ErrorAt([]any{"stages", id, "odirect"}, "odirect is for file targets; target %s is %s", l.Target, reads.URI)
+	if s.ODirect {
+		if err := in.ODirect(l.Target, false, "stages", id, "odirect"); err != nil {
+			return nil, err
+		}
 	}
 	ranks := int64(s.Accelerators)
 	t := &task{id: id, spec: s, seed: w.Seed, pageCache: reads.Traits.PageCache,
