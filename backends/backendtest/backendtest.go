@@ -74,7 +74,7 @@ func Run(t *testing.T, open func(t *testing.T) backends.Backend, opts ...Option)
 		{"Traits", testTraits, nil},
 		{"DirectOpener", testDirectOpener, has[backends.DirectOpener]},
 		{"DirectCreator", testDirectCreator, has[backends.DirectCreator]},
-		{"Syncer", testSyncer, hasSyncer},
+		{"Syncer", testSyncer, func(b backends.Backend) bool { return hasSyncer(t.Context(), b) }},
 		{"Evicter", testEvicter, has[backends.Evicter]},
 		{"Putter", testPutter, has[backends.Putter]},
 		{"Endpointer", func(t *testing.T, b backends.Backend) { testEndpointer(t, b, cfg.endpoints) },

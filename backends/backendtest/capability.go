@@ -256,9 +256,9 @@ func writerSources(b backends.Backend) []writerSource {
 
 // hasSyncer reports whether a writer of b, from Create or CreateDirect,
 // has a Syncer.
-func hasSyncer(b backends.Backend) bool {
+func hasSyncer(ctx context.Context, b backends.Backend) bool {
 	for _, src := range writerSources(b) {
-		w, err := src.create(context.Background(), "sync/probe.bin", 0)
+		w, err := src.create(ctx, "sync/probe.bin", 0)
 		if err != nil {
 			continue // testSyncer says why, if it runs
 		}
