@@ -22,9 +22,9 @@ type StatsSnapshot struct {
 	Requests int64 `json:"http_requests"`
 	// Transient counts requests that failed in a way a retry may not meet:
 	// throttling (429, 503 SlowDown), a timeout (408), another 5xx but 501
-	// and 505 (objstore.KindOfStatus) or a broken connection; the client
-	// retries them with exponential backoff and jitter until its attempts
-	// run out.
+	// and 505 (objstore.KindOfStatus) or a broken connection. The SDK's
+	// retryer retries those its protocol calls retryable, with exponential
+	// backoff and jitter, until its attempts run out.
 	Transient int64 `json:"transient_failures"`
 }
 

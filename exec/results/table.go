@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"strings"
 	"text/tabwriter"
 
 	"mlps.dev/mlps/stages/measure"
@@ -48,15 +49,7 @@ func WriteTable(out io.Writer, rep *Report) error {
 		}
 	}
 	byID := slices.Clone(rep.Stages)
-	slices.SortFunc(byID, func(a, b *StageReport) int {
-		switch {
-		case a.ID < b.ID:
-			return -1
-		case a.ID > b.ID:
-			return 1
-		}
-		return 0
-	})
+	slices.SortFunc(byID, func(a, b *StageReport) int { return strings.Compare(a.ID, b.ID) })
 	for _, sr := range byID {
 		if line := sr.Headline; line != "" {
 			if sr.Status != StatusOK {
