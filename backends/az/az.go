@@ -64,8 +64,9 @@ const (
 
 func init() {
 	backends.Register(backends.Scheme{
-		Name:   scheme,
-		Traits: backends.Traits{Shared: true},
+		Name:        scheme,
+		Credentials: "AZURE_STORAGE_CONNECTION_STRING, or AZURE_STORAGE_ACCOUNT and AZURE_STORAGE_KEY, in the environment, or variables the target names with access_key_env and secret_key_env",
+		Traits:      backends.Traits{Shared: true},
 		// access_key_env and secret_key_env name the account and key
 		// variables.
 		Options: append(slices.Clone(objstore.TargetOptions), "access_key_env", "secret_key_env"),

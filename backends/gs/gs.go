@@ -48,8 +48,9 @@ import (
 
 func init() {
 	backends.Register(backends.Scheme{
-		Name:   scheme,
-		Traits: backends.Traits{Shared: true},
+		Name:        scheme,
+		Credentials: "the service account key file named by GOOGLE_APPLICATION_CREDENTIALS, or gcloud's application default credentials",
+		Traits:      backends.Traits{Shared: true},
 		// There is one GCS client, and its credentials come from
 		// GOOGLE_APPLICATION_CREDENTIALS: no key options.
 		Options: objstore.TargetOptions,

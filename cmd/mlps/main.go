@@ -25,6 +25,7 @@ import (
 	"golang.org/x/term"
 
 	_ "mlps.dev/mlps/backends/all"
+	"mlps.dev/mlps/backends/secret"
 	"mlps.dev/mlps/dsl"
 	"mlps.dev/mlps/exec"
 	"mlps.dev/mlps/exec/results"
@@ -62,6 +63,8 @@ Example:
 `
 
 func run(args []string, stdout, stderr io.Writer) int {
+	// Nothing mlps prints carries a credential, whoever wrote the message.
+	stdout, stderr = secret.Writer(stdout), secret.Writer(stderr)
 	if len(args) == 0 {
 		fmt.Fprint(stderr, usage)
 		return exitUsage
@@ -302,7 +305,7 @@ func inputs(p *planner.Plan) (results.Inputs, error) {
 
 func progressOptions(mode string, stderr io.Writer) (exec.Options, error) {
 	tty := false
-	if f, ok := stderr.(*os.File); ok {
+	if f, ok := stderr.(interface{ Fd() uintptr }); ok {
 		tty = term.IsTerminal(int(f.Fd()))
 	}
 	switch mode {

@@ -7,6 +7,8 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+
+	"mlps.dev/mlps/backends/secret"
 )
 
 // CheckDir fails when dir already holds a result, so that a run never
@@ -115,9 +117,13 @@ func indent(v any) ([]byte, error) {
 	return append(b, '\n'), err
 }
 
+// writeAtomic writes data under path through a temporary name. Whatever
+// looks like a credential is hidden first: a results directory is made to
+// be shared, and a secret a user typed where it does not belong must not
+// travel with it.
 func writeAtomic(path string, data []byte) error {
 	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, data, 0o644); err != nil {
+	if err := os.WriteFile(tmp, secret.RedactBytes(data), 0o644); err != nil {
 		return err
 	}
 	return os.Rename(tmp, path)

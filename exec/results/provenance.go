@@ -6,6 +6,8 @@ import (
 	"runtime/debug"
 	"time"
 
+	"mlps.dev/mlps/backends/secret"
+
 	"mlps.dev/mlps/stages"
 )
 
@@ -60,6 +62,16 @@ func NewProvenance(args []string) Provenance {
 		Hostname:    host,
 		CPUs:        runtime.NumCPU(),
 		MemoryBytes: stages.ThisHost().MemoryBytes,
-		CommandLine: args,
+		CommandLine: redacted(args),
 	}
+}
+
+// redacted is the command line with anything that looks like a credential
+// hidden (a --set of a URI with a password in it, say).
+func redacted(args []string) []string {
+	out := make([]string, len(args))
+	for i, a := range args {
+		out[i] = secret.Redact(a)
+	}
+	return out
 }
