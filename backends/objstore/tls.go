@@ -11,7 +11,9 @@ import (
 // UntrustedError is a request that failed because the server's TLS
 // certificate did not verify. The transport returns it in place of the
 // TLS error so that whatever an SDK wraps around it still tells the user
-// which option fixes it: a retry cannot, so no client retries it.
+// which option fixes it. A retry cannot, so it tells the aws and Azure
+// SDKs not to (the GCS SDK does not retry it; minio-go does, for a second
+// or two, and no option of it says otherwise).
 type UntrustedError struct {
 	// Endpoint is the server's base URL, https://host:port.
 	Endpoint string
@@ -34,6 +36,14 @@ func (e *UntrustedError) Error() string {
 }
 
 func (e *UntrustedError) Unwrap() error { return e.Err }
+
+// RetryableError tells aws-sdk-go-v2's retryer, which would otherwise
+// retry it as a connection error until the open check's deadline hides it,
+// that a retry cannot help.
+func (e *UntrustedError) RetryableError() bool { return false }
+
+// NonRetriable tells the Azure SDK's retry policy the same.
+func (e *UntrustedError) NonRetriable() {}
 
 // untrusted returns err as an *UntrustedError when it is the failure to
 // verify the certificate of req's server, else err.

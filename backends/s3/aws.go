@@ -41,14 +41,6 @@ func newAWS(ctx context.Context, s settings) (client, error) {
 				// The retry quota fails requests once many have failed: a
 				// benchmark under throttling wants every request retried.
 				o.RateLimiter = ratelimit.None
-				// The SDK retries every connection error, an untrusted
-				// certificate too, until the open check's deadline hides it.
-				o.Retryables = append([]retry.IsErrorRetryable{retry.IsErrorRetryableFunc(func(err error) aws.Ternary {
-					if objstore.Incurable(err) {
-						return aws.FalseTernary
-					}
-					return aws.UnknownTernary
-				})}, o.Retryables...)
 			})
 		}),
 	}
