@@ -17,7 +17,6 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"os"
 	"sync/atomic"
 	"time"
 
@@ -89,17 +88,15 @@ func HTTPClient(c *backends.Config) (*http.Client, error) {
 	if c.CAFile != "" || c.InsecureSkipVerify {
 		cfg := &tls.Config{MinVersion: tls.VersionTLS12}
 		if c.CAFile != "" {
-			pem, err := os.ReadFile(c.CAFile)
+			pem, err := backends.ReadCAFile(c.CAFile)
 			if err != nil {
-				return nil, fmt.Errorf("ca_file: %w", err)
+				return nil, fmt.Errorf("ca_file %w", err)
 			}
 			pool, err := x509.SystemCertPool()
 			if err != nil {
 				pool = x509.NewCertPool()
 			}
-			if !pool.AppendCertsFromPEM(pem) {
-				return nil, fmt.Errorf("ca_file %s holds no PEM certificate", c.CAFile)
-			}
+			pool.AppendCertsFromPEM(pem)
 			cfg.RootCAs = pool
 		}
 		cfg.InsecureSkipVerify = c.InsecureSkipVerify
