@@ -25,15 +25,21 @@ func TestTLS(t *testing.T) {
 	t.Setenv("MLPS_AZ_TLS_KEY", srv.Key)
 	for _, tc := range []struct {
 		name string
-		edit func(*backends.Config)
+		edit func(*testing.T, *backends.Config)
 		want []string // in the error at open; none: it opens
 	}{
-		{"ca_file", func(c *backends.Config) { c.CAFile = ca.File }, nil},
-		{"insecure_skip_verify", func(c *backends.Config) { c.InsecureSkipVerify = true }, nil},
-		{"untrusted", func(*backends.Config) {},
+		{"ca_file", func(_ *testing.T, c *backends.Config) { c.CAFile = ca.File }, nil},
+		// The SDK builds the URL from a connection string that says https;
+		// the trust is still the target's.
+		{"connection string", func(t *testing.T, c *backends.Config) {
+			t.Setenv("AZURE_STORAGE_CONNECTION_STRING", srv.ConnectionString())
+			c.Endpoints, c.AccessKeyEnv, c.SecretKeyEnv, c.CAFile = nil, "", "", ca.File
+		}, nil},
+		{"insecure_skip_verify", func(_ *testing.T, c *backends.Config) { c.InsecureSkipVerify = true }, nil},
+		{"untrusted", func(*testing.T, *backends.Config) {},
 			[]string{srv.Endpoint, "not trusted", "ca_file", "insecure_skip_verify"}},
 		// ca_file adds trust in one CA; it does not turn checks off.
-		{"another CA", func(c *backends.Config) { c.CAFile = other.File },
+		{"another CA", func(_ *testing.T, c *backends.Config) { c.CAFile = other.File },
 			[]string{srv.Endpoint, "not trusted", "ca_file " + other.File}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -43,7 +49,7 @@ func TestTLS(t *testing.T) {
 			c := backends.Config{URI: "az://" + name, Endpoints: []string{srv.Endpoint},
 				AccessKeyEnv: "MLPS_AZ_TLS_ACCOUNT", SecretKeyEnv: "MLPS_AZ_TLS_KEY",
 				PartBytes: 1 << 20, SplitBytes: 2 << 20}
-			tc.edit(&c)
+			tc.edit(t, &c)
 			b, err := backends.OpenConfig(t.Context(), c)
 			if tc.want != nil {
 				if err == nil {

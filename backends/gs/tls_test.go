@@ -23,15 +23,15 @@ func TestTLS(t *testing.T) {
 	}
 	for _, tc := range []struct {
 		name string
-		edit func(*backends.Config)
+		edit func(*testing.T, *backends.Config)
 		want []string // in the error at open; none: it opens
 	}{
-		{"ca_file", func(c *backends.Config) { c.CAFile = ca.File }, nil},
-		{"insecure_skip_verify", func(c *backends.Config) { c.InsecureSkipVerify = true }, nil},
-		{"untrusted", func(*backends.Config) {},
+		{"ca_file", func(_ *testing.T, c *backends.Config) { c.CAFile = ca.File }, nil},
+		{"insecure_skip_verify", func(_ *testing.T, c *backends.Config) { c.InsecureSkipVerify = true }, nil},
+		{"untrusted", func(*testing.T, *backends.Config) {},
 			[]string{srv.Endpoint, "not trusted", "ca_file", "insecure_skip_verify"}},
 		// ca_file adds trust in one CA; it does not turn checks off.
-		{"another CA", func(c *backends.Config) { c.CAFile = other.File },
+		{"another CA", func(_ *testing.T, c *backends.Config) { c.CAFile = other.File },
 			[]string{srv.Endpoint, "not trusted", "ca_file " + other.File}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -42,7 +42,7 @@ func TestTLS(t *testing.T) {
 			// parallel ranged reads go over TLS too.
 			c := backends.Config{URI: "gs://" + name, Endpoints: []string{srv.Endpoint},
 				PartBytes: 1 << 20, SplitBytes: 2 << 20}
-			tc.edit(&c)
+			tc.edit(t, &c)
 			b, err := backends.OpenConfig(t.Context(), c)
 			if tc.want != nil {
 				if err == nil {

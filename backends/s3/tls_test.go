@@ -30,20 +30,22 @@ func TestTLS(t *testing.T) {
 		srv.Bucket(t, bucket)
 		for _, tc := range []struct {
 			name string
-			edit func(*backends.Config)
+			edit func(*testing.T, *backends.Config)
 			want []string // in the error at open; none: it opens
 		}{
-			{"ca_file", func(c *backends.Config) { c.CAFile = ca.File }, nil},
-			{"insecure_skip_verify", func(c *backends.Config) { c.InsecureSkipVerify = true }, nil},
-			{"untrusted", func(*backends.Config) {},
+			{"ca_file", func(_ *testing.T, c *backends.Config) { c.CAFile = ca.File }, nil},
+			// Both clients honour the AWS SDKs' variable for a private CA.
+			{"AWS_CA_BUNDLE", func(t *testing.T, _ *backends.Config) { t.Setenv("AWS_CA_BUNDLE", ca.File) }, nil},
+			{"insecure_skip_verify", func(_ *testing.T, c *backends.Config) { c.InsecureSkipVerify = true }, nil},
+			{"untrusted", func(*testing.T, *backends.Config) {},
 				[]string{srv.Endpoint, "not trusted", "ca_file", "insecure_skip_verify"}},
 			// ca_file adds trust in one CA; it does not turn checks off.
-			{"another CA", func(c *backends.Config) { c.CAFile = other.File },
+			{"another CA", func(_ *testing.T, c *backends.Config) { c.CAFile = other.File },
 				[]string{srv.Endpoint, "not trusted", "ca_file"}},
 		} {
 			t.Run(client+"/"+tc.name, func(t *testing.T) {
 				c := config(srv.Endpoint, bucket, client)
-				tc.edit(&c)
+				tc.edit(t, &c)
 				b, err := backends.OpenConfig(t.Context(), c)
 				if tc.want != nil {
 					if err == nil {
