@@ -177,7 +177,8 @@ type Target struct {
 // Resolve checks c and completes it, without touching storage: it parses
 // the URI, finds its scheme, refuses the options the scheme does not
 // take, expands the endpoints (reading endpoints_file, a local list),
-// fills in the default client and runs the scheme's Check. Errors about one option are
+// reads ca_file (a local bundle, so a wrong path is an input error), fills
+// in the default client and runs the scheme's Check. Errors about one option are
 // *OptionError values naming it; the rest are about the URI.
 func Resolve(c Config) (*Target, error) {
 	u, err := url.Parse(c.URI)
@@ -226,6 +227,11 @@ func Resolve(c Config) (*Target, error) {
 			return nil, &OptionError{Option: opt, Err: err}
 		}
 		c.Endpoints, c.EndpointsFile = eps, ""
+	}
+	if c.CAFile != "" {
+		if _, err := ReadCAFile(c.CAFile); err != nil {
+			return nil, &OptionError{Option: "ca_file", Err: err}
+		}
 	}
 	if len(s.Traits.Clients) > 0 {
 		if c.Client == "" {

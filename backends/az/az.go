@@ -373,6 +373,8 @@ func (b *backend) checkErr(ctx context.Context, endpoint string, err error) erro
 				"checking container %s at %s failed (%s); is %s an Azure Blob endpoint?",
 				b.container, endpoint, code, endpoint))
 		}
+	case objstore.Incurable(err):
+		return fail(backends.Permanent, objstore.Unreachable(endpoint, err).Error())
 	default:
 		// Timeouts and refused connections alike: the store cannot be
 		// reached, and saying which endpoint is what the user needs.

@@ -57,11 +57,17 @@ type Target struct {
 	// where the scheme has one.
 	Client    string   `json:"client,omitempty"`
 	Endpoints []string `json:"endpoints,omitempty"`
+	// CAFile and InsecureSkipVerify are the TLS trust the target asked
+	// for: a figure measured without verifying the store's certificate
+	// says so.
+	CAFile             string `json:"ca_file,omitempty"`
+	InsecureSkipVerify bool   `json:"insecure_skip_verify,omitempty"`
 }
 
 // TargetOf describes a resolved target.
 func TargetOf(t *backends.Target) Target {
-	r := Target{Scheme: t.Scheme, Client: t.Client, Endpoints: slices.Clone(t.Endpoints)}
+	r := Target{Scheme: t.Scheme, Client: t.Client, Endpoints: slices.Clone(t.Endpoints),
+		CAFile: t.CAFile, InsecureSkipVerify: t.InsecureSkipVerify}
 	if t.Traits.Shared {
 		r.Storage = t.Storage
 	}
