@@ -32,8 +32,11 @@ type Options struct {
 	// plain lines are printed every Interval.
 	Live     bool
 	Interval time.Duration
-	// Dir is the results directory; stages write their detail files below
-	// Dir/stages/ID/ while they run. "" keeps none.
+	// Dir is the results directory, claimed and begun (results.Begin);
+	// stages write their detail files below Dir/stages/ID/ while they
+	// run, and each stage's report is written to Dir/stages/ID.json when
+	// it ends, so that a run killed later keeps what it measured. "" keeps
+	// none.
 	Dir string
 }
 
@@ -100,6 +103,11 @@ func Run(ctx context.Context, p *planner.Plan, opts Options) *results.Report {
 				env.Dir = filepath.Join(opts.Dir, "stages", n.ID)
 			}
 			sr.Start = time.Now()
+			if opts.Dir != "" {
+				// A failure here meets the final results.Write again,
+				// which reports it.
+				defer func() { _ = results.WriteStage(opts.Dir, sr) }()
+			}
 			metrics, err := n.Task.Run(backends.WithStats(gctx, &run.stats), env)
 			sr.End = time.Now()
 			if st := run.stats.Snapshot(); st.Requests > 0 {
@@ -114,6 +122,9 @@ func Run(ctx context.Context, p *planner.Plan, opts Options) *results.Report {
 				}
 				if k, ok := n.Task.(stages.SummaryKeyer); ok {
 					sr.SummaryKeys = k.SummaryKeys()
+				}
+				if u, ok := n.Task.(stages.Uniter); ok {
+					sr.Units = u.Units()
 				}
 			}
 			switch {

@@ -70,7 +70,7 @@ func statusLine(runs []*stageRun, now time.Time) string {
 		if planned > 0 {
 			s += fmt.Sprintf(" / %s %3.0f%%", measure.IEC(planned), 100*float64(snap.Bytes)/float64(planned))
 		}
-		s += " " + measure.Rate(rate)
+		s += " stage " + measure.Rate(rate)
 		if planned > 0 && rate > 0 && snap.Bytes < planned {
 			eta := time.Duration(float64(planned-snap.Bytes) / rate * float64(time.Second))
 			s += " ETA " + eta.Round(time.Second).String()
@@ -92,6 +92,6 @@ func progressLine(opts Options, sr *results.StageReport) {
 	if opts.Live {
 		prefix = "\r\033[K"
 	}
-	fmt.Fprintf(opts.Progress, "%s[%s] done: %s in %.2fs (%s)\n", prefix, sr.ID,
+	fmt.Fprintf(opts.Progress, "%s[%s] done: %s in %.2fs (stage %s)\n", prefix, sr.ID,
 		measure.IEC(sr.Measured.Bytes), sr.Seconds, measure.Rate(1e6*measure.MBPerSecond(sr.Measured.Bytes, sr.Seconds)))
 }

@@ -31,12 +31,19 @@ stages: {
 		t.Fatal(err)
 	}
 	in := results.Inputs{WorkloadCUE: cueSrc, WorkloadJSON: []byte("{}\n"), Plan: p.JSON(), Seed: p.Workload.Seed}
-	sum, err := results.Write(dir, in, rep, results.NewProvenance([]string{"mlps", "exec"}))
+	prov := results.NewProvenance([]string{"mlps", "exec"})
+	if err := results.Claim(dir, false); err != nil {
+		t.Fatal(err)
+	}
+	if err := results.Begin(dir, in, prov); err != nil {
+		t.Fatal(err)
+	}
+	sum, err := results.Write(dir, rep, prov)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := results.CheckDir(dir); err == nil || !strings.Contains(err.Error(), "already holds a result") {
-		t.Errorf("CheckDir of a written result: %v", err)
+	if err := results.Claim(dir, false); err == nil || !strings.Contains(err.Error(), "already holds a result") {
+		t.Errorf("Claim of a written result: %v", err)
 	}
 	loaded, err := results.Load(dir)
 	if err != nil {
