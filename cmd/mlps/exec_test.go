@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"syscall"
@@ -169,6 +170,20 @@ stages: read: {kind: "read-epoch", dataset: "d"}
 	sum := readJSON(t, filepath.Join(results, "summary.json"))
 	if sum["complete"] != false || sum["stages"].(map[string]any)["read"].(map[string]any)["status"] != "failed" {
 		t.Errorf("summary %v", sum)
+	}
+	// A failed read-epoch has no verdict and no AU, at the top or in its
+	// own file, and says its figures are partial.
+	for _, k := range []string{"train_au_meet_expectation", "train_au_mean_percentage", "epochs"} {
+		if v, ok := sum[k]; ok {
+			t.Errorf("summary.json of a failed run has %s: %v", k, v)
+		}
+	}
+	m := readJSON(t, filepath.Join(results, "stages", "read.json"))["metrics"].(map[string]any)
+	if _, ok := m["train_au_meet_expectation"]; ok || m["partial"] != true || m["epochs_completed"] != 0.0 {
+		t.Errorf("stages/read.json metrics of a failed read: %v", m)
+	}
+	if out := stdout.String(); !strings.Contains(out, "read: incomplete (failed), measured until it stopped: no epoch of 1 finished: no AU, throughput or verdict\n") {
+		t.Errorf("table of a failed read:\n%s", out)
 	}
 	// A second run into the same directory is refused rather than mixed in.
 	if code := run([]string{"exec", wl, "--results", results}, &stdout, &stderr); code != exitUsage {
@@ -584,5 +599,81 @@ stages: gen: {kind: "generate", dataset: "d"}
 	t.Logf("peak RSS: 256 MiB dataset %.1f MiB, 8 GiB dataset %.1f MiB", float64(small)/(1<<20), float64(large)/(1<<20))
 	if large-small >= 32<<20 {
 		t.Errorf("peak RSS grew by %.1f MiB from 256 MiB to 8 GiB of data", float64(large-small)/(1<<20))
+	}
+}
+
+// rateKey is a key of a figure per second in bytes, whatever its unit.
+var rateKey = regexp.MustCompile(`(MB|MiB|GB|GiB)_per_second`)
+
+// Every rate has a name of its own saying what it divides, and
+// summary.json's units says the unit of each rate key it holds, DLIO's MB
+// that are MiB included; the table names its stage MB/s and the
+// read-epoch headline names each of its rates, with the page-cache caveat
+// on the verdict's line.
+func TestExecFiguresSayTheirUnits(t *testing.T) {
+	dir := t.TempDir()
+	wl, _ := small(t, dir)
+	res := filepath.Join(dir, "res")
+	var stdout, stderr bytes.Buffer
+	if code := run([]string{"exec", wl, "--results", res, "--progress", "none"}, &stdout, &stderr); code != exitOK {
+		t.Fatalf("exit %d: %s", code, stderr.String())
+	}
+	sum := readJSON(t, filepath.Join(res, "summary.json"))
+	units, _ := sum["units"].(map[string]any)
+	var walk func(path string, v any)
+	walk = func(path string, v any) {
+		m, ok := v.(map[string]any)
+		if !ok {
+			return
+		}
+		for k, v := range m {
+			p := k
+			if path != "" {
+				p = path + "." + k
+			}
+			if path == "units" {
+				continue
+			}
+			if rateKey.MatchString(k) {
+				// Keys below stages or client_ab are named by pattern.
+				general := regexp.MustCompile(`^(stages|client_ab)\.[^.]+`).ReplaceAllString(p, "$1.*")
+				general = regexp.MustCompile(`\.endpoints\.[^.]+`).ReplaceAllString(general, ".endpoints.*")
+				if _, ok := units[p]; !ok {
+					if _, ok := units[general]; !ok {
+						t.Errorf("summary.json: %s has no entry in units", p)
+					}
+				}
+			}
+			walk(p, v)
+		}
+	}
+	walk("", sum)
+	for k, want := range map[string]string{
+		"train_io_mean_MB_per_second":  "MiB/s (2^20 bytes)",
+		"train_io_mean_MiB_per_second": "MiB/s (2^20 bytes)",
+		"train_read_MB_per_second":     "MB/s (10^6 bytes): bytes read from storage",
+		"stages.*.stage_MB_per_second": "MB/s (10^6 bytes): every byte the stage moved",
+	} {
+		if u, _ := units[k].(string); !strings.HasPrefix(u, want) {
+			t.Errorf("units[%s] = %q, want %q...", k, u, want)
+		}
+	}
+	if _, ok := sum["stages"].(map[string]any)["read"].(map[string]any)["stage_MB_per_second"]; !ok {
+		t.Errorf("stage summary has no stage_MB_per_second: %v", sum["stages"])
+	}
+	out := stdout.String()
+	for _, want := range []string{
+		"stage MB/s  p50 ms",
+		"stage MB/s: bytes the stage moved ÷ its wall time (stage_MB_per_second); MB = 10^6 bytes, MiB = 2^20",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("table lacks %q:\n%s", want, out)
+		}
+	}
+	// The files are on a file target and fit in memory: the verdict and
+	// its caveat share a line.
+	headline := regexp.MustCompile(`(?m)^read: AU [0-9.]+% \(minimum 90%: (success|fail), but the dataset \([0-9.]+ KiB\) fits in memory \([0-9.]+ [KMGT]iB\): reads may have come from the page cache\), [0-9.]+ samples/s \(records [0-9.]+ MiB/s\), storage read [0-9.]+ MB/s over the epochs$`)
+	if !headline.MatchString(out) {
+		t.Errorf("no read-epoch headline with its caveat and named rates:\n%s", out)
 	}
 }

@@ -114,3 +114,26 @@ func TestClientAB(t *testing.T) {
 		t.Errorf("pair %+v", p)
 	}
 }
+
+// Only a stage that finished puts its keys at the top of summary.json,
+// where the suite's tools read a result; the units of the keys it puts
+// there come along.
+func TestSummaryHoistsFinishedStagesOnly(t *testing.T) {
+	for _, status := range []string{results.StatusOK, results.StatusFailed, results.StatusCanceled} {
+		rep := &results.Report{Stages: []*results.StageReport{{
+			ID: "train", Kind: "read-epoch", Status: status,
+			Metrics:     map[string]any{"train_au_mean_percentage": 95.0, "train_io_mean_MB_per_second": 10.0},
+			SummaryKeys: []string{"train_au_mean_percentage", "train_io_mean_MB_per_second"},
+			Units:       map[string]string{"train_io_mean_MB_per_second": "MiB/s"},
+		}}}
+		sum := results.Summarize(rep)
+		_, hoisted := sum.Keys["train_au_mean_percentage"]
+		_, unit := sum.Units["train_io_mean_MB_per_second"]
+		if want := status == results.StatusOK; hoisted != want || unit != want {
+			t.Errorf("%s stage: hoisted %v, unit %v; want %v", status, hoisted, unit, want)
+		}
+		if _, ok := sum.Units["stages.*.stage_MB_per_second"]; !ok {
+			t.Errorf("%s: no unit for the stage rate: %v", status, sum.Units)
+		}
+	}
+}
