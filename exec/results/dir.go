@@ -136,7 +136,11 @@ type Inputs struct {
 // absence of summary.json says it did not finish. Its errors are
 // DirErrors.
 func Begin(dir string, in Inputs, prov Provenance) error {
-	if err := os.Mkdir(filepath.Join(dir, "stages"), 0o755); err != nil {
+	// Exclusive, so of two runs given one empty directory only one
+	// proceeds.
+	if err := os.Mkdir(filepath.Join(dir, "stages"), 0o755); errors.Is(err, fs.ErrExist) {
+		return &DirError{dir, "another run began writing here at the same time; choose another directory with --results"}
+	} else if err != nil {
 		return dirError(dir, err)
 	}
 	files := []file{

@@ -146,3 +146,23 @@ func write(t *testing.T, path, data string) {
 		t.Fatal(err)
 	}
 }
+
+// Two runs given one empty directory: both Claims come before either
+// Begin and let both in; Begin lets only the first.
+func TestBeginExclusive(t *testing.T) {
+	dir := t.TempDir()
+	for range 2 {
+		if err := results.Claim(dir, false); err != nil {
+			t.Fatal(err)
+		}
+	}
+	begin := func() error {
+		return results.Begin(dir, results.Inputs{Plan: map[string]any{}}, results.NewProvenance(nil))
+	}
+	if err := begin(); err != nil {
+		t.Fatal(err)
+	}
+	if err := begin(); err == nil || !strings.Contains(err.Error(), "another run began writing here at the same time") {
+		t.Errorf("second Begin: %v", err)
+	}
+}
