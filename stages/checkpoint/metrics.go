@@ -102,6 +102,9 @@ func (t *task) Headline(m stages.Metrics) string {
 		n, _ := m["checkpoints_"+map[string]string{"save": "saved", "load": "loaded"}[ph]].(int)
 		s += fmt.Sprintf("; %s %.2f GiB/s, %.2f s each (mean of %d)", ph, rate, d, n)
 	}
+	if caching, _ := m["potential_caching"].(bool); caching {
+		s += "; the checkpoint is under 3 × this host's memory and its cache was not dropped: loads may have come from the page cache"
+	}
 	if t.ranks < t.full {
 		s += fmt.Sprintf("; the full %d-rank run would save %s", t.full, measure.IEC(t.fullBytes))
 	}
