@@ -310,6 +310,9 @@ func TestKilledRunLeavesWhatItMeasured(t *testing.T) {
 			t.Errorf("inputs: %v", err)
 		}
 	}
+	if prov := readJSON(t, filepath.Join(results, "provenance.json")); prov["workload"] != "demo" || prov["start"] == nil || prov["end"] != nil {
+		t.Errorf("provenance of a killed run: %v", prov)
+	}
 	if st := readJSON(t, filepath.Join(results, "stages", "datagen.json")); st["status"] != "ok" || st["measured"].(map[string]any)["bytes"] != 268466816.0 {
 		t.Errorf("stages/datagen.json: status %v, measured %v", st["status"], st["measured"])
 	}

@@ -250,7 +250,7 @@ func execCmd(args []string, stdout, stderr io.Writer) int {
 		return exitFailed
 	}
 	prov := results.NewProvenance(append([]string{"mlps", "exec"}, args...))
-	prov.Workload, prov.Seed = p.Workload.Name, p.Workload.Seed
+	prov.Workload, prov.Seed, prov.Start = p.Workload.Name, p.Workload.Seed, time.Now()
 	// The directory is this run's alone and proven writable before the
 	// first stage: a bad --results costs nothing measured.
 	dir := *resultsDir
