@@ -13,6 +13,7 @@ import (
 	"maps"
 	"path/filepath"
 	"slices"
+	"sync"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -45,6 +46,22 @@ type stageRun struct {
 	rep   *results.StageReport
 	meter *measure.Meter
 	stats backends.Stats
+	// mu guards rep.Start and rep.End, which the progress ticker reads
+	// while the stage runs.
+	mu sync.Mutex
+}
+
+// times returns when the stage started and ended, zero until it does.
+func (r *stageRun) times() (start, end time.Time) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.rep.Start, r.rep.End
+}
+
+func (r *stageRun) setTime(t *time.Time) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	*t = time.Now()
 }
 
 // Run executes the plan. It always returns a report; Report.Err says why a
@@ -102,14 +119,14 @@ func Run(ctx context.Context, p *planner.Plan, opts Options) *results.Report {
 			if opts.Dir != "" {
 				env.Dir = filepath.Join(opts.Dir, "stages", n.ID)
 			}
-			sr.Start = time.Now()
+			run.setTime(&sr.Start)
 			if opts.Dir != "" {
 				// A failure here meets the final results.Write again,
 				// which reports it.
 				defer func() { _ = results.WriteStage(opts.Dir, sr) }()
 			}
 			metrics, err := n.Task.Run(backends.WithStats(gctx, &run.stats), env)
-			sr.End = time.Now()
+			run.setTime(&sr.End)
 			if st := run.stats.Snapshot(); st.Requests > 0 {
 				sr.Requests = &st
 			}

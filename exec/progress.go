@@ -59,12 +59,13 @@ func statusLine(runs []*stageRun, now time.Time) string {
 	var parts []string
 	for _, run := range runs {
 		sr := run.rep
-		if sr.Start.IsZero() || !sr.End.IsZero() {
+		start, end := run.times()
+		if start.IsZero() || !end.IsZero() {
 			continue
 		}
 		snap := run.meter.Snapshot()
 		planned := sr.Planned.Bytes()
-		el := now.Sub(sr.Start)
+		el := now.Sub(start)
 		rate := float64(snap.Bytes) / el.Seconds()
 		s := fmt.Sprintf("[%s] %s", sr.ID, measure.IEC(snap.Bytes))
 		if planned > 0 {
