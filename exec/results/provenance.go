@@ -48,7 +48,9 @@ type Provenance struct {
 	Workload    string    `json:"workload"`
 	Seed        uint64    `json:"seed"`
 	Start       time.Time `json:"start"`
-	End         time.Time `json:"end"`
+	// End is absent from the provenance Begin writes, and stays absent
+	// in a run that was killed.
+	End time.Time `json:"end,omitzero"`
 }
 
 // NewProvenance describes this host and this invocation.

@@ -92,6 +92,9 @@ type StageReport struct {
 	// SummaryKeys name the metrics that belong at the top of
 	// summary.json (stages.SummaryKeyer).
 	SummaryKeys []string `json:"summary_keys,omitempty"`
+	// Units says the unit and meaning of metrics whose names do not
+	// (stages.Uniter).
+	Units map[string]string `json:"units,omitempty"`
 	// Requests counts the HTTP requests of object stores, retries
 	// included; absent for stages that only touched local targets.
 	Requests *backends.StatsSnapshot `json:"requests,omitempty"`

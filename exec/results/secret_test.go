@@ -29,7 +29,13 @@ stages: gen: {kind: "generate", dataset: "d"}
 	rep.Stages[0].Error = "GET s3://bucket/k?sig=" + planted + ": denied"
 	prov := results.NewProvenance([]string{"mlps", "exec", "w.cue", "--set", "targets.t.uri=s3://ak:" + planted + "@b"})
 	dir := filepath.Join(t.TempDir(), "run")
-	if _, err := results.Write(dir, in, rep, prov); err != nil {
+	if err := results.Claim(dir, false); err != nil {
+		t.Fatal(err)
+	}
+	if err := results.Begin(dir, in, prov); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := results.Write(dir, rep, prov); err != nil {
 		t.Fatal(err)
 	}
 	n := 0
