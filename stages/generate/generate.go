@@ -60,13 +60,7 @@ func (t *task) Work() stages.Work {
 	if _, ok := l.IndexName(0); ok {
 		w.Files *= 2
 		w.Ops *= 2
-		if l.RecordBytesStdev == 0 {
-			w.WriteBytes += l.Files * l.IndexSize(0)
-		} else {
-			for i := range l.Files {
-				w.WriteBytes += l.IndexSize(i)
-			}
-		}
+		w.WriteBytes += l.TotalIndexBytes()
 	}
 	return w
 }

@@ -162,17 +162,7 @@ func (t *task) files() int64 {
 // bytes is the size of every file copied, index files included.
 func (t *task) bytes() int64 {
 	l := t.src
-	n := l.TotalBytes()
-	if _, ok := l.IndexName(0); ok {
-		if l.RecordBytesStdev == 0 {
-			n += l.Files * l.IndexSize(0)
-		} else {
-			for i := range l.Files {
-				n += l.IndexSize(i)
-			}
-		}
-	}
-	return n
+	return l.TotalBytes() + l.TotalIndexBytes()
 }
 
 func (t *task) Work() stages.Work {
