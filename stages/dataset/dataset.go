@@ -24,6 +24,7 @@ import (
 	"mlps.dev/mlps/stages/format/parquet"
 	"mlps.dev/mlps/stages/format/png"
 	"mlps.dev/mlps/stages/format/tfrecord"
+	"mlps.dev/mlps/stages/measure"
 )
 
 // Layout is one dataset, ready to name, size and write its files.
@@ -243,11 +244,34 @@ func Resolve(w *dsl.Workload, name string, at ...any) (*Layout, error) {
 	if err != nil {
 		return nil, dsl.Errorf(w.Pos("datasets", name, "format"), "datasets."+name+".format", "%v", err)
 	}
-	if _, err := l.format.size(d.RecordBytes+4*d.RecordBytesStdev, d.SamplesPerFile); err != nil {
+	big, err := l.format.size(d.RecordBytes+4*d.RecordBytesStdev, d.SamplesPerFile)
+	if err != nil {
 		return nil, dsl.Errorf(w.Pos("datasets", name, "record_bytes"), "datasets."+name, "%v", err)
+	}
+	// Every figure of a plan must fit in 64 bits with room for epochs
+	// and copies: a dataset is bounded far beyond any real one.
+	if d.SamplesPerFile > MaxSamples/d.Files {
+		return nil, w.ErrorAt([]any{"datasets", name, "files"},
+			"%d files × %d samples_per_file is more than %d samples, far beyond any real dataset: lower one of them", d.Files, d.SamplesPerFile, int64(MaxSamples))
+	}
+	if big > MaxBytes/d.Files {
+		each := measure.IEC(big)
+		if d.RecordBytesStdev > 0 {
+			each = "up to " + each + " (record_bytes plus four stdevs)"
+		}
+		return nil, w.ErrorAt([]any{"datasets", name, "files"},
+			"%d files of %s each are more than 1 EiB, far beyond any real dataset: lower files or record_bytes", d.Files, each)
 	}
 	return l, nil
 }
+
+// MaxSamples and MaxBytes bound a dataset: 2^50 samples and 1 EiB, a
+// thousand times the largest training datasets, so that sums over
+// epochs and ranks cannot overflow.
+const (
+	MaxSamples = 1 << 50
+	MaxBytes   = 1 << 60
+)
 
 // New returns the layout of dataset d named name under seed.
 func New(name string, d dsl.Dataset, seed uint64) (*Layout, error) {

@@ -42,7 +42,11 @@ func plan(in *stages.PlanInput, id string) (stages.Task, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &task{spec: s, layout: l, seed: w.Seed}, nil
+	t := &task{spec: s, layout: l, seed: w.Seed}
+	if err := in.Fits(l.Target, t.Work().WriteBytes, "dataset "+l.Name, "datasets", l.Name, "files"); err != nil {
+		return nil, err
+	}
+	return t, nil
 }
 
 type task struct {

@@ -150,9 +150,26 @@ func plan(in *stages.PlanInput, id string) (stages.Task, error) {
 		}
 		// Rank 0 saves the model, as DLIO's rank-zero checkpoints of the
 		// image workloads do; DLIO names the file model_states-0.
+		if n := t.checkpoints(); n > 0 && c.ModelBytes > math.MaxInt64/(4*n) {
+			return nil, w.ErrorAt([]any{"stages", id, "checkpoint", "model_bytes"}, "%d checkpoints of %s each write more than 2 EiB: lower model_bytes or save fewer checkpoints",
+				n, measure.IEC(c.ModelBytes))
+		}
+		if err := in.Fits(c.Target, t.checkpoints()*c.ModelBytes, plural(int(t.checkpoints()), "the checkpoint this stage saves", "the %d checkpoints this stage saves"),
+			"stages", id, "checkpoint", "model_bytes"); err != nil {
+			return nil, err
+		}
+		files := []ckpt.File{{Name: "model_states-0.pt", Tensors: []ckpt.Tensor{{Name: "model", Bytes: c.ModelBytes}}}}
 		t.ckpt = &ckpt.Set{Target: c.Target, Path: c.Path, Dir: "global_epoch",
-			Files:      [][]ckpt.File{{{Name: "model_states-0.pt", Tensors: []ckpt.Tensor{{Name: "model", Bytes: c.ModelBytes}}}}},
+			Ranks: 1, RankFiles: func(int64) []ckpt.File { return files },
 			ChunkBytes: c.ChunkBytes, Fsync: c.Fsync}
+	}
+	// Every figure of the plan must fit in 64 bits: a dataset is bounded
+	// (dataset.MaxBytes), epochs multiply it.
+	for _, ph := range []*phase{t.train, t.eval} {
+		if e := int64(s.Epochs); ph != nil && t.work(ph).ReadBytes > math.MaxInt64/(4*e) {
+			return nil, w.ErrorAt([]any{"stages", id, "epochs"}, "%d epochs of dataset %s read more than 2 EiB: lower epochs or the dataset's size",
+				s.Epochs, ph.layout.Name)
+		}
 	}
 	return t, nil
 }
@@ -417,4 +434,12 @@ func selectedRowBytes(cols []dsl.Column, names []string) int64 {
 		}
 	}
 	return n
+}
+
+// plural is one when n is 1, and many with n otherwise.
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return fmt.Sprintf(many, n)
 }

@@ -58,7 +58,11 @@ func plan(in *stages.PlanInput, id string) (stages.Task, error) {
 	if err := sameFiles(in, id, src, dst); err != nil {
 		return nil, err
 	}
-	return &task{spec: s, src: src, dst: dst, seed: w.Seed}, nil
+	t := &task{spec: s, src: src, dst: dst, seed: w.Seed}
+	if err := in.Fits(dst.Target, t.bytes(), "dataset "+dst.Name, "datasets", dst.Name, "files"); err != nil {
+		return nil, err
+	}
+	return t, nil
 }
 
 // sameFiles checks that dst describes the files of src, elsewhere.
