@@ -90,3 +90,80 @@ func BenchmarkPlanCheckpointMaxLayers(b *testing.B) {
 	}
 	reportHeap(b, func() { planAll(b, path, sets...) })
 }
+
+// Planning costs the same for any number of files: a plan of 10 million
+// files allocates what one of a thousand does, give or take the few
+// allocations whose size follows the digits of the count. Allocations,
+// unlike time, do not depend on the machine's load. With sizes drawn per
+// file, sums visit each file up to dataset.ExactFiles files, so the drawn
+// case starts above it.
+func TestPlanCostDoesNotGrowWithFiles(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		files []int64
+		sets  []string
+	}{
+		{"fixed size", []int64{1_000, 100_000, 10_000_000}, []string{"datasets.train.record_bytes_stdev=0"}},
+		{"drawn sizes", []int64{10_000, 1_000_000, 10_000_000}, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var allocs []float64
+			for _, files := range tc.files {
+				path, sets := unet3dFiles(files)
+				w, err := dsl.Load(path, append(sets, tc.sets...))
+				if err != nil {
+					t.Fatal(err)
+				}
+				allocs = append(allocs, testing.AllocsPerRun(3, func() {
+					p, err := planner.Compile(w)
+					if err != nil {
+						t.Fatal(err)
+					}
+					p.WriteText(io.Discard)
+					p.WriteJSON(io.Discard)
+					p.Warnings(stages.ThisHost())
+				}))
+			}
+			t.Logf("allocations per plan of %v files: %v", tc.files, allocs)
+			for i, n := range allocs {
+				if d := n - allocs[0]; d > 16 || d < -16 {
+					t.Errorf("planning %d files allocates %.0f times, %d files %.0f", tc.files[i], n, tc.files[0], allocs[0])
+				}
+			}
+		})
+	}
+}
+
+// Planning a checkpoint costs the same for any layer count and grows with
+// the ranks only through the pipeline's stages: llama3 1t's shape with 128
+// or 4096 layers, and with 2 or 512 data-parallel replicas, allocates the
+// same.
+func TestPlanCostDoesNotGrowWithLayersOrReplicas(t *testing.T) {
+	path, _ := maxLayers()
+	var allocs []float64
+	cases := [][]string{
+		{"stages.checkpoint.model.layers=128"},
+		{"stages.checkpoint.model.layers=4096"},
+		{"stages.checkpoint.model.layers=4096", "stages.checkpoint.parallelism.data=512"},
+	}
+	for _, sets := range cases {
+		w, err := dsl.Load(path, sets)
+		if err != nil {
+			t.Fatal(err)
+		}
+		allocs = append(allocs, testing.AllocsPerRun(3, func() {
+			p, err := planner.Compile(w)
+			if err != nil {
+				t.Fatal(err)
+			}
+			p.WriteText(io.Discard)
+			p.Warnings(stages.ThisHost())
+		}))
+	}
+	t.Logf("allocations per plan of %v: %v", cases, allocs)
+	for i, n := range allocs {
+		if d := n - allocs[0]; d > 16 || d < -16 {
+			t.Errorf("planning with %v allocates %.0f times, with %v %.0f", cases[i], n, cases[0], allocs[0])
+		}
+	}
+}

@@ -314,7 +314,14 @@ func (l *Layout) RecordBytes(i int64) int64 {
 	if l.RecordBytesStdev == 0 {
 		return l.Dataset.RecordBytes
 	}
-	r := rand.New(rand.NewPCG(l.seed, l.Stream(i)))
+	var src rand.PCG
+	return l.draw(&src, rand.New(&src), i)
+}
+
+// draw is RecordBytes with its generator given, reseeded for file i, so
+// that a sum over many files allocates one generator, not one per file.
+func (l *Layout) draw(src *rand.PCG, r *rand.Rand, i int64) int64 {
+	src.Seed(l.seed, l.Stream(i))
 	v := math.Round(float64(l.Dataset.RecordBytes) + float64(l.RecordBytesStdev)*r.NormFloat64())
 	return max(1, int64(v))
 }
@@ -343,7 +350,8 @@ func (l *Layout) TotalIndexBytes() int64 {
 // n times the expected file size over the record size distribution, so
 // that planning costs the same for any number of files. The expected size
 // differs from the true mean of the files' sizes by about stdev ÷ √files
-// of the mean: under 0.02 % for unet3d at 65,536 files.
+// of the mean: under 0.75 % for unet3d at 4,096 files, 0.05 % at a
+// million.
 func (l *Layout) SumSizes(first, n int64) int64 {
 	return l.sumFiles(first, n, l.meanSize, l.sizeOf)
 }
@@ -364,7 +372,7 @@ func (l *Layout) SumRecordExtents(first, n int64) int64 {
 
 // ExactFiles is the most files whose sizes a sum over a dataset with a
 // record size stdev visits one by one.
-const ExactFiles = 1 << 16
+const ExactFiles = 1 << 12
 
 // sumFiles sums g(RecordBytes(i)) over files i in [first, first+n) round
 // the dataset: by multiplication when every file has the mean record
@@ -375,9 +383,11 @@ func (l *Layout) sumFiles(first, n int64, mean *expected, g func(r int64) int64)
 		return n * g(l.Dataset.RecordBytes)
 	}
 	if l.Files <= ExactFiles {
+		var src rand.PCG
+		r := rand.New(&src)
 		var t int64
 		for k := range n {
-			t += g(l.RecordBytes((first + k) % l.Files))
+			t += g(l.draw(&src, r, (first+k)%l.Files))
 		}
 		return t
 	}

@@ -2,6 +2,7 @@ package dataset
 
 import (
 	"math"
+	"math/rand/v2"
 	"testing"
 
 	"mlps.dev/mlps/dsl"
@@ -48,5 +49,24 @@ func TestSumSizes(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// A sum over a dataset's files allocates the same for any number of files
+// beyond ExactFiles; below, the files' walk draws each size without
+// allocating for the generator.
+func TestSumSizesAllocates(t *testing.T) {
+	d := dsl.Dataset{Format: "npz", SamplesPerFile: 1, RecordBytes: 4096, RecordBytesStdev: 100}
+	var src rand.PCG
+	r := rand.New(&src)
+	l := mustNew(t, "d", d, 1)
+	if n := testing.AllocsPerRun(5, func() { l.draw(&src, r, 3) }); n != 0 {
+		t.Errorf("a draw allocates %.0f times", n)
+	}
+	d.Files = 100 * ExactFiles
+	big := testing.AllocsPerRun(5, func() { mustNew(t, "d", d, 1).TotalBytes() })
+	d.Files = 1 << 40
+	if huge := testing.AllocsPerRun(5, func() { mustNew(t, "d", d, 1).TotalBytes() }); huge != big {
+		t.Errorf("TotalBytes of %d files allocates %.0f times, of 2^40 files %.0f", 100*ExactFiles, big, huge)
 	}
 }

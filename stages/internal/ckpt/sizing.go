@@ -232,6 +232,28 @@ func (s Sizing) layers(first, last int64) []Tensor {
 	return ts
 }
 
+// layersBytes is the bytes of layers first..last, as layers gives them
+// with no names made.
+func (s Sizing) layersBytes(first, last int64) int64 {
+	sum := func(ts []Tensor) (n int64) {
+		for _, t := range ts {
+			n += t.Bytes
+		}
+		return n
+	}
+	var n int64
+	if first == 0 {
+		n += sum(s.layerTensors(0))
+	}
+	if k := min(last, s.Model.Layers) - max(first, 1) + 1; k > 0 {
+		n += k * sum(s.layerTensors(1))
+	}
+	for i := max(first, s.Model.Layers+1); i <= last; i++ {
+		n += sum(s.layerTensors(i))
+	}
+	return n
+}
+
 // RankBytes is what rank saves per checkpoint, split into weights and
 // optimizer state.
 func (s Sizing) RankBytes(rank int64) (model, optimizer int64) {
@@ -285,12 +307,36 @@ func (s Sizing) Groups(ranks int64) []Group {
 				continue
 			}
 			r := int64(dp)*replica + p*tp
-			fs := s.Files(r)
-			m, o := filesBytes(fs)
-			out = append(out, Group{Rank: r, Ranks: n, Model: m, Optimizer: o, Files: int64(len(fs))})
+			m, o, f := s.rankSizes(r)
+			out = append(out, Group{Rank: r, Ranks: n, Model: m, Optimizer: o, Files: f})
 		}
 	}
 	return out
+}
+
+// rankSizes is what Files(rank) gives, in sizes only: the bytes of its
+// weights and optimizer state, and its number of files, without a name
+// or a file per layer.
+func (s Sizing) rankSizes(rank int64) (model, optimizer, files int64) {
+	_, pp, dp, _ := s.coords(rank)
+	if s.Par.Zero == 0 && dp > 0 {
+		return 0, 0, 0
+	}
+	for _, t := range s.optimizerTensors() {
+		optimizer += t.Bytes
+	}
+	first, last := s.layerRange(pp)
+	weights := s.layersBytes(first, last)
+	switch {
+	case s.Par.Zero == 1 || s.Par.Zero == 2:
+		if dp == 0 && s.Par.Pipeline > 1 {
+			return weights, optimizer, last - first + 2
+		} else if dp == 0 {
+			return weights, optimizer, 2
+		}
+		return 0, optimizer, 1
+	}
+	return weights, optimizer, 2
 }
 
 // Totals is what ranks 0..ranks-1 save per checkpoint.

@@ -194,6 +194,9 @@ func TestLayersRun(t *testing.T) {
 		if got := (File{Tensors: s.layers(r[0], r[1])}).Bytes(); got != want {
 			t.Errorf("layers %d..%d: %d bytes, want %d", r[0], r[1], got, want)
 		}
+		if got := s.layersBytes(r[0], r[1]); got != want {
+			t.Errorf("layersBytes(%d, %d) = %d, want %d", r[0], r[1], got, want)
+		}
 		if n := len(s.layers(r[0], r[1])); n > 9 {
 			t.Errorf("layers %d..%d: %d tensors, want at most 9", r[0], r[1], n)
 		}
