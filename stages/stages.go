@@ -146,9 +146,10 @@ type Warner interface {
 }
 
 // Datasizer is implemented by tasks whose dataset has a required minimum
-// size (training reads), for `mlps datasize`.
+// size (training reads), for `mlps datasize`. The error says why no
+// dataset the workload can plan is large enough for the system.
 type Datasizer interface {
-	Datasize(Sizing) DatasetSize
+	Datasize(Sizing) (DatasetSize, error)
 }
 
 // SummaryKeyer is implemented by tasks whose metrics include run-level
