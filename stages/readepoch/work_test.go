@@ -3,6 +3,10 @@ package readepoch
 import (
 	"math/rand/v2"
 	"testing"
+
+	"mlps.dev/mlps/dsl"
+	"mlps.dev/mlps/stages"
+	"mlps.dev/mlps/stages/dataset"
 )
 
 // walkReads is loaderReads done the plain way, batch by batch and sample
@@ -74,5 +78,89 @@ func TestFloorDiff(t *testing.T) {
 		if got := floorSum(uint64(n), uint64(m), uint64(a), uint64(b)); got != want {
 			t.Fatalf("floorSum(%d, %d, %d, %d) = %d, want %d", n, m, a, b, got, want)
 		}
+	}
+}
+
+// walkWork is an epoch's planned work the plain way: every rank's
+// batches, sample by sample, each loader holding what it read last.
+func walkWork(ph *phase, threads int64) stages.Work {
+	var w stages.Work
+	l := ph.layout
+	spf := l.SamplesPerFile
+	group := spf
+	if l.Access() == dataset.RowGroups {
+		group = l.RowGroupRows()
+	}
+	u := ragged{spf: spf, group: min(group, spf)}
+	for r := range ph.ranks {
+		a := r * ph.share
+		last := make([]int64, threads)
+		for i := range last {
+			last[i] = -1
+		}
+		files := map[int64]bool{}
+		for i := range ph.steps {
+			ld := i % threads
+			if l.Access() == dataset.Records {
+				w.Ops++
+			}
+			for y := a + i*ph.batch; y < a+(i+1)*ph.batch; y++ {
+				f := y / spf % l.Files
+				files[y/spf] = true
+				switch l.Access() {
+				case dataset.Records:
+					_, n, _ := l.RecordExtent(f, y%spf)
+					w.ReadBytes += n
+				case dataset.RowGroups:
+					if k := u.index(y); k != last[ld] {
+						last[ld] = k
+						w.Ops++
+						w.ReadBytes += (u.end(y) - u.start(y)) * l.RecordBytes(f)
+					}
+				default:
+					if k := u.index(y); k != last[ld] {
+						last[ld] = k
+						w.Ops++
+						w.Files++
+						w.ReadBytes += l.FileSize(f)
+					}
+				}
+			}
+		}
+		if l.Access() != dataset.WholeFile {
+			w.Files += int64(len(files))
+		}
+	}
+	return w
+}
+
+// An epoch's planned work in closed form is what the loaders read, for
+// each way a format is read, with ranks whose blocks wrap to the
+// dataset's start.
+func TestWorkMatchesWalk(t *testing.T) {
+	for _, tc := range []struct {
+		name                  string
+		d                     dsl.Dataset
+		ranks, batch, threads int64
+	}{
+		{"npz one sample", dsl.Dataset{Format: "npz", Files: 37, SamplesPerFile: 1, RecordBytes: 5000, RecordBytesStdev: 900}, 3, 4, 2},
+		{"npz many samples", dsl.Dataset{Format: "npz", Files: 23, SamplesPerFile: 5, RecordBytes: 700}, 4, 3, 3},
+		{"tfrecord drawn", dsl.Dataset{Format: "tfrecord", Files: 19, SamplesPerFile: 7, RecordBytes: 3000, RecordBytesStdev: 400}, 3, 5, 2},
+		{"parquet short groups", dsl.Dataset{Format: "parquet", Files: 9, SamplesPerFile: 50, RecordBytes: 8,
+			Parquet: &dsl.Parquet{RowGroupRows: 16, Columns: []dsl.Column{{Name: "x", Type: "int64", Elements: 1, Repeat: 1}}}}, 4, 7, 3},
+		{"parquet whole groups", dsl.Dataset{Format: "parquet", Files: 9, SamplesPerFile: 64, RecordBytes: 8,
+			Parquet: &dsl.Parquet{RowGroupRows: 16, Columns: []dsl.Column{{Name: "x", Type: "int64", Elements: 1, Repeat: 1}}}}, 5, 9, 2},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			l, err := dataset.New("d", tc.d, 3)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ph := newPhase("train", l, tc.batch, tc.ranks, Compute{})
+			task := &task{spec: Spec{Accelerators: int(tc.ranks), ReadThreads: int(tc.threads)}}
+			if got, want := task.work(ph), walkWork(ph, tc.threads); got != want {
+				t.Errorf("work %+v, the walk %+v", got, want)
+			}
+		})
 	}
 }
