@@ -66,6 +66,10 @@ type Traits struct {
 	// Shared is set when one URI names the same storage each time it is
 	// opened (file, s3); tmp and mem make a new, empty store per open.
 	Shared bool
+	// InMemory is set when the backend keeps everything written to it in
+	// this process's memory (mem), so a plan must fit what it writes there
+	// in the host's memory.
+	InMemory bool
 	// Clients are the client libraries a target may choose with its
 	// client option, the default first; empty when there is one.
 	Clients []string

@@ -71,7 +71,7 @@ func Compile(w *dsl.Workload) (*Plan, error) {
 		// against a target that did not resolve.
 		return nil, errs
 	}
-	in := &stages.PlanInput{Workload: w, Targets: targets}
+	in := &stages.PlanInput{Workload: w, Targets: targets, Host: stages.ThisHost()}
 	nodes := map[string]*Node{}
 	for _, id := range ids {
 		st := w.Stages[id]

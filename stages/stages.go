@@ -42,6 +42,25 @@ type PlanInput struct {
 	// Targets holds every target of the workload, resolved once by the
 	// planner: configuration checked, traits known.
 	Targets map[string]*backends.Target
+	// Host is the machine the plan is for; its memory bounds what an
+	// in-memory target can hold.
+	Host Host
+}
+
+// Fits is nil unless target name keeps what is written to it in this
+// process's memory (Traits.InMemory) and bytes, what a stage keeps there,
+// are more than the host's memory: then the run would die of it, and the
+// plan says so with an input error at the field path at.
+func (in *PlanInput) Fits(name string, bytes int64, what string, at ...any) error {
+	t := in.Targets[name]
+	mem := in.Host.MemoryBytes
+	if t == nil || !t.Traits.InMemory || mem <= 0 || bytes <= mem {
+		return nil
+	}
+	// The host's figure stays out of the message, which then reads the
+	// same on every host too small for the plan.
+	return in.Workload.ErrorAt(at, "%s (%s) would be held in this process's memory by target %s (%s), more than this host has: use a target on storage, such as file:// or an object store, or make it smaller",
+		what, measure.IEC(bytes), name, t.URI)
 }
 
 // Target returns the resolved target name, which the stage names at the
@@ -128,9 +147,10 @@ type Warner interface {
 }
 
 // Datasizer is implemented by tasks whose dataset has a required minimum
-// size (training reads), for `mlps datasize`.
+// size (training reads), for `mlps datasize`. The error says why no
+// dataset the workload can plan is large enough for the system.
 type Datasizer interface {
-	Datasize(Sizing) DatasetSize
+	Datasize(Sizing) (DatasetSize, error)
 }
 
 // SummaryKeyer is implemented by tasks whose metrics include run-level

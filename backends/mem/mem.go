@@ -23,7 +23,7 @@ import (
 // A mem store lives in this process and nowhere else: no page cache, no
 // O_DIRECT, and every open a new store.
 func init() {
-	backends.Register(backends.Scheme{Name: scheme, Check: check, Open: open})
+	backends.Register(backends.Scheme{Name: scheme, Check: check, Open: open, Traits: backends.Traits{InMemory: true}})
 }
 
 const (

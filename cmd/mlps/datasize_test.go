@@ -75,3 +75,41 @@ func TestDatasizeNeedsItsFlags(t *testing.T) {
 		t.Errorf("stderr %q", stderr.String())
 	}
 }
+
+// Figures no system has, or whose products pass 64 bits, are refused
+// with a message and exit 2, never answered with a negative or wrapped
+// number.
+func TestDatasizeRefusesImpossibleSystems(t *testing.T) {
+	wl := filepath.Join(t.TempDir(), "unet3d.cue")
+	if err := os.WriteFile(wl, []byte(unet3d), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"NaN", []string{"--client-memory-gib", "NaN", "--accelerators", "8"}, "--client-memory-gib NaN: want a number of GiB from 0 to 1048576"},
+		{"Inf", []string{"--client-memory-gib", "Inf", "--accelerators", "8"}, "--client-memory-gib +Inf: want a number of GiB from 0 to 1048576"},
+		{"-Inf", []string{"--client-memory-gib", "-Inf", "--accelerators", "8"}, "must be positive"},
+		{"1e18", []string{"--client-memory-gib", "1e18", "--accelerators", "8"}, "--client-memory-gib 1e+18: want a number of GiB from 0 to 1048576"},
+		// 1 PiB on each of 2^62 clients: the memory product passes 2^120.
+		{"clients overflow", []string{"--client-memory-gib", "1048576", "--clients", "4611686018427387904", "--accelerators", "8"},
+			"stage train: dataset train would need"},
+		{"accelerators", []string{"--client-memory-gib", "128", "--accelerators", "9223372036854775807"}, "--accelerators 9223372036854775807: want at most 65536"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var stdout, stderr bytes.Buffer
+			code := run(append([]string{"datasize", wl}, tc.args...), &stdout, &stderr)
+			if code != exitUsage {
+				t.Errorf("exit %d, want %d; stdout %q", code, exitUsage, stdout.String())
+			}
+			if !strings.Contains(stderr.String(), tc.want) {
+				t.Errorf("stderr %q, want it to say %q", stderr.String(), tc.want)
+			}
+			if stdout.Len() != 0 {
+				t.Errorf("stdout %q, want nothing", stdout.String())
+			}
+		})
+	}
+}

@@ -355,6 +355,13 @@ Example:
 Flags:
 `
 
+// The bounds of datasize's flags: 1 PiB of memory per client, and the
+// schema's accelerators of a read-epoch stage.
+const (
+	maxClientMemoryGiB = 1 << 20
+	maxAccelerators    = 65536
+)
+
 func datasizeCmd(args []string, stdout, stderr io.Writer) int {
 	fs := newFlags("datasize", datasizeHelp, stderr)
 	memGiB := fs.Float64("client-memory-gib", 0, "memory of one client host, in `GiB`")
@@ -371,6 +378,17 @@ func datasizeCmd(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "mlps datasize: --client-memory-gib, --clients and --accelerators must be positive")
 		return exitUsage
 	}
+	// The figures are bounded where they are physical, so that no
+	// product of them wraps: NaN fails every comparison, so ask for the
+	// range, not against it.
+	if !(*memGiB <= maxClientMemoryGiB) {
+		fmt.Fprintf(stderr, "mlps datasize: --client-memory-gib %v: want a number of GiB from 0 to %d (1 PiB, far more than any host has)\n", *memGiB, maxClientMemoryGiB)
+		return exitUsage
+	}
+	if *accel > maxAccelerators {
+		fmt.Fprintf(stderr, "mlps datasize: --accelerators %d: want at most %d, as a read-epoch stage's accelerators\n", *accel, maxAccelerators)
+		return exitUsage
+	}
 	p, code := load(path, overrides, stderr)
 	if p == nil {
 		return code
@@ -379,7 +397,12 @@ func datasizeCmd(args []string, stdout, stderr io.Writer) int {
 	var out []stages.DatasetSize
 	for _, n := range p.Nodes {
 		if d, ok := n.Task.(stages.Datasizer); ok {
-			out = append(out, d.Datasize(sizing))
+			ds, err := d.Datasize(sizing)
+			if err != nil {
+				fmt.Fprintf(stderr, "mlps datasize: stage %s: %v\n", n.ID, err)
+				return exitUsage
+			}
+			out = append(out, ds)
 		}
 	}
 	if len(out) == 0 {

@@ -72,17 +72,27 @@ func plan(in *stages.PlanInput, id string) (stages.Task, error) {
 		return nil, w.ErrorAt(at("chunk_bytes"), "odirect needs chunk_bytes to be a multiple of %d, not %d", backends.DirectAlign, s.ChunkBytes)
 	}
 	t := &task{spec: s, sizing: sz, ranks: ranks, full: full, seed: w.Seed, pageCache: target.Traits.PageCache,
-		set: &ckpt.Set{Target: s.Target, Path: s.Path, Files: make([][]ckpt.File, ranks),
-			ChunkBytes: s.ChunkBytes, Fsync: s.Fsync, ODirect: s.ODirect, Verify: s.Verify}}
-	for r := range ranks {
-		t.set.Files[r] = sz.Files(r)
-		for _, f := range t.set.Files[r] {
-			t.bytes += f.Bytes()
-			t.nfiles++
-		}
+		set: &ckpt.Set{Target: s.Target, Path: s.Path, Ranks: ranks, RankFiles: sz.Files,
+			ChunkBytes: s.ChunkBytes, Fsync: s.Fsync, ODirect: s.ODirect, Verify: s.Verify},
+		lo: math.MaxInt64}
+	// Ranks that save the same are counted once per group: the plan
+	// costs the pipeline's stages and the layers, not the ranks.
+	for _, g := range sz.Groups(ranks) {
+		n := g.Model + g.Optimizer
+		t.bytes += g.Ranks * n
+		t.nfiles += g.Ranks * g.Files
+		t.lo, t.hi = min(t.lo, n), max(t.hi, n)
 	}
 	fm, fo := sz.Totals(full)
 	t.fullBytes = fm + fo
+	if n := int64(s.Writes + s.Reads); n > 0 && t.bytes > math.MaxInt64/n {
+		return nil, w.ErrorAt(at("writes"), "%d saves and %d loads of %s each move more than 8 EiB: lower writes or reads, or the model",
+			s.Writes, s.Reads, measure.IEC(t.bytes))
+	}
+	// Each save keeps its checkpoint: all of them stay on the target.
+	if err := in.Fits(s.Target, int64(s.Writes)*t.bytes, plural(s.Writes, "the checkpoint this stage saves", "the %d checkpoints this stage saves"), at("writes")...); err != nil {
+		return nil, err
+	}
 	return t, nil
 }
 
@@ -107,7 +117,9 @@ type task struct {
 	set         *ckpt.Set // what the ranks run save
 	// bytes and nfiles are one checkpoint's, over the ranks run.
 	bytes, nfiles int64
-	fullBytes     int64
+	// lo and hi are the least and most one rank saves.
+	lo, hi    int64
+	fullBytes int64
 	// pageCache is set when the target's files pass through the host's
 	// page cache, which could then serve the loads.
 	pageCache bool
@@ -129,14 +141,7 @@ func (t *task) Describe() string {
 	if name == "" {
 		name = fmt.Sprintf("a %d-layer model", s.Model.Layers)
 	}
-	lo, hi := int64(math.MaxInt64), int64(0)
-	for r := range t.ranks {
-		var n int64
-		for _, f := range t.set.Files[r] {
-			n += f.Bytes()
-		}
-		lo, hi = min(lo, n), max(hi, n)
-	}
+	lo, hi := t.lo, t.hi
 	per := measure.IEC(lo)
 	if hi != lo {
 		per = measure.IEC(lo) + "–" + measure.IEC(hi)
@@ -251,4 +256,12 @@ func (t *task) Run(ctx context.Context, env *stages.Env) (stages.Metrics, error)
 		m["potential_caching"] = t.bytes < 3*env.Host.MemoryBytes
 	}
 	return m, runErr
+}
+
+// plural is one when n is 1, and many with n otherwise.
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return fmt.Sprintf(many, n)
 }

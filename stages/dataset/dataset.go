@@ -15,6 +15,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 
 	"mlps.dev/mlps/dsl"
 	"mlps.dev/mlps/stages/content"
@@ -23,6 +24,7 @@ import (
 	"mlps.dev/mlps/stages/format/parquet"
 	"mlps.dev/mlps/stages/format/png"
 	"mlps.dev/mlps/stages/format/tfrecord"
+	"mlps.dev/mlps/stages/measure"
 )
 
 // Layout is one dataset, ready to name, size and write its files.
@@ -35,6 +37,16 @@ type Layout struct {
 	format format
 	width  int // digits of the file count, for zero padding
 	swidth int // digits of the subfolder count
+	// The expected size of a file, of a record's extent and of an index
+	// file over the record size distribution, once a sum needs them.
+	meanSize, meanExtent, meanIndex *expected
+}
+
+// expected is an expectation computed on first use; the run's loaders
+// may share a layout.
+type expected struct {
+	once sync.Once
+	v    float64
 }
 
 // Access says how a training loader reads a format's samples.
@@ -232,11 +244,34 @@ func Resolve(w *dsl.Workload, name string, at ...any) (*Layout, error) {
 	if err != nil {
 		return nil, dsl.Errorf(w.Pos("datasets", name, "format"), "datasets."+name+".format", "%v", err)
 	}
-	if _, err := l.format.size(d.RecordBytes+4*d.RecordBytesStdev, d.SamplesPerFile); err != nil {
+	big, err := l.format.size(d.RecordBytes+4*d.RecordBytesStdev, d.SamplesPerFile)
+	if err != nil {
 		return nil, dsl.Errorf(w.Pos("datasets", name, "record_bytes"), "datasets."+name, "%v", err)
+	}
+	// Every figure of a plan must fit in 64 bits with room for epochs
+	// and copies: a dataset is bounded far beyond any real one.
+	if d.SamplesPerFile > MaxSamples/d.Files {
+		return nil, w.ErrorAt([]any{"datasets", name, "files"},
+			"%d files × %d samples_per_file is more than %d samples, far beyond any real dataset: lower one of them", d.Files, d.SamplesPerFile, int64(MaxSamples))
+	}
+	if big > MaxBytes/d.Files {
+		each := measure.IEC(big)
+		if d.RecordBytesStdev > 0 {
+			each = "up to " + each + " (record_bytes plus four stdevs)"
+		}
+		return nil, w.ErrorAt([]any{"datasets", name, "files"},
+			"%d files of %s each are more than 1 EiB, far beyond any real dataset: lower files or record_bytes", d.Files, each)
 	}
 	return l, nil
 }
+
+// MaxSamples and MaxBytes bound a dataset: 2^50 samples and 1 EiB, a
+// thousand times the largest training datasets, so that sums over
+// epochs and ranks cannot overflow.
+const (
+	MaxSamples = 1 << 50
+	MaxBytes   = 1 << 60
+)
 
 // New returns the layout of dataset d named name under seed.
 func New(name string, d dsl.Dataset, seed uint64) (*Layout, error) {
@@ -250,8 +285,9 @@ func New(name string, d dsl.Dataset, seed uint64) (*Layout, error) {
 	}
 	return &Layout{
 		Name: name, Dataset: d, seed: seed, format: f,
-		width:  len(strconv.FormatInt(d.Files, 10)),
-		swidth: len(strconv.FormatInt(d.Subfolders, 10)),
+		width:    len(strconv.FormatInt(d.Files, 10)),
+		swidth:   len(strconv.FormatInt(d.Subfolders, 10)),
+		meanSize: new(expected), meanExtent: new(expected), meanIndex: new(expected),
 	}, nil
 }
 
@@ -278,34 +314,113 @@ func (l *Layout) RecordBytes(i int64) int64 {
 	if l.RecordBytesStdev == 0 {
 		return l.Dataset.RecordBytes
 	}
-	r := rand.New(rand.NewPCG(l.seed, l.Stream(i)))
+	var src rand.PCG
+	return l.draw(&src, rand.New(&src), i)
+}
+
+// draw is RecordBytes with its generator given, reseeded for file i, so
+// that a sum over many files allocates one generator, not one per file.
+func (l *Layout) draw(src *rand.PCG, r *rand.Rand, i int64) int64 {
+	src.Seed(l.seed, l.Stream(i))
 	v := math.Round(float64(l.Dataset.RecordBytes) + float64(l.RecordBytesStdev)*r.NormFloat64())
 	return max(1, int64(v))
 }
 
 // FileSize is the exact size of file i on storage.
-func (l *Layout) FileSize(i int64) int64 {
-	n, err := l.format.size(l.RecordBytes(i), l.SamplesPerFile)
+func (l *Layout) FileSize(i int64) int64 { return l.sizeOf(l.RecordBytes(i)) }
+
+// TotalBytes is the size of all files, by SumSizes.
+func (l *Layout) TotalBytes() int64 { return l.SumSizes(0, l.Files) }
+
+// TotalIndexBytes is the size of all index files (0 for formats without
+// them), by the same rule as SumSizes.
+func (l *Layout) TotalIndexBytes() int64 {
+	f, ok := l.format.(indexFormat)
+	if !ok {
+		return 0
+	}
+	return l.sumFiles(0, l.Files, l.meanIndex, func(r int64) int64 { return f.indexSize(r, l.SamplesPerFile) })
+}
+
+// SumSizes is the size of the n files from first on, counted round the
+// dataset (file first+k is file (first+k) mod Files).
+//
+// With a record size stdev every file has its own size, and the sum is
+// exact only while the dataset has at most ExactFiles files; beyond, it is
+// n times the expected file size over the record size distribution, so
+// that planning costs the same for any number of files. The expected size
+// differs from the true mean of the files' sizes by about stdev ÷ √files
+// of the mean: under 0.75 % for unet3d at 4,096 files, 0.05 % at a
+// million.
+func (l *Layout) SumSizes(first, n int64) int64 {
+	return l.sumFiles(first, n, l.meanSize, l.sizeOf)
+}
+
+// SumRecordExtents is the sum over the n files from first on of the
+// extent of one record of each (Records formats; 0 for the others), by
+// the same rule as SumSizes.
+func (l *Layout) SumRecordExtents(first, n int64) int64 {
+	rf, ok := l.format.(recordFormat)
+	if !ok {
+		return 0
+	}
+	return l.sumFiles(first, n, l.meanExtent, func(r int64) int64 {
+		_, e := rf.extent(r, l.SamplesPerFile, 0)
+		return e
+	})
+}
+
+// ExactFiles is the most files whose sizes a sum over a dataset with a
+// record size stdev visits one by one.
+const ExactFiles = 1 << 12
+
+// sumFiles sums g(RecordBytes(i)) over files i in [first, first+n) round
+// the dataset: by multiplication when every file has the mean record
+// size, file by file for a dataset of at most ExactFiles files, and
+// otherwise as n × the expectation of g, computed once into *mean.
+func (l *Layout) sumFiles(first, n int64, mean *expected, g func(r int64) int64) int64 {
+	if l.RecordBytesStdev == 0 {
+		return n * g(l.Dataset.RecordBytes)
+	}
+	if l.Files <= ExactFiles {
+		var src rand.PCG
+		r := rand.New(&src)
+		var t int64
+		for k := range n {
+			t += g(l.draw(&src, r, (first+k)%l.Files))
+		}
+		return t
+	}
+	mean.once.Do(func() { mean.v = l.expect(g) })
+	return int64(math.Round(float64(n) * mean.v))
+}
+
+// expect is the expectation of g(R) for the record size R of a file:
+// the mean of g at the midpoints of expectStrata equally likely strata of
+// the normal distribution RecordBytes draws from, rounded and clipped as
+// RecordBytes does. g's error is well under the spread of the actual
+// draws for any smooth g, such as a format's size.
+func (l *Layout) expect(g func(r int64) int64) float64 {
+	var t float64
+	for k := range expectStrata {
+		z := math.Sqrt2 * math.Erfinv(2*(float64(k)+0.5)/expectStrata-1)
+		r := max(1, int64(math.Round(float64(l.Dataset.RecordBytes)+float64(l.RecordBytesStdev)*z)))
+		t += float64(g(r))
+	}
+	return t / expectStrata
+}
+
+const expectStrata = 1024
+
+// sizeOf is the size of a file whose records are r bytes; a draw beyond
+// the four sigma Resolve checked that overflows the format is clipped to
+// the mean's size.
+func (l *Layout) sizeOf(r int64) int64 {
+	n, err := l.format.size(r, l.SamplesPerFile)
 	if err != nil {
-		// Resolve checked the largest sizes a stdev plausibly gives; a draw
-		// beyond four sigma that overflows the format is clipped here.
 		n, _ = l.format.size(l.Dataset.RecordBytes, l.SamplesPerFile)
 	}
 	return n
-}
-
-// TotalBytes is the size of all files. With a stdev it sums every file's
-// size, which costs a fraction of a second per million files and no
-// memory.
-func (l *Layout) TotalBytes() int64 {
-	if l.RecordBytesStdev == 0 {
-		return l.Files * l.FileSize(0)
-	}
-	var t int64
-	for i := range l.Files {
-		t += l.FileSize(i)
-	}
-	return t
 }
 
 // Access says how a loader reads the dataset's samples.

@@ -42,7 +42,11 @@ func plan(in *stages.PlanInput, id string) (stages.Task, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &task{spec: s, layout: l, seed: w.Seed}, nil
+	t := &task{spec: s, layout: l, seed: w.Seed}
+	if err := in.Fits(l.Target, t.Work().WriteBytes, "dataset "+l.Name, "datasets", l.Name, "files"); err != nil {
+		return nil, err
+	}
+	return t, nil
 }
 
 type task struct {
@@ -60,13 +64,7 @@ func (t *task) Work() stages.Work {
 	if _, ok := l.IndexName(0); ok {
 		w.Files *= 2
 		w.Ops *= 2
-		if l.RecordBytesStdev == 0 {
-			w.WriteBytes += l.Files * l.IndexSize(0)
-		} else {
-			for i := range l.Files {
-				w.WriteBytes += l.IndexSize(i)
-			}
-		}
+		w.WriteBytes += l.TotalIndexBytes()
 	}
 	return w
 }

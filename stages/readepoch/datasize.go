@@ -2,44 +2,62 @@ package readepoch
 
 import (
 	"fmt"
+	"math/big"
 
 	"mlps.dev/mlps/stages"
+	"mlps.dev/mlps/stages/dataset"
 	"mlps.dev/mlps/stages/measure"
 )
 
 // Datasize computes the files a run needs under the rules: enough that
 // the dataset is five times the clients' memory, and enough for 500 steps
 // per accelerator; the larger wins. Files spread over one subfolder per
-// 10,000 files.
-func (t *task) Datasize(s stages.Sizing) stages.DatasetSize {
+// 10,000 files. The products are taken without bounds, so a system too
+// large for any dataset the schema allows is an error, not a wrapped
+// number.
+func (t *task) Datasize(s stages.Sizing) (stages.DatasetSize, error) {
 	l := t.train.layout
-	fileBytes := l.SamplesPerFile * l.Dataset.RecordBytes
-	totalMem := s.ClientMemoryBytes * int64(s.Clients)
-	byMem := 5 * totalMem / fileBytes
-	bySteps := 500 * int64(s.Accelerators) * t.spec.BatchSize / l.SamplesPerFile
-	files := max(byMem, bySteps)
+	n := func(v int64) *big.Int { return new(big.Int).SetInt64(v) }
+	fileBytes := new(big.Int).Mul(n(l.SamplesPerFile), n(l.Dataset.RecordBytes))
+	byMem := new(big.Int).Mul(n(5), n(s.ClientMemoryBytes))
+	byMem.Mul(byMem, n(int64(s.Clients))).Quo(byMem, fileBytes)
+	bySteps := new(big.Int).Mul(n(500), n(int64(s.Accelerators)))
+	bySteps.Mul(bySteps, n(t.spec.BatchSize)).Quo(bySteps, n(l.SamplesPerFile))
+	files := byMem
+	if bySteps.Cmp(byMem) > 0 {
+		files = bySteps
+	}
+	bytes := new(big.Int).Mul(files, fileBytes)
+	if !files.IsInt64() || files.Int64() > maxFiles || !bytes.IsInt64() || bytes.Int64() > dataset.MaxBytes {
+		return stages.DatasetSize{}, fmt.Errorf("dataset %s would need %s files of %s bytes (by memory %s, by steps %s), more than a dataset can hold (%d files, 1 EiB): check --client-memory-gib, --clients and --accelerators",
+			l.Name, files, fileBytes, byMem, bySteps, int64(maxFiles))
+	}
+	nf, fb := files.Int64(), fileBytes.Int64()
 	var sub int64
-	if files > 10000 {
-		sub = (files + 9999) / 10000
+	if nf > 10000 {
+		sub = (nf + 9999) / 10000
 	}
 	d := stages.DatasetSize{
-		Dataset: l.Name, FileBytes: fileBytes,
-		FilesByMemory: byMem, FilesBySteps: bySteps, Files: files, Subfolders: sub,
-		Bytes: files * fileBytes,
+		Dataset: l.Name, FileBytes: fb,
+		FilesByMemory: byMem.Int64(), FilesBySteps: bySteps.Int64(), Files: nf, Subfolders: sub,
+		Bytes: bytes.Int64(),
 		Sets: []string{
-			fmt.Sprintf("datasets.%s.files=%d", l.Name, files),
+			fmt.Sprintf("datasets.%s.files=%d", l.Name, nf),
 			fmt.Sprintf("datasets.%s.subfolders=%d", l.Name, sub),
 			fmt.Sprintf("stages.%s.accelerators=%d", t.id, s.Accelerators),
 		},
 		Explain: []string{
 			fmt.Sprintf("by memory: 5 × %d clients × %d bytes ÷ %d bytes per file = %d files",
-				s.Clients, s.ClientMemoryBytes, fileBytes, byMem),
+				s.Clients, s.ClientMemoryBytes, fb, byMem.Int64()),
 			fmt.Sprintf("by steps: 500 × %d accelerators × batch %d ÷ %d samples per file = %d files",
-				s.Accelerators, t.spec.BatchSize, l.SamplesPerFile, bySteps),
+				s.Accelerators, t.spec.BatchSize, l.SamplesPerFile, bySteps.Int64()),
 		},
 	}
-	return d
+	return d, nil
 }
+
+// maxFiles is the schema's bound on a dataset's files.
+const maxFiles = 1 << 40
 
 // Warnings flags a dataset that the host's page cache could hold (DLIO's
 // potential_caching), when it is read through a target the page cache
@@ -55,8 +73,8 @@ func (t *task) Warnings(h stages.Host) []string {
 		out = append(out, fmt.Sprintf("dataset %s (%s) fits in this host's memory (%s): reads may come from the page cache (potential_caching)",
 			l.Name, measure.IEC(data), measure.IEC(h.MemoryBytes)))
 	}
-	need := t.Datasize(stages.Sizing{ClientMemoryBytes: h.MemoryBytes, Clients: 1, Accelerators: t.spec.Accelerators})
-	if l.Files < need.Files {
+	need, err := t.Datasize(stages.Sizing{ClientMemoryBytes: h.MemoryBytes, Clients: 1, Accelerators: t.spec.Accelerators})
+	if err == nil && l.Files < need.Files {
 		out = append(out, fmt.Sprintf("dataset %s has %d files, fewer than the %d the rules require for this host and %d accelerators: see mlps datasize",
 			l.Name, l.Files, need.Files, t.spec.Accelerators))
 	}

@@ -150,9 +150,26 @@ func plan(in *stages.PlanInput, id string) (stages.Task, error) {
 		}
 		// Rank 0 saves the model, as DLIO's rank-zero checkpoints of the
 		// image workloads do; DLIO names the file model_states-0.
+		if n := t.checkpoints(); n > 0 && c.ModelBytes > math.MaxInt64/(4*n) {
+			return nil, w.ErrorAt([]any{"stages", id, "checkpoint", "model_bytes"}, "%d checkpoints of %s each write more than 2 EiB: lower model_bytes or save fewer checkpoints",
+				n, measure.IEC(c.ModelBytes))
+		}
+		if err := in.Fits(c.Target, t.checkpoints()*c.ModelBytes, plural(int(t.checkpoints()), "the checkpoint this stage saves", "the %d checkpoints this stage saves"),
+			"stages", id, "checkpoint", "model_bytes"); err != nil {
+			return nil, err
+		}
+		files := []ckpt.File{{Name: "model_states-0.pt", Tensors: []ckpt.Tensor{{Name: "model", Bytes: c.ModelBytes}}}}
 		t.ckpt = &ckpt.Set{Target: c.Target, Path: c.Path, Dir: "global_epoch",
-			Files:      [][]ckpt.File{{{Name: "model_states-0.pt", Tensors: []ckpt.Tensor{{Name: "model", Bytes: c.ModelBytes}}}}},
+			Ranks: 1, RankFiles: func(int64) []ckpt.File { return files },
 			ChunkBytes: c.ChunkBytes, Fsync: c.Fsync}
+	}
+	// Every figure of the plan must fit in 64 bits: a dataset is bounded
+	// (dataset.MaxBytes), epochs multiply it.
+	for _, ph := range []*phase{t.train, t.eval} {
+		if e := int64(s.Epochs); ph != nil && t.work(ph).ReadBytes > math.MaxInt64/(4*e) {
+			return nil, w.ErrorAt([]any{"stages", id, "epochs"}, "%d epochs of dataset %s read more than 2 EiB: lower epochs or the dataset's size",
+				s.Epochs, ph.layout.Name)
+		}
 	}
 	return t, nil
 }
@@ -185,105 +202,6 @@ func (t *task) Reads() []string {
 	return []string{t.spec.Dataset}
 }
 func (t *task) Writes() []string { return nil }
-
-// work is what one epoch of ph reads on all ranks, in order without
-// shuffling: exact for every format when samples are not shuffled and for
-// one-sample files either way; with shuffled multi-sample files a loader
-// may fetch a file more often than this counts. Files counts the files
-// each rank touches; Ops the reads (a whole file, a run of records, a row
-// group's columns).
-func (t *task) work(ph *phase) stages.Work {
-	var w stages.Work
-	l := ph.layout
-	spf := l.SamplesPerFile
-	ranks := int64(t.spec.Accelerators)
-	threads := int64(t.spec.ReadThreads)
-	for r := range ranks {
-		o := ph.order(0, int(r))
-		o.ph = &phase{layout: l, total: ph.total, share: ph.share} // unshuffled
-		if l.Access() != dataset.WholeFile {
-			first, last := o.sample(0)/spf, o.sample(ph.steps*ph.batch-1)/spf
-			if last < first { // the last block wraps to the dataset's start
-				last += l.Files
-			}
-			w.Files += last - first + 1
-		}
-		switch l.Access() {
-		case dataset.Records:
-			w.Ops += ph.steps // at least one read per batch
-			if l.RecordBytesStdev == 0 {
-				_, n, _ := l.RecordExtent(0, 0)
-				w.ReadBytes += ph.steps * ph.batch * n
-				continue
-			}
-			for p := range ph.steps * ph.batch {
-				s := o.sample(p)
-				_, n, _ := l.RecordExtent(s/spf, s%spf)
-				w.ReadBytes += n
-			}
-		case dataset.RowGroups:
-			// Each loader holds the row group it read last; the estimate
-			// counts the selected values, not page headers and footers.
-			rgr := l.RowGroupRows()
-			row := selectedRowBytes(l.Parquet.Columns, ph.columns)
-			last := make([]int64, threads)
-			for i := range last {
-				last[i] = -1
-			}
-			for bi := range ph.steps {
-				ld := bi % threads
-				// Unshuffled, a batch is a run of samples: visit its row
-				// groups, not its samples (dlrm has billions).
-				s0, s1 := o.sample(bi*ph.batch), o.sample((bi+1)*ph.batch-1)
-				runs := [][2]int64{{s0, s1}}
-				if s1 < s0 { // the last block wraps to the dataset's start
-					runs = [][2]int64{{s0, ph.total - 1}, {0, s1}}
-				}
-				for _, run := range runs {
-					for f := run[0] / spf; f <= run[1]/spf; f++ {
-						g0, g1 := int64(0), (spf-1)/rgr
-						if f == run[0]/spf {
-							g0 = run[0] % spf / rgr
-						}
-						if f == run[1]/spf {
-							g1 = run[1] % spf / rgr
-						}
-						for g := g0; g <= g1; g++ {
-							key := f*(spf/rgr+1) + g
-							if key == last[ld] {
-								continue
-							}
-							last[ld] = key
-							w.Ops++
-							w.ReadBytes += min(rgr, spf-g*rgr) * row
-						}
-					}
-				}
-			}
-		default:
-			// Each loader holds the last file it read; batches go to the
-			// loaders round-robin.
-			last := make([]int64, threads)
-			for i := range last {
-				last[i] = -1
-			}
-			for bi := range ph.steps {
-				ld := bi % threads
-				first, end := o.sample(bi*ph.batch)/spf, o.sample((bi+1)*ph.batch-1)/spf
-				for f := first; f <= end; f++ {
-					if f == last[ld] {
-						continue
-					}
-					w.Files++
-					w.Ops++
-					w.ReadBytes += l.FileSize(f)
-					last[ld] = f
-				}
-			}
-		}
-	}
-	return w
-}
 
 func (t *task) Work() stages.Work {
 	w := t.work(t.train)
@@ -563,4 +481,12 @@ func selectedRowBytes(cols []dsl.Column, names []string) int64 {
 		}
 	}
 	return n
+}
+
+// plural is one when n is 1, and many with n otherwise.
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return fmt.Sprintf(many, n)
 }

@@ -58,7 +58,11 @@ func plan(in *stages.PlanInput, id string) (stages.Task, error) {
 	if err := sameFiles(in, id, src, dst); err != nil {
 		return nil, err
 	}
-	return &task{spec: s, src: src, dst: dst, seed: w.Seed}, nil
+	t := &task{spec: s, src: src, dst: dst, seed: w.Seed}
+	if err := in.Fits(dst.Target, t.bytes(), "dataset "+dst.Name, "datasets", dst.Name, "files"); err != nil {
+		return nil, err
+	}
+	return t, nil
 }
 
 // sameFiles checks that dst describes the files of src, elsewhere.
@@ -162,17 +166,7 @@ func (t *task) files() int64 {
 // bytes is the size of every file copied, index files included.
 func (t *task) bytes() int64 {
 	l := t.src
-	n := l.TotalBytes()
-	if _, ok := l.IndexName(0); ok {
-		if l.RecordBytesStdev == 0 {
-			n += l.Files * l.IndexSize(0)
-		} else {
-			for i := range l.Files {
-				n += l.IndexSize(i)
-			}
-		}
-	}
-	return n
+	return l.TotalBytes() + l.TotalIndexBytes()
 }
 
 func (t *task) Work() stages.Work {

@@ -25,8 +25,11 @@ type Set struct {
 	// Dir starts the name of each checkpoint's directory, which ends in
 	// its number: "global_step" (the default) or "global_epoch".
 	Dir string
-	// Files holds, per rank, the files it saves.
-	Files      [][]File
+	// Ranks is the number of ranks, and RankFiles gives the files a rank
+	// saves, which each rank asks for when it starts: a plan holds no
+	// per-rank lists.
+	Ranks      int64
+	RankFiles  func(rank int64) []File
 	ChunkBytes int64
 	Fsync      bool
 	ODirect    bool
@@ -74,7 +77,7 @@ func (s *Set) PoolSize(chunks int) int {
 	return int(min(int64(chunks), s.ranks()*(pipeDepth+2)))
 }
 
-func (s *Set) ranks() int64 { return int64(len(s.Files)) }
+func (s *Set) ranks() int64 { return s.Ranks }
 
 // pipeDepth is how many filled chunks a rank's writer may have queued,
 // and how many ranged reads a rank has in flight.
@@ -90,7 +93,7 @@ func (s *Set) Evict(ctx context.Context, b backends.Backend, ks []int) (string, 
 	}
 	for _, k := range ks {
 		for r := range s.ranks() {
-			for _, f := range s.Files[r] {
+			for _, f := range s.RankFiles(r) {
 				if err := e.Evict(ctx, s.Name(k, f.Name)); err != nil {
 					return "", fmt.Errorf("dropping checkpoint files from the page cache so that loads come from storage: %w (set drop_cache: false, or odirect: true, to load without it)", err)
 				}
@@ -113,7 +116,7 @@ func (s *Set) Run(ctx context.Context, meter *measure.Meter, b backends.Backend,
 			rr := RankResult{Phase: phase, Checkpoint: k, Rank: r}
 			start := time.Now()
 			var err error
-			for _, f := range s.Files[r] {
+			for _, f := range s.RankFiles(r) {
 				var n int64
 				if phase == "save" {
 					n, err = s.save(gctx, b, pool, gen, rec, k, f)

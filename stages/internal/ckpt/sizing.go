@@ -210,21 +210,58 @@ func (s Sizing) Files(rank int64) []File {
 	return files
 }
 
-// layers is the tensors of layers first..last in one file, named by layer.
+// layers is the tensors of layers first..last in one file: the
+// embedding, head and norm by name, and each tensor of the transformer
+// layers as one run over all of them ("layers_1-126.qkv"), which is the
+// same bytes back to back as one tensor per layer and costs the same for
+// any number of layers.
 func (s Sizing) layers(first, last int64) []Tensor {
 	var ts []Tensor
-	for i := first; i <= last; i++ {
-		for _, t := range s.layerTensors(i) {
-			ts = append(ts, Tensor{Name: fmt.Sprintf("layer_%d.%s", i, t.Name), Bytes: t.Bytes})
+	if first == 0 {
+		ts = append(ts, s.layerTensors(0)...)
+	}
+	lo, hi := max(first, 1), min(last, s.Model.Layers)
+	if n := hi - lo + 1; n > 0 {
+		for _, t := range s.layerTensors(lo) {
+			ts = append(ts, Tensor{Name: fmt.Sprintf("layers_%d-%d.%s", lo, hi, t.Name), Bytes: n * t.Bytes})
 		}
 	}
+	for i := max(first, s.Model.Layers+1); i <= last; i++ {
+		ts = append(ts, s.layerTensors(i)...)
+	}
 	return ts
+}
+
+// layersBytes is the bytes of layers first..last, as layers gives them
+// with no names made.
+func (s Sizing) layersBytes(first, last int64) int64 {
+	sum := func(ts []Tensor) (n int64) {
+		for _, t := range ts {
+			n += t.Bytes
+		}
+		return n
+	}
+	var n int64
+	if first == 0 {
+		n += sum(s.layerTensors(0))
+	}
+	if k := min(last, s.Model.Layers) - max(first, 1) + 1; k > 0 {
+		n += k * sum(s.layerTensors(1))
+	}
+	for i := max(first, s.Model.Layers+1); i <= last; i++ {
+		n += sum(s.layerTensors(i))
+	}
+	return n
 }
 
 // RankBytes is what rank saves per checkpoint, split into weights and
 // optimizer state.
 func (s Sizing) RankBytes(rank int64) (model, optimizer int64) {
-	for _, f := range s.Files(rank) {
+	return filesBytes(s.Files(rank))
+}
+
+func filesBytes(fs []File) (model, optimizer int64) {
+	for _, f := range fs {
 		if isOptimizer(f.Name) {
 			optimizer += f.Bytes()
 		} else {
@@ -238,17 +275,82 @@ func isOptimizer(name string) bool {
 	return len(name) > len("_optim_states.pt") && name[len(name)-len("_optim_states.pt"):] == "_optim_states.pt"
 }
 
-// Totals is what ranks 0..ranks-1 save per checkpoint, summed rank by
-// rank: a few small allocations per rank, so even 1,024 ranks plan in
-// well under a millisecond.
+// Group is ranks that save the same files' sizes: the ranks of one
+// pipeline stage in the first data-parallel replica, or in the others.
+// Their tensor-parallel shards and their replicas differ only in names.
+type Group struct {
+	// Rank is the group's first rank, whose files stand for all.
+	Rank  int64
+	Ranks int64
+	// Model and Optimizer are one rank's bytes, Files its file count.
+	Model, Optimizer, Files int64
+}
+
+// Groups splits ranks 0..ranks-1 into groups that save the same, at most
+// two per pipeline stage, so what a run saves is summed per group and not
+// per rank: the cost is the pipeline's stages and the layers, whatever the
+// number of ranks.
+func (s Sizing) Groups(ranks int64) []Group {
+	tp, pp := s.Par.Tensor, s.Par.Pipeline
+	replica := tp * pp
+	full, rem := ranks/replica, ranks%replica
+	var out []Group
+	for p := range pp {
+		// The partial replica (number full) holds the ranks below rem.
+		part := min(max(rem-tp*p, 0), tp)
+		first, others := part, int64(0)
+		if full > 0 {
+			first, others = tp, tp*(full-1)+part
+		}
+		for dp, n := range []int64{first, others} {
+			if n == 0 {
+				continue
+			}
+			r := int64(dp)*replica + p*tp
+			m, o, f := s.rankSizes(r)
+			out = append(out, Group{Rank: r, Ranks: n, Model: m, Optimizer: o, Files: f})
+		}
+	}
+	return out
+}
+
+// rankSizes is what Files(rank) gives, in sizes only: the bytes of its
+// weights and optimizer state, and its number of files, without a name
+// or a file per layer.
+func (s Sizing) rankSizes(rank int64) (model, optimizer, files int64) {
+	_, pp, dp, _ := s.coords(rank)
+	if s.Par.Zero == 0 && dp > 0 {
+		return 0, 0, 0
+	}
+	for _, t := range s.optimizerTensors() {
+		optimizer += t.Bytes
+	}
+	first, last := s.layerRange(pp)
+	weights := s.layersBytes(first, last)
+	switch {
+	case s.Par.Zero == 1 || s.Par.Zero == 2:
+		if dp == 0 && s.Par.Pipeline > 1 {
+			return weights, optimizer, last - first + 2
+		} else if dp == 0 {
+			return weights, optimizer, 2
+		}
+		return 0, optimizer, 1
+	}
+	return weights, optimizer, 2
+}
+
+// Totals is what ranks 0..ranks-1 save per checkpoint.
 func (s Sizing) Totals(ranks int64) (model, optimizer int64) {
-	for r := range ranks {
-		m, o := s.RankBytes(r)
-		model += m
-		optimizer += o
+	for _, g := range s.Groups(ranks) {
+		model += g.Ranks * g.Model
+		optimizer += g.Ranks * g.Optimizer
 	}
 	return model, optimizer
 }
+
+// MaxRanks bounds tensor × pipeline × data: about ten times the largest
+// training runs, and what one process can emulate as goroutines.
+const MaxRanks = 1 << 20
 
 // Check reports what makes the sizing impossible, naming the field.
 func (s Sizing) Check() (field string, err error) {
@@ -264,6 +366,9 @@ func (s Sizing) Check() (field string, err error) {
 		return "model.kv_heads", fmt.Errorf("%d KV heads are more than the %d attention heads", m.KVHeads, m.Heads)
 	case p.Pipeline > m.Layers:
 		return "parallelism.pipeline", fmt.Errorf("%d pipeline stages for %d layers: a stage would hold no layer", p.Pipeline, m.Layers)
+	case p.Tensor*p.Pipeline > MaxRanks || p.Ranks() > MaxRanks:
+		return "parallelism.data", fmt.Errorf("tensor %d × pipeline %d × data %d is more than %d ranks, about ten times the largest training runs: lower one of them",
+			p.Tensor, p.Pipeline, p.Data, MaxRanks)
 	case p.Zero == 3 && p.Pipeline > 1:
 		return "parallelism.zero", fmt.Errorf("ZeRO-3 shards the weights over the data-parallel replicas and does not combine with pipeline parallelism (pipeline is %d)", p.Pipeline)
 	}

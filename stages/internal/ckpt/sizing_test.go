@@ -144,3 +144,61 @@ func TestCheckNamesTheField(t *testing.T) {
 		}
 	}
 }
+
+// Groups sum what every rank saves, for every parallelism and any number
+// of the full run's ranks, as the ranks one by one do.
+func TestGroupsSumTheRanks(t *testing.T) {
+	m := Model{"small", 10, 64, 224, 8, 2, 1000, "fp16", "fp32"}
+	for _, p := range []Parallelism{
+		{1, 1, 1, 0}, {2, 1, 3, 0}, {2, 3, 2, 1}, {1, 4, 3, 2}, {4, 1, 4, 3}, {2, 5, 1, 1}, {3, 2, 2, 0},
+	} {
+		s := Sizing{m, p}
+		if _, err := s.Check(); err != nil {
+			t.Fatal(err)
+		}
+		for ranks := int64(1); ranks <= p.Ranks(); ranks++ {
+			var wm, wo, wf, cover int64
+			for r := range ranks {
+				fs := s.Files(r)
+				mo, op := filesBytes(fs)
+				wm, wo, wf = wm+mo, wo+op, wf+int64(len(fs))
+			}
+			var gm, gf int64
+			for _, g := range s.Groups(ranks) {
+				gm += g.Ranks * (g.Model + g.Optimizer)
+				gf += g.Ranks * g.Files
+				cover += g.Ranks
+				if gg, _ := s.RankBytes(g.Rank); gg != g.Model {
+					t.Errorf("%+v: group of rank %d: %d bytes of weights, the rank saves %d", p, g.Rank, g.Model, gg)
+				}
+			}
+			if gm != wm+wo || gf != wf || cover != ranks {
+				t.Errorf("%+v, %d ranks: groups cover %d ranks with %d bytes in %d files; the ranks save %d bytes in %d files",
+					p, ranks, cover, gm, gf, wm+wo, wf)
+			}
+		}
+	}
+}
+
+// A file of many layers holds each tensor's run over the layers: the
+// bytes of the layers one by one, whatever the count.
+func TestLayersRun(t *testing.T) {
+	s := Sizing{Model{"m", 126, 16384, 53248, 128, 8, 128256, "fp16", "fp32"}, Parallelism{8, 1, 2, 3}}
+	for _, r := range [][2]int64{{0, 128}, {0, 5}, {3, 9}, {120, 128}, {127, 128}, {126, 126}} {
+		var want int64
+		for i := r[0]; i <= r[1]; i++ {
+			for _, t := range s.layerTensors(i) {
+				want += t.Bytes
+			}
+		}
+		if got := (File{Tensors: s.layers(r[0], r[1])}).Bytes(); got != want {
+			t.Errorf("layers %d..%d: %d bytes, want %d", r[0], r[1], got, want)
+		}
+		if got := s.layersBytes(r[0], r[1]); got != want {
+			t.Errorf("layersBytes(%d, %d) = %d, want %d", r[0], r[1], got, want)
+		}
+		if n := len(s.layers(r[0], r[1])); n > 9 {
+			t.Errorf("layers %d..%d: %d tensors, want at most 9", r[0], r[1], n)
+		}
+	}
+}
