@@ -49,6 +49,7 @@ func (p *Plan) Work() stages.Work {
 		t.WriteBytes += w.WriteBytes
 		t.Files += w.Files
 		t.Ops += w.Ops
+		t.Expected = t.Expected || w.Expected
 	}
 	return t
 }

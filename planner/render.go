@@ -10,6 +10,7 @@ import (
 	"text/tabwriter"
 
 	"mlps.dev/mlps/stages"
+	"mlps.dev/mlps/stages/dataset"
 	"mlps.dev/mlps/stages/measure"
 )
 
@@ -32,17 +33,31 @@ func (p *Plan) WriteText(out io.Writer) error {
 		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\n", n.ID, n.Kind, after, workText(n.Task.Work()))
 		fmt.Fprintf(tw, "  \t\t\t%s\n", n.Task.Describe())
 	}
-	fmt.Fprintf(tw, "total\t\t\t%s\n", workText(p.Work()))
-	return tw.Flush()
+	total := p.Work()
+	fmt.Fprintf(tw, "total\t\t\t%s\n", workText(total))
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	if total.Expected {
+		_, err := fmt.Fprintf(out, "≈ marks an expected size: files of drawn sizes (record_bytes_stdev) beyond %d, re-read files at the mean size, or parquet values without page headers\n", dataset.ExactFiles)
+		return err
+	}
+	return nil
 }
 
 func workText(w stages.Work) string {
 	var parts []string
+	// An expectation over the record size distribution says so: it is
+	// not the sum of the files' sizes.
+	about := ""
+	if w.Expected {
+		about = "≈"
+	}
 	if w.WriteBytes > 0 {
-		parts = append(parts, "write "+measure.IEC(w.WriteBytes))
+		parts = append(parts, "write "+about+measure.IEC(w.WriteBytes))
 	}
 	if w.ReadBytes > 0 {
-		parts = append(parts, "read "+measure.IEC(w.ReadBytes))
+		parts = append(parts, "read "+about+measure.IEC(w.ReadBytes))
 	}
 	parts = append(parts, fmt.Sprintf("%d files, %d ops", w.Files, w.Ops))
 	return strings.Join(parts, ", ")

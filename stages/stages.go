@@ -126,6 +126,10 @@ type Work struct {
 	Files int64 `json:"files"`
 	// Ops counts backend operations.
 	Ops int64 `json:"ops"`
+	// Expected is set when the byte counts are expectations over a record
+	// size distribution rather than exact sums: summing every file's own
+	// size would cost time in proportion to the number of files.
+	Expected bool `json:"expected,omitempty"`
 }
 
 // Bytes is all planned payload bytes, read and written.

@@ -370,6 +370,10 @@ func (l *Layout) SumRecordExtents(first, n int64) int64 {
 	})
 }
 
+// ExactSizes says whether SumSizes and the sums like it are exact for
+// this dataset, or expectations (see SumSizes).
+func (l *Layout) ExactSizes() bool { return l.RecordBytesStdev == 0 || l.Files <= ExactFiles }
+
 // ExactFiles is the most files whose sizes a sum over a dataset with a
 // record size stdev visits one by one.
 const ExactFiles = 1 << 12

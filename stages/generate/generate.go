@@ -60,7 +60,7 @@ func (t *task) Writes() []string { return []string{t.spec.Dataset} }
 
 func (t *task) Work() stages.Work {
 	l := t.layout
-	w := stages.Work{WriteBytes: l.TotalBytes(), Files: l.Files, Ops: l.Files}
+	w := stages.Work{WriteBytes: l.TotalBytes(), Files: l.Files, Ops: l.Files, Expected: !l.ExactSizes()}
 	if _, ok := l.IndexName(0); ok {
 		w.Files *= 2
 		w.Ops *= 2

@@ -221,6 +221,7 @@ func (t *task) Work() stages.Work {
 		w.Files += n * e.Files
 		w.ReadBytes += n * e.ReadBytes
 		w.Ops += n * e.Ops
+		w.Expected = w.Expected || e.Expected
 	}
 	if n := t.checkpoints(); n > 0 {
 		w.WriteBytes += n * t.spec.Checkpoint.ModelBytes

@@ -19,8 +19,10 @@ import (
 // the batches make against the files (at most samples_per_file batches).
 // Sizes that differ by file are summed by dataset.Layout's rule.
 func (t *task) work(ph *phase) stages.Work {
-	var w stages.Work
 	l := ph.layout
+	// Sizes summed over many files of drawn sizes are expectations, and
+	// so are the bytes of row groups (their values, not page headers).
+	w := stages.Work{Expected: !l.ExactSizes() || l.Access() == dataset.RowGroups}
 	spf := l.SamplesPerFile
 	threads := int64(t.spec.ReadThreads)
 	n := ph.steps * ph.batch // samples each rank reads
@@ -58,6 +60,7 @@ func (t *task) work(ph *phase) stages.Work {
 			bytes := l.SumSizes(f0, files)
 			if again := reads - files; again > 0 {
 				bytes += again * (bytes / files)
+				w.Expected = w.Expected || l.RecordBytesStdev > 0
 			}
 			w.ReadBytes += bytes
 		}

@@ -172,7 +172,7 @@ func (t *task) bytes() int64 {
 func (t *task) Work() stages.Work {
 	n := t.bytes()
 	f := t.files()
-	return stages.Work{ReadBytes: n, WriteBytes: n, Files: f, Ops: 2 * f}
+	return stages.Work{ReadBytes: n, WriteBytes: n, Files: f, Ops: 2 * f, Expected: !t.src.ExactSizes()}
 }
 
 func (t *task) workers() int64 { return min(int64(t.spec.Workers), t.src.Files) }
