@@ -257,8 +257,12 @@ func (l *loader) override(i int, s string) (cue.Value, error) {
 		return cue.Value{}, Errors{{Path: "--set", Msg: fmt.Sprintf("%q: want field.path=value, such as datasets.train.files=128", s)}}
 	}
 	var labels []ast.Label
+	// Spaces around a field name are a quoting slip (--set "seed = 5"):
+	// no field name holds one.
 	path := strings.Split(key, ".")
-	for _, part := range path {
+	for i, part := range path {
+		part = strings.TrimSpace(part)
+		path[i] = part
 		if part == "" {
 			return cue.Value{}, Errors{{Path: "--set", Msg: fmt.Sprintf("%q: empty element in field path %q", s, key)}}
 		}
