@@ -139,6 +139,16 @@ func (l *loader) checkSet(set *setArg, leaf ast.Expr) *Error {
 		Msg: fmt.Sprintf("%s is %s; want %s", strconv.Quote(val), kindName(got), kindName(want))}
 }
 
+// kindOf is the kind CUE names in a message ("list", "int").
+func kindOf(name string) cue.Kind {
+	for _, k := range []cue.Kind{cue.IntKind, cue.FloatKind, cue.NumberKind, cue.StringKind, cue.BoolKind, cue.ListKind, cue.StructKind, cue.NullKind, cue.BytesKind} {
+		if k.String() == name {
+			return k
+		}
+	}
+	return cue.BottomKind
+}
+
 func kindName(k cue.Kind) string {
 	switch k {
 	case cue.IntKind:
@@ -155,6 +165,8 @@ func kindName(k cue.Kind) string {
 		return "a struct"
 	case cue.NullKind:
 		return "null"
+	case cue.BytesKind:
+		return "bytes"
 	}
 	return k.String()
 }
@@ -278,6 +290,14 @@ func (l *loader) refine(es Errors) Errors {
 				e.Pos = l.nearestUserPos(e.Path)
 			} else if !e.Pos.IsValid() {
 				e.Pos = l.nearestUserPos(e.Path)
+			}
+		}
+		if e.Path == "#Workload" {
+			// The file's top level is not a mapping.
+			e.Path = ""
+			if _, kind, ok := strings.Cut(e.Msg, "(mismatched types struct and "); ok {
+				e.Msg = fmt.Sprintf("a workload is a mapping of name, targets, datasets and stages, not %s", kindName(kindOf(strings.TrimSuffix(kind, ")"))))
+				e.Also = nil
 			}
 		}
 		if e.Msg == "field not allowed" {
