@@ -11,6 +11,8 @@ import (
 
 	"cuelang.org/go/cue/errors"
 	"cuelang.org/go/cue/token"
+
+	"mlps.dev/mlps/backends/secret"
 )
 
 // Error is one problem with the user's input: where it is, which field, and
@@ -113,10 +115,6 @@ func displayName(name string) string {
 // position names already.
 var forFile = regexp.MustCompile(` for file "[^"]*"`)
 
-// userinfo finds credentials written into a URI, which CUE would echo
-// when it rejects the value.
-var userinfo = regexp.MustCompile(`://[^/@\s"]*@`)
-
 // fromCUE turns CUE's evaluation errors into Errors, one per problem, with
 // the user's own position first. CUE reports a bad value under a defaulted
 // field twice (once against the default, once against the constraint); the
@@ -135,7 +133,8 @@ func fromCUE(err error, isUser func(token.Pos) bool) Errors {
 			// says what is wrong is beside the message.
 			msg = forFile.ReplaceAllString(full, "")
 		}
-		msg = userinfo.ReplaceAllString(msg, "://REDACTED@")
+		// CUE echoes a rejected value, which may hold a credential.
+		msg = secret.Redact(msg)
 		if strings.Contains(msg, "errors in empty disjunction") {
 			continue // a header; the errors it counts follow on their own
 		}
@@ -178,7 +177,7 @@ func fromCUE(err error, isUser func(token.Pos) bool) Errors {
 	if len(keep) == 0 && err != nil {
 		// Nothing CUE said survived: say what it said rather than nothing.
 		msg := strings.TrimPrefix(err.Error(), "#Workload.")
-		keep = Errors{{Msg: userinfo.ReplaceAllString(msg, "://REDACTED@")}}
+		keep = Errors{{Msg: secret.Redact(msg)}}
 	}
 	out = mergeAlternatives(dedupe(keep))
 	sort.SliceStable(out, func(i, j int) bool { return out[i].Path < out[j].Path })

@@ -11,6 +11,8 @@ import (
 	"cuelang.org/go/cue/ast"
 	"cuelang.org/go/cue/errors"
 	"cuelang.org/go/cue/token"
+
+	"mlps.dev/mlps/backends/secret"
 )
 
 // posIn is line:col of a file whose text is data. Errors that CUE did not
@@ -65,7 +67,7 @@ func yamlError(l *loader, abs string, data []byte, err error) Errors {
 	if msg == "" {
 		msg = "not valid YAML"
 	}
-	return Errors{{Pos: posIn(abs, data, line, col), Msg: "YAML: " + msg}}
+	return Errors{{Pos: posIn(abs, data, line, col), Msg: "YAML: " + secret.Redact(msg)}}
 }
 
 // isEmpty reports whether a workload file holds no fields at all: an empty
@@ -136,7 +138,7 @@ func (l *loader) checkSet(set *setArg, leaf ast.Expr) *Error {
 	}
 	_, val, _ := strings.Cut(set.arg, "=")
 	return &Error{Pos: set.pos, Path: strings.Join(set.path, "."),
-		Msg: fmt.Sprintf("%s is %s; want %s", strconv.Quote(val), kindName(got), kindName(want))}
+		Msg: fmt.Sprintf("%s is %s; want %s", strconv.Quote(secret.Redact(val)), kindName(got), kindName(want))}
 }
 
 // kindOf is the kind CUE names in a message ("list", "int").

@@ -17,7 +17,6 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"os"
 	"sync/atomic"
 	"time"
 
@@ -89,34 +88,34 @@ func HTTPClient(c *backends.Config) (*http.Client, error) {
 	if c.CAFile != "" || c.InsecureSkipVerify {
 		cfg := &tls.Config{MinVersion: tls.VersionTLS12}
 		if c.CAFile != "" {
-			pem, err := os.ReadFile(c.CAFile)
+			pem, err := backends.ReadCAFile(c.CAFile)
 			if err != nil {
-				return nil, fmt.Errorf("ca_file: %w", err)
+				return nil, fmt.Errorf("ca_file %w", err)
 			}
 			pool, err := x509.SystemCertPool()
 			if err != nil {
 				pool = x509.NewCertPool()
 			}
-			if !pool.AppendCertsFromPEM(pem) {
-				return nil, fmt.Errorf("ca_file %s holds no PEM certificate", c.CAFile)
-			}
+			pool.AppendCertsFromPEM(pem)
 			cfg.RootCAs = pool
 		}
 		cfg.InsecureSkipVerify = c.InsecureSkipVerify
 		tr.TLSClientConfig = cfg
 	}
-	return &http.Client{Transport: &countingTransport{base: tr}}, nil
+	return &http.Client{Transport: &countingTransport{base: tr, caFile: c.CAFile}}, nil
 }
 
 // countingTransport counts each attempt of a request, and those that
 // failed transiently, into the Stats of the request's context.
 type countingTransport struct {
-	base http.RoundTripper
+	base   http.RoundTripper
+	caFile string // named in the error of a certificate that does not verify
 }
 
 func (t *countingTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	st := backends.StatsOf(req.Context())
 	resp, err := t.base.RoundTrip(req)
+	err = untrusted(req, err, t.caFile)
 	if st != nil {
 		st.Requests.Add(1)
 		if transientResponse(req, resp, err) {
@@ -128,7 +127,9 @@ func (t *countingTransport) RoundTrip(req *http.Request) (*http.Response, error)
 
 func transientResponse(req *http.Request, resp *http.Response, err error) bool {
 	if err != nil {
-		return req.Context().Err() == nil // a canceled request is not a failure
+		// Neither a canceled request nor a certificate that no retry will
+		// make trusted is a transient failure.
+		return req.Context().Err() == nil && !Incurable(err)
 	}
 	return KindOfStatus(resp.StatusCode) == backends.Transient
 }
@@ -193,6 +194,12 @@ func (e *Endpoints) Pick(ctx context.Context) (i int, done func()) {
 
 // Unreachable explains a connection failure at open time.
 func Unreachable(endpoint string, err error) error {
+	// The server was reached, and its certificate refused: say that alone,
+	// without the SDK's layers around it.
+	var ue *UntrustedError
+	if errors.As(err, &ue) {
+		return ue
+	}
 	return fmt.Errorf("cannot reach endpoint %s: %v; check the endpoint's address and port and that the server is running", endpoint, err)
 }
 
