@@ -20,6 +20,10 @@ bench:
     command -v fio >/dev/null || apt-get install -y fio || sudo apt-get install -y fio
     go test -run '^$' -bench . -benchmem ./...
 
+# every fuzz target for a while each (60s; CI runs `.ci/fuzz 10s`)
+fuzz time="60s":
+    .ci/fuzz {{time}}
+
 # formatting and vet, as CI checks them
 lint:
     test -z "$(gofmt -l $(git ls-files '*.go'))"

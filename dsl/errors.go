@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strings"
 
@@ -35,6 +36,12 @@ func Errorf(pos token.Pos, path, format string, args ...any) *Error {
 }
 
 func (e *Error) Error() string {
+	msg := e.Msg
+	if strings.TrimSpace(msg) == "" {
+		// Every constructor gives a message; this guards the invariant
+		// that an input error never prints a blank line.
+		msg = "invalid input"
+	}
 	var b strings.Builder
 	if e.Pos.IsValid() {
 		b.WriteString(posString(e.Pos))
@@ -44,7 +51,7 @@ func (e *Error) Error() string {
 		b.WriteString(e.Path)
 		b.WriteString(": ")
 	}
-	b.WriteString(e.Msg)
+	b.WriteString(msg)
 	for _, p := range e.Also {
 		b.WriteString("\n\t")
 		b.WriteString(posString(p))
@@ -52,13 +59,23 @@ func (e *Error) Error() string {
 	return b.String()
 }
 
-// Errors is a list of input errors, printed one after another.
+// Errors is a list of input errors, printed one after another. An error
+// found once for each stage that uses a dataset reads the same each time,
+// so it is printed once.
 type Errors []*Error
 
 func (es Errors) Error() string {
-	lines := make([]string, len(es))
-	for i, e := range es {
-		lines[i] = e.Error()
+	if len(es) == 0 {
+		return "invalid input"
+	}
+	var lines []string
+	seen := map[string]bool{}
+	for _, e := range es {
+		s := e.Error()
+		if !seen[s] {
+			seen[s] = true
+			lines = append(lines, s)
+		}
 	}
 	return strings.Join(lines, "\n")
 }
@@ -94,6 +111,10 @@ func displayName(name string) string {
 	return name
 }
 
+// forFile is the file name the JSON decoder puts in its message, which the
+// position names already.
+var forFile = regexp.MustCompile(` for file "[^"]*"`)
+
 // fromCUE turns CUE's evaluation errors into Errors, one per problem, with
 // the user's own position first. CUE reports a bad value under a defaulted
 // field twice (once against the default, once against the constraint); the
@@ -104,8 +125,16 @@ func fromCUE(err error, isUser func(token.Pos) bool) Errors {
 	byPath := map[string][]*Error{}
 	for _, ce := range errors.Errors(err) {
 		format, args := ce.Msg()
+		msg := fmt.Sprintf(format, args...)
+		if full := ce.Error(); strings.TrimSpace(msg) == "" || strings.HasPrefix(full, msg+": ") {
+			// errors.Errors promotes an error from outside CUE (the YAML
+			// decoder's) with an empty message, and the JSON decoder
+			// wraps its cause ("invalid character ..."): the text that
+			// says what is wrong is beside the message.
+			msg = forFile.ReplaceAllString(full, "")
+		}
 		// CUE echoes a rejected value, which may hold a credential.
-		msg := secret.Redact(fmt.Sprintf(format, args...))
+		msg = secret.Redact(msg)
 		if strings.Contains(msg, "errors in empty disjunction") {
 			continue // a header; the errors it counts follow on their own
 		}
@@ -126,15 +155,29 @@ func fromCUE(err error, isUser func(token.Pos) bool) Errors {
 		byPath[path] = append(byPath[path], e)
 		out = append(out, e)
 	}
-	keep := out[:0]
+	var specific Errors
 	for _, e := range out {
 		if strings.HasPrefix(e.Msg, "conflicting values") && hasSpecific(byPath[e.Path]) {
 			continue
 		}
-		if !isUser(e.Pos) && len(out) > 1 {
-			continue // a consequence of an error in the user's files
+		specific = append(specific, e)
+	}
+	// Errors outside the user's files are consequences of one inside
+	// them, when there is one; when there is none they are all there is.
+	anyUser := false
+	for _, e := range specific {
+		anyUser = anyUser || isUser(e.Pos)
+	}
+	var keep Errors
+	for _, e := range specific {
+		if !anyUser || isUser(e.Pos) {
+			keep = append(keep, e)
 		}
-		keep = append(keep, e)
+	}
+	if len(keep) == 0 && err != nil {
+		// Nothing CUE said survived: say what it said rather than nothing.
+		msg := strings.TrimPrefix(err.Error(), "#Workload.")
+		keep = Errors{{Msg: secret.Redact(msg)}}
 	}
 	out = mergeAlternatives(dedupe(keep))
 	sort.SliceStable(out, func(i, j int) bool { return out[i].Path < out[j].Path })

@@ -54,7 +54,7 @@ func Load(path string, sets []string) (*Workload, error) {
 		return nil, Errors{{Msg: fmt.Sprintf("cannot read workload: %v", err)}}
 	}
 	ctx := cuecontext.New()
-	l := &loader{ctx: ctx, user: map[string]bool{}}
+	l := &loader{ctx: ctx, user: map[string]bool{}, main: abs}
 
 	var user cue.Value
 	switch ext := strings.ToLower(filepath.Ext(abs)); {
@@ -71,18 +71,23 @@ func Load(path string, sets []string) (*Workload, error) {
 	if user.Err() != nil {
 		return nil, l.errors(user.Err())
 	}
+	if l.schema.Err() != nil {
+		return nil, fmt.Errorf("mlps: embedded schema does not build: %w", l.schema.Err())
+	}
+	if isEmpty(user) {
+		return nil, Errors{{Pos: l.filePos(1, 1), Msg: "the workload is empty: it needs name, targets, datasets and stages (workloads/demo.cue is one)"}}
+	}
+	l.def = l.schema.LookupPath(cue.ParsePath("#Workload"))
+	l.cur = user
 	for i, s := range sets {
 		v, err := l.override(i, s)
 		if err != nil {
 			return nil, err
 		}
 		user = user.Unify(v)
+		l.cur = user
 	}
-	if l.schema.Err() != nil {
-		return nil, fmt.Errorf("mlps: embedded schema does not build: %w", l.schema.Err())
-	}
-	def := l.schema.LookupPath(cue.ParsePath("#Workload"))
-	w := def.Unify(user)
+	w := l.def.Unify(user)
 	if err := w.Validate(); err != nil {
 		return nil, l.errors(err)
 	}
@@ -90,19 +95,61 @@ func Load(path string, sets []string) (*Workload, error) {
 	if err := w.Validate(cue.Concrete(true), cue.Final()); err != nil {
 		return nil, l.errors(err)
 	}
-	return decode(w)
+	wl, err := decode(w)
+	if err != nil {
+		return nil, err
+	}
+	wl.file = l.filePos(1, 1)
+	return wl, nil
 }
 
 type loader struct {
 	ctx    *cue.Context
 	schema cue.Value
 	// user holds the file names that are the user's own (the loaded files
-	// and the overrides), so their positions are printed first.
-	user map[string]bool
+	// and the overrides), so their positions are printed first; userDir is
+	// the directory loaded, whose files are the user's too.
+	user    map[string]bool
+	userDir string
+	// main is the file or directory the user named, where an error that
+	// has no place of its own (a missing field) points.
+	main string
+	// def is #Workload and cur the user's value with the --set flags
+	// applied so far: what an override is checked against.
+	def, cur cue.Value
+	sets     []setArg
+}
+
+// setArg is one --set flag as far as errors need it.
+type setArg struct {
+	pos  token.Pos
+	arg  string
+	path []string
+	// created is the entry of a named collection the flag brought into
+	// being (datasets.nosuch), if the workload did not have it; noun and
+	// had say what it is and what the workload has instead.
+	created []string
+	noun    string
+	had     []string
+}
+
+func (l *loader) isUser(p token.Pos) bool {
+	if !p.IsValid() {
+		return false
+	}
+	name := p.Filename()
+	return l.user[name] || (l.userDir != "" && filepath.Dir(name) == l.userDir)
 }
 
 func (l *loader) errors(err error) Errors {
-	return fromCUE(err, func(p token.Pos) bool { return p.IsValid() && l.user[p.Filename()] })
+	return l.refine(fromCUE(err, l.isUser))
+}
+
+// filePos is line:col in the file the user named (1:1 for a directory),
+// for errors about the file as a whole.
+func (l *loader) filePos(line, col int) token.Pos {
+	data, _ := os.ReadFile(l.main)
+	return posIn(l.main, data, line, col)
 }
 
 // loadCUE loads a .cue file or a directory through cue/load. Its module
@@ -134,6 +181,13 @@ func (l *loader) loadCUE(abs string, isDir bool) (cue.Value, error) {
 	arg := "."
 	if !isDir {
 		arg = abs
+	}
+	// Parse errors come back before the instance lists its files: the
+	// user's are known from what was asked for.
+	if isDir {
+		l.userDir = abs
+	} else {
+		l.user[abs] = true
 	}
 	insts := append(load.Instances([]string{arg}, cfg), load.Instances([]string{schema.ImportPath}, cfg)...)
 	for _, inst := range insts {
@@ -173,7 +227,7 @@ func (l *loader) loadData(abs, ext string) (cue.Value, error) {
 	} else {
 		f, err := cueyaml.Extract(abs, data)
 		if err != nil {
-			return cue.Value{}, l.errors(err)
+			return cue.Value{}, yamlError(l, abs, data, err)
 		}
 		v = l.ctx.BuildFile(f)
 	}
@@ -204,7 +258,12 @@ func (l *loader) override(i int, s string) (cue.Value, error) {
 		return cue.Value{}, Errors{{Path: "--set", Msg: fmt.Sprintf("%q: want field.path=value, such as datasets.train.files=128", s)}}
 	}
 	var labels []ast.Label
-	for _, part := range strings.Split(key, ".") {
+	// Spaces around a field name are a quoting slip (--set "seed = 5"):
+	// no field name holds one.
+	path := strings.Split(key, ".")
+	for i, part := range path {
+		part = strings.TrimSpace(part)
+		path[i] = part
 		if part == "" {
 			return cue.Value{}, Errors{{Path: "--set", Msg: fmt.Sprintf("%q: empty element in field path %q", s, key)}}
 		}
@@ -215,10 +274,16 @@ func (l *loader) override(i int, s string) (cue.Value, error) {
 		// A bare word such as file:///data is meant as a string.
 		expr = ast.NewString(val)
 	}
+	leaf := expr
 	for j := len(labels) - 1; j >= 0; j-- {
 		expr = &ast.StructLit{Elts: []ast.Decl{&ast.Field{Label: labels[j], Value: expr}}}
 	}
 	l.user[name] = true
+	set := setArg{pos: posIn(name, []byte(s), 1, 1), path: path, arg: s}
+	if err := l.checkSet(&set, leaf); err != nil {
+		return cue.Value{}, Errors{err}
+	}
+	l.sets = append(l.sets, set)
 	v := l.ctx.BuildExpr(expr, cue.Filename(name))
 	if v.Err() != nil {
 		return cue.Value{}, l.errors(v.Err())

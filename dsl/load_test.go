@@ -84,6 +84,19 @@ func TestSetOverrides(t *testing.T) {
 		{sets: []string{"datasets.train.filez=1"}, wantErr: "datasets.train.filez: field not allowed"},
 		{sets: []string{"files"}, wantErr: "want field.path=value"},
 		{sets: []string{"datasets..files=1"}, wantErr: "empty element"},
+		{sets: []string{"stages.train.epochs = 3"}, check: func(w *Workload) bool {
+			var spec struct{ Epochs int }
+			return json.Unmarshal(w.Stages["train"].raw, &spec) == nil && spec.Epochs == 3
+		}},
+		// Several flags may build a new entry; one that lacks what the
+		// entry needs says the entry does not exist.
+		{sets: []string{"targets.fast.uri=mem://", "datasets.train.target=fast"}, check: func(w *Workload) bool { return w.Datasets["train"].Target == "fast" }},
+		{sets: []string{"datasets.nosuch.files=5"}, wantErr: `--set[1] datasets.nosuch.files=5:1:1: datasets.nosuch: the workload has no dataset "nosuch" (datasets: train)`},
+		{sets: []string{"stages.trian.epochs=5"}, wantErr: `stages.trian: the workload has no stage "trian" (stages: datagen, train); did you mean train?`},
+		{sets: []string{"seed.x=1"}, wantErr: "seed.x: seed is an integer and has no fields; set it with --set seed=VALUE"},
+		{sets: []string{"seed=="}, wantErr: `seed: "=" is a string; want an integer`},
+		{sets: []string{"stages.train.epoch=3"}, wantErr: "stages.train.epoch: field not allowed; did you mean epochs?"},
+		{sets: []string{"targets.scratch.uri=/mnt/nvme"}, wantErr: `targets.scratch.uri: invalid value "/mnt/nvme": a URI needs a scheme, such as file:///mnt/nvme`},
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.sets, " "), func(t *testing.T) {

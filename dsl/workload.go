@@ -29,6 +29,9 @@ type Workload struct {
 	Stages      map[string]Stage   `json:"stages"`
 
 	value cue.Value
+	// file is the start of the user's file, where an error about a field
+	// that is nowhere in the user's text points.
+	file token.Pos
 }
 
 // Target mirrors schema.#Target. Its Go definition is the backends'
@@ -134,7 +137,24 @@ func (w *Workload) StageIDs() []string {
 
 // Pos returns where the value at path (field names, and ints for list
 // indexes) was written, for error messages.
+//
+// A field the user did not write (one the schema defaults) is placed at
+// the nearest enclosing field the user did write, or else at the start of
+// the user's file: an error always points into the user's text, never only
+// into the embedded schema.
 func (w *Workload) Pos(path ...any) token.Pos {
+	for n := len(path); n >= 0; n-- {
+		if p := w.pos(path[:n]...); p.IsValid() && !inSchema(p) {
+			return p
+		}
+	}
+	if w.file.IsValid() {
+		return w.file
+	}
+	return w.pos(path...)
+}
+
+func (w *Workload) pos(path ...any) token.Pos {
 	sels := make([]cue.Selector, len(path))
 	for i, p := range path {
 		switch p := p.(type) {

@@ -115,7 +115,15 @@ func (c *converter) pick(sec *node, key, alias string) *node {
 	return n
 }
 
-func (c *converter) value(n *node) cue.Value { return c.ctx.BuildExpr(n.value) }
+// value is n's value for the readers below to check its kind. A mapping
+// has no value of its own; it reads as an empty struct, which every
+// reader rejects as "a mapping".
+func (c *converter) value(n *node) cue.Value {
+	if n.isMap || n.value == nil {
+		return c.ctx.BuildExpr(ast.NewStruct())
+	}
+	return c.ctx.BuildExpr(n.value)
+}
 
 // number reads n as a float.
 func (c *converter) number(n *node, lo, hi float64) (float64, bool) {
