@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 
@@ -204,6 +205,9 @@ func writeFiles(dir string, files []file) error {
 	return nil
 }
 
+// stageID is what the schema allows as a stage name (#Name).
+var stageID = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_-]*$`)
+
 func stageFile(id string) string { return filepath.Join("stages", id+".json") }
 
 // Load reads a finished results directory back into the report it was
@@ -230,6 +234,11 @@ func Load(dir string) (*Report, error) {
 		rep.Err = errors.New(sum.Error)
 	}
 	for _, s := range plan.Stages {
+		// A stage id is a workload field name; anything else (a path
+		// such as ../../x) would read outside the directory.
+		if !stageID.MatchString(s.ID) {
+			return nil, fmt.Errorf("results: %s: stage id %q is not a stage name", filepath.Join(dir, "plan.json"), s.ID)
+		}
 		sr := &StageReport{}
 		if err := readJSON(filepath.Join(dir, stageFile(s.ID)), sr); err != nil {
 			return nil, err

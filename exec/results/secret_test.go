@@ -57,3 +57,14 @@ stages: gen: {kind: "generate", dataset: "d"}
 		t.Errorf("walked %d files; want the inputs, provenance, stage and summary", n)
 	}
 }
+
+// A plan.json whose stage id is a path does not make Load read outside
+// the results directory.
+func TestLoadRefusesPathStageID(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "summary.json"), []byte(`{"workload": "w"}`), 0o644)
+	os.WriteFile(filepath.Join(dir, "plan.json"), []byte(`{"stages": [{"id": "../../etc/x"}]}`), 0o644)
+	if _, err := results.Load(dir); err == nil || !strings.Contains(err.Error(), "is not a stage name") {
+		t.Errorf("Load = %v, want the stage id refused", err)
+	}
+}
