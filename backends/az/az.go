@@ -74,7 +74,10 @@ func init() {
 	})
 }
 
-func check(u *url.URL, _ *backends.Config) (string, error) {
+func check(u *url.URL, c *backends.Config) (string, error) {
+	if err := objstore.CheckOptions(c); err != nil {
+		return "", err
+	}
 	cont, prefix, err := parseURI(u)
 	if err != nil {
 		return "", err

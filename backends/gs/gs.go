@@ -30,6 +30,7 @@ import (
 	"net/url"
 	"os"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -51,8 +52,9 @@ func init() {
 		Name:   scheme,
 		Traits: backends.Traits{Shared: true},
 		// There is one GCS client, and its credentials come from
-		// GOOGLE_APPLICATION_CREDENTIALS: no key options.
-		Options: objstore.TargetOptions,
+		// GOOGLE_APPLICATION_CREDENTIALS (or, when asked, the metadata
+		// server): no key options.
+		Options: append(slices.Clone(objstore.TargetOptions), "metadata_credentials"),
 		Hints: map[string]string{
 			"access_key_env": "set GOOGLE_APPLICATION_CREDENTIALS to a service account key file",
 			"secret_key_env": "set GOOGLE_APPLICATION_CREDENTIALS to a service account key file",
@@ -92,8 +94,11 @@ type backend struct {
 
 var bucketRE = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{1,220}[a-z0-9]$`)
 
-func check(u *url.URL, _ *backends.Config) (string, error) {
+func check(u *url.URL, c *backends.Config) (string, error) {
 	const want = "want gs://bucket or gs://bucket/prefix"
+	if err := objstore.CheckOptions(c); err != nil {
+		return "", err
+	}
 	switch {
 	case u.User != nil:
 		return "", errors.New("gs URI must not carry a user or password (credentials come from GOOGLE_APPLICATION_CREDENTIALS); " + want)

@@ -42,7 +42,7 @@ func init() {
 		Name: "s3",
 		// The first client is the default.
 		Traits:  backends.Traits{Shared: true, Clients: Clients},
-		Options: append(slices.Clone(objstore.TargetOptions), "access_key_env", "secret_key_env"),
+		Options: append(slices.Clone(objstore.TargetOptions), "access_key_env", "secret_key_env", "metadata_credentials"),
 		Check:   check,
 		Open:    open,
 	})
@@ -95,6 +95,9 @@ var Clients = []string{"aws", "minio"}
 
 func check(u *url.URL, c *backends.Config) (string, error) {
 	const want = "want s3://bucket or s3://bucket/prefix"
+	if err := objstore.CheckOptions(c); err != nil {
+		return "", err
+	}
 	switch {
 	case u.User != nil:
 		return "", errors.New("s3 URI must not carry credentials; give them in AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or name variables with access_key_env and secret_key_env)")
