@@ -359,6 +359,8 @@ func (b *backend) checkErr(ctx context.Context, endpoint string, err error) erro
 	switch {
 	case ctx.Err() != nil:
 		return backends.Wrap(scheme, "check container", b.container, ctx.Err())
+	case objstore.PlainHTTP(err):
+		return fail(backends.Permanent, objstore.NotTLS(endpoint).Error())
 	case errors.As(err, &re):
 		code := respCode(re)
 		switch {

@@ -241,7 +241,7 @@ func (b *backend) checkOne(ctx context.Context, cl *storage.Client, endpoint str
 	// the same way for the rest of the timeout: say so now.
 	h := cl.Bucket(b.bucket).Retryer(storage.WithErrorFunc(func(err error) bool {
 		var op *net.OpError
-		if errors.As(err, &op) && op.Op == "dial" {
+		if errors.As(err, &op) && op.Op == "dial" || objstore.PlainHTTP(err) {
 			return false
 		}
 		return storage.ShouldRetry(err)
@@ -259,6 +259,8 @@ func (b *backend) checkOne(ctx context.Context, cl *storage.Client, endpoint str
 	switch {
 	case ctx.Err() != nil:
 		return fail(backends.Canceled, err)
+	case objstore.PlainHTTP(err):
+		return fail(backends.Permanent, objstore.NotTLS(ep))
 	case errors.Is(err, storage.ErrBucketNotExist):
 		return fail(backends.NotExist, fmt.Errorf("bucket %s does not exist at %s; create it first (gcloud storage buckets create gs://%s)", b.bucket, ep, b.bucket))
 	case errors.As(err, &ge) && ge.Code == http.StatusForbidden:

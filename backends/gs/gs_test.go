@@ -387,3 +387,14 @@ func put(t *testing.T, b backends.Backend, name string, data []byte) {
 		t.Fatal(err)
 	}
 }
+
+// An https:// endpoint that serves plain HTTP is named as such, not as a
+// timeout or an unreachable endpoint.
+func TestHTTPSToPlainHTTP(t *testing.T) {
+	s := fakeGCS(t)
+	endpoint := "https://" + strings.TrimPrefix(s.Endpoint, "http://")
+	_, err := backends.OpenConfig(t.Context(), backends.Config{URI: "gs://" + bucket(t, s), Endpoints: []string{endpoint}})
+	if err == nil || !strings.Contains(err.Error(), "endpoint "+endpoint+" answers in plain HTTP, not HTTPS") {
+		t.Fatalf("error %v; want it to say the endpoint answers in plain HTTP", err)
+	}
+}

@@ -18,6 +18,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -225,4 +226,22 @@ func Dial(ctx context.Context, endpoint string) error {
 		return Unreachable(endpoint, err)
 	}
 	return c.Close()
+}
+
+// PlainHTTP reports whether err says that a TLS connection found a plain
+// HTTP server at the other end: an https:// endpoint that should have been
+// http://. Go's transport says so in an error of its own that it does not
+// export; the TLS record error is what a bare handshake sees.
+func PlainHTTP(err error) bool {
+	if err == nil {
+		return false
+	}
+	var re tls.RecordHeaderError
+	return errors.As(err, &re) || strings.Contains(err.Error(), "server gave HTTP response to HTTPS client")
+}
+
+// NotTLS is the error of an https:// endpoint that answers in plain HTTP.
+func NotTLS(endpoint string) error {
+	return fmt.Errorf("endpoint %s answers in plain HTTP, not HTTPS: write it as http://%s, or enable TLS on the server",
+		endpoint, strings.TrimPrefix(endpoint, "https://"))
 }

@@ -41,6 +41,15 @@ func newAWS(ctx context.Context, s settings) (client, error) {
 				// The retry quota fails requests once many have failed: a
 				// benchmark under throttling wants every request retried.
 				o.RateLimiter = ratelimit.None
+				// An https:// endpoint that speaks plain HTTP answers
+				// every attempt the same way: retrying only delays the
+				// message that says so.
+				o.Retryables = append([]retry.IsErrorRetryable{retry.IsErrorRetryableFunc(func(err error) aws.Ternary {
+					if objstore.PlainHTTP(err) {
+						return aws.FalseTernary
+					}
+					return aws.UnknownTernary
+				})}, o.Retryables...)
 			})
 		}),
 	}

@@ -223,6 +223,9 @@ func (b *backend) check(ctx context.Context, cl client, endpoint string, s setti
 	if s.explicit {
 		creds = "the variables named by access_key_env and secret_key_env"
 	}
+	if endpoint != "" && objstore.PlainHTTP(err) {
+		return objstore.NotTLS(endpoint)
+	}
 	if endpoint != "" && !speaksS3(endpoint, s.http) {
 		return fmt.Errorf("endpoint %s answered, but not as an S3 service (no x-amz-request-id header): check the endpoint's address and port", endpoint)
 	}
