@@ -33,6 +33,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/config"
+
 	"mlps.dev/mlps/backends"
 	"mlps.dev/mlps/backends/objstore"
 )
@@ -76,6 +78,7 @@ type settings struct {
 	access     string // from the environment variables the target names
 	secret     string
 	explicit   bool // access and secret were named by the target
+	metadata   bool // the target lets the SDK ask the instance metadata service
 	opts       objstore.Options
 	clientName string
 }
@@ -148,7 +151,7 @@ func open(ctx context.Context, u *url.URL, c *backends.Config) (backends.Backend
 	}
 	s := settings{
 		bucket: u.Host, region: region(c), pathStyle: c.PathStyle || len(endpoints) > 0,
-		http: hc, opts: objstore.OptionsOf(c), clientName: name,
+		http: hc, opts: objstore.OptionsOf(c), clientName: name, metadata: c.MetadataCredentials,
 	}
 	if c.AccessKeyEnv != "" {
 		s.access, s.secret, s.explicit = os.Getenv(c.AccessKeyEnv), os.Getenv(c.SecretKeyEnv), true
@@ -186,6 +189,36 @@ func open(ctx context.Context, u *url.URL, c *backends.Config) (backends.Backend
 		}
 	}
 	return b, nil
+}
+
+// noCredentials says that client found no credentials, and where it
+// looked: the places both SDKs read, and the metadata service only when
+// the target let it ask.
+func noCredentials(s settings, client string, err error) error {
+	credFile := os.Getenv("AWS_SHARED_CREDENTIALS_FILE")
+	if credFile == "" {
+		credFile = config.DefaultSharedCredentialsFilename()
+	}
+	profile := os.Getenv("AWS_PROFILE")
+	if profile == "" {
+		profile = "default"
+	}
+	looked := fmt.Sprintf("AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, profile %q of %s", profile, credFile)
+	if client == "aws" {
+		confFile := os.Getenv("AWS_CONFIG_FILE")
+		if confFile == "" {
+			confFile = config.DefaultSharedConfigFilename()
+		}
+		looked += fmt.Sprintf(" and %s, AWS_WEB_IDENTITY_TOKEN_FILE, AWS_CONTAINER_CREDENTIALS_FULL_URI", confFile)
+	} else {
+		looked += ", MINIO_ROOT_USER and MINIO_ROOT_PASSWORD"
+	}
+	meta := "; the instance metadata service was not asked (set metadata_credentials: true on the target to allow it)"
+	if s.metadata {
+		meta = " and the instance metadata service"
+	}
+	return fmt.Errorf("no S3 credentials found (%s client): looked in %s%s; set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or name variables with access_key_env and secret_key_env (%v)",
+		client, looked, meta, err)
 }
 
 func region(c *backends.Config) string {
