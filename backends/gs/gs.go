@@ -29,6 +29,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
@@ -150,7 +151,7 @@ func open(ctx context.Context, u *url.URL, c *backends.Config) (backends.Backend
 		b.location = "gs://" + u.Host
 	}
 	for _, ep := range urls {
-		cl, err := newClient(ctx, hc, ep)
+		cl, err := newClient(ctx, hc, ep, c.MetadataCredentials)
 		if err != nil {
 			b.Close()
 			return nil, err
@@ -175,7 +176,7 @@ func emulatorURL() string {
 	return strings.TrimSuffix(h, "/")
 }
 
-func newClient(ctx context.Context, hc *http.Client, endpoint string) (*storage.Client, error) {
+func newClient(ctx context.Context, hc *http.Client, endpoint string, metadata bool) (*storage.Client, error) {
 	// The clients outlive ctx, which may be the open call's alone; a token
 	// source bound to it would fail to refresh once it is done.
 	ctx = context.WithoutCancel(ctx)
@@ -187,6 +188,14 @@ func newClient(ctx context.Context, hc *http.Client, endpoint string) (*storage.
 	}
 	auth := emulatorURL() == "" && (endpoint == "" || os.Getenv("GOOGLE_APPLICATION_CREDENTIALS") != "")
 	client := hc
+	if auth && !metadata {
+		// The Application Default Credentials end at the metadata server
+		// when no file holds credentials: off Google Cloud that address
+		// leads nowhere, or to whoever answers there.
+		if err := credentialsFile(); err != nil {
+			return nil, err
+		}
+	}
 	if auth {
 		tr, err := htransport.NewTransport(ctx, hc.Transport,
 			option.WithScopes(storage.ScopeFullControl), option.WithTelemetryDisabled())
@@ -204,6 +213,26 @@ func newClient(ctx context.Context, hc *http.Client, endpoint string) (*storage.
 	}
 	cl.SetRetry(storage.WithMaxAttempts(maxAttempts))
 	return cl, nil
+}
+
+// credentialsFile checks that the Application Default Credentials will
+// come from a file, GOOGLE_APPLICATION_CREDENTIALS or gcloud's
+// application-default login, and says where it looked when neither is
+// there.
+func credentialsFile() error {
+	if f := os.Getenv("GOOGLE_APPLICATION_CREDENTIALS"); f != "" {
+		return nil // the SDK reports a file it cannot read
+	}
+	dir := os.Getenv("CLOUDSDK_CONFIG")
+	if dir == "" {
+		home, _ := os.UserHomeDir()
+		dir = filepath.Join(home, ".config", "gcloud")
+	}
+	adc := filepath.Join(dir, "application_default_credentials.json")
+	if _, err := os.Stat(adc); err == nil {
+		return nil
+	}
+	return fmt.Errorf("no Google credentials found: GOOGLE_APPLICATION_CREDENTIALS is not set and %s does not exist; the GCE metadata server was not asked (set metadata_credentials: true on the target to allow it); set GOOGLE_APPLICATION_CREDENTIALS to a service account key file or run 'gcloud auth application-default login' (for an emulator, give its endpoints or STORAGE_EMULATOR_HOST)", adc)
 }
 
 func endpointName(endpoint string) string {
