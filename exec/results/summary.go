@@ -2,6 +2,7 @@ package results
 
 import (
 	"encoding/json"
+	"fmt"
 	"slices"
 	"strings"
 	"time"
@@ -26,6 +27,9 @@ type Summary struct {
 	// store through different client libraries.
 	ClientAB []ClientAB `json:"client_ab,omitempty"`
 	NumHosts int        `json:"num_hosts"`
+	// Warnings say what went wrong below the figures without failing the
+	// run: requests to a store that stalled or came close (StoreWarning).
+	Warnings []string `json:"warnings,omitempty"`
 	// Keys holds the hoisted run-level keys; they are written inline.
 	Keys map[string]any `json:"-"`
 }
@@ -96,6 +100,11 @@ func Summarize(rep *Report) Summary {
 			}
 		}
 	}
+	for _, sr := range rep.Stages {
+		if w := StoreWarning(sr); w != "" {
+			s.Warnings = append(s.Warnings, w)
+		}
+	}
 	s.ClientAB = clientAB(rep, s.Stages)
 	// A key two stages both define stays under each stage only: at the
 	// top it would silently mean one of them.
@@ -105,6 +114,20 @@ func Summarize(rep *Report) Summary {
 		}
 	}
 	return s
+}
+
+// StoreWarning says, for a stage whose object-store requests stalled or
+// were slow, how many; "" when none did. A stall failed its request (and
+// the run, unless a retry succeeded); a slow request moved again, so its
+// wait is inside the stage's figures, which it makes worse.
+func StoreWarning(sr *StageReport) string {
+	r := sr.Requests
+	if r == nil || !r.Troubled() {
+		return ""
+	}
+	return fmt.Sprintf("stage %s: of %d object-store requests, %d stalled (no progress for the target's stall_timeout) "+
+		"and %d were slow (no progress for more than a quarter of it, then moved on); %d retries in all",
+		sr.ID, r.Requests, r.Stalls, r.Slow, r.Retries)
 }
 
 // stageSummary is the one place a stage's figures are computed: the
