@@ -119,7 +119,7 @@ func TestStoreWarning(t *testing.T) {
 	}}
 	sum := results.Summarize(rep)
 	want := "stage frozen: of 12 object-store requests, 1 stalled (no progress for the target's stall_timeout) " +
-		"and 2 were slow (no progress for more than a quarter of it, then moved on); 1 retries in all"
+		"and 2 were slow (no progress for more than a quarter of it, then moved on); retries: 1"
 	if len(sum.Warnings) != 1 || sum.Warnings[0] != want {
 		t.Errorf("warnings %q, want [%q]", sum.Warnings, want)
 	}

@@ -126,7 +126,7 @@ func StoreWarning(sr *StageReport) string {
 		return ""
 	}
 	return fmt.Sprintf("stage %s: of %d object-store requests, %d stalled (no progress for the target's stall_timeout) "+
-		"and %d were slow (no progress for more than a quarter of it, then moved on); %d retries in all",
+		"and %d were slow (no progress for more than a quarter of it, then moved on); retries: %d",
 		sr.ID, r.Requests, r.Stalls, r.Slow, r.Retries)
 }
 
