@@ -56,6 +56,7 @@ func stallBackend(t *testing.T, srv *servers.MinIOServer, client, stall string) 
 // the target's stall_timeout has passed with no byte, through both
 // clients, instead of hanging the run; the stall is counted.
 func TestFrozenStoreFailsTheRead(t *testing.T) {
+	t.Parallel() // with the other freezes, each on a server of its own
 	srv := servers.MinIO(t) // its own: the test freezes it
 	for _, client := range []string{"aws", "minio"} {
 		t.Run(client, func(t *testing.T) {
@@ -101,6 +102,7 @@ func TestFrozenStoreFailsTheRead(t *testing.T) {
 // A store frozen before the request is answered fails each attempt as a
 // stall; the SDK retries them, and the retries and stalls are counted.
 func TestFrozenStoreFailsEveryAttempt(t *testing.T) {
+	t.Parallel()
 	srv := servers.MinIO(t)
 	for _, client := range []string{"aws", "minio"} {
 		t.Run(client, func(t *testing.T) {
@@ -130,6 +132,7 @@ func TestFrozenStoreFailsEveryAttempt(t *testing.T) {
 // all arrive, no stall is counted, and the request counts as slow, which
 // the run's summary reports.
 func TestShortFreezeIsSlowNotStalled(t *testing.T) {
+	t.Parallel()
 	srv := servers.MinIO(t)
 	for _, client := range []string{"aws", "minio"} {
 		t.Run(client, func(t *testing.T) {
@@ -166,6 +169,78 @@ func TestShortFreezeIsSlowNotStalled(t *testing.T) {
 			var se *objstore.StallError
 			if errors.As(err, &se) {
 				t.Errorf("stall error %v", se)
+			}
+		})
+	}
+}
+
+// A writer frozen out by the store fails as a stall too, through both
+// clients, whether the freeze meets it sending or awaiting the answer.
+func TestFrozenStoreFailsTheWrite(t *testing.T) {
+	t.Parallel()
+	srv := servers.MinIO(t)
+	for _, client := range []string{"aws", "minio"} {
+		t.Run(client, func(t *testing.T) {
+			b, _ := stallBackend(t, srv, client, "1s")
+			var st backends.Stats
+			ctx := backends.WithStats(t.Context(), &st)
+			thaw := freeze(t, srv)
+			_, err := backends.Put(ctx, b, "written", bytes.Repeat([]byte("x"), 4<<20))
+			thaw()
+			if !objstore.IsStall(err) || !strings.Contains(err.Error(), "no progress for 1s") {
+				t.Errorf("error %v; want a stall", err)
+			}
+			if s := st.Snapshot(); s.Stalls < 1 {
+				t.Errorf("stats %+v, want the stalls counted", s)
+			}
+		})
+	}
+}
+
+// The clock runs only while the store is the one to move: a caller that
+// holds a body open and reads nothing for longer than stall_timeout (a
+// stage computing, a rank at a barrier) is not a stalled store.
+func TestIdleCallerIsNotAStall(t *testing.T) {
+	t.Parallel()
+	srv := servers.MinIO(t)
+	for _, client := range []string{"aws", "minio"} {
+		t.Run(client, func(t *testing.T) {
+			b, data := stallBackend(t, srv, client, "1s")
+			var st backends.Stats
+			ctx := backends.WithStats(t.Context(), &st)
+			r, err := b.Open(ctx, "big", 0, -1)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer r.Close()
+			time.Sleep(2500 * time.Millisecond) // before the first Read
+			head := make([]byte, 1<<20)
+			if _, err := io.ReadFull(r, head); err != nil {
+				t.Fatalf("read after idling: %v", err)
+			}
+			time.Sleep(2500 * time.Millisecond) // between Reads
+			rest, err := io.ReadAll(r)
+			if err != nil || !bytes.Equal(append(head, rest...), data) {
+				t.Fatalf("read %d bytes after idling: %v", len(head)+len(rest), err)
+			}
+			// A writer whose caller pauses mid-object, longer than the
+			// timeout, while its upload streams.
+			w, err := b.Create(ctx, "paused", -1)
+			if err != nil {
+				t.Fatal(err)
+			}
+			chunk := bytes.Repeat([]byte("p"), 3<<20)
+			for i := range 3 {
+				if _, err := w.Write(chunk); err != nil {
+					t.Fatalf("write %d: %v", i, err)
+				}
+				time.Sleep(1500 * time.Millisecond)
+			}
+			if err := w.Close(); err != nil {
+				t.Fatalf("close after pauses: %v", err)
+			}
+			if s := st.Snapshot(); s.Stalls != 0 {
+				t.Errorf("stats %+v: an idle caller was taken for a stalled store", s)
 			}
 		})
 	}
