@@ -56,8 +56,10 @@ func stallBackend(t *testing.T, srv *servers.MinIOServer, client, stall string) 
 // the target's stall_timeout has passed with no byte, through both
 // clients, instead of hanging the run; the stall is counted.
 func TestFrozenStoreFailsTheRead(t *testing.T) {
-	t.Parallel()            // with the other freezes, each on a server of its own
-	srv := servers.MinIO(t) // its own: the test freezes it
+	// Each freeze test has a server of its own, so they run in parallel
+	// and freeze no other test's store.
+	t.Parallel()
+	srv := servers.MinIO(t)
 	for _, client := range []string{"aws", "minio"} {
 		t.Run(client, func(t *testing.T) {
 			b, _ := stallBackend(t, srv, client, "2s")
