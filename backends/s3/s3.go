@@ -239,6 +239,9 @@ const checkTimeout = 8 * time.Second
 func (b *backend) check(ctx context.Context, cl client, endpoint string, s settings) error {
 	ctx, cancel := context.WithTimeout(ctx, checkTimeout)
 	defer cancel()
+	// The check's own counts, to tell a stalled store from a slow answer.
+	var st backends.Stats
+	ctx = backends.WithStats(ctx, &st)
 	if endpoint != "" {
 		if err := objstore.Dial(ctx, endpoint); err != nil {
 			return err
@@ -255,6 +258,11 @@ func (b *backend) check(ctx context.Context, cl client, endpoint string, s setti
 	creds := "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or AWS_PROFILE)"
 	if s.explicit {
 		creds = "the variables named by access_key_env and secret_key_env"
+	}
+	if n := st.Stalls.Load(); n > 0 {
+		// Said before the timeout below, which a store that stalls every
+		// attempt would otherwise reach first and blame.
+		return fmt.Errorf("%s accepted the connection but answered nothing about bucket %q: %d attempts stalled (no progress for the target's stall_timeout); last: %w", where, b.bucket, n, err)
 	}
 	if endpoint != "" && objstore.PlainHTTP(err) {
 		return objstore.NotTLS(endpoint)

@@ -113,7 +113,15 @@ func TestFrozenStoreFailsEveryAttempt(t *testing.T) {
 			ctx := backends.WithStats(t.Context(), &st)
 			thaw := freeze(t, srv)
 			r, err := b.Open(ctx, "big", 0, -1)
+			// Opening the target checks the bucket: that stalls too.
+			c := config(srv.Endpoint, "stall-"+client+"-1s", client)
+			c.StallTimeout = "1s"
+			_, oerr := backends.OpenConfig(t.Context(), c)
 			thaw()
+			if oerr == nil || !strings.Contains(oerr.Error(), "answered nothing about bucket") ||
+				!strings.Contains(oerr.Error(), "stalled (no progress for the target's stall_timeout)") {
+				t.Errorf("open of a frozen store: %v; want it to say the store stalled", oerr)
+			}
 			if err == nil {
 				r.Close()
 				t.Fatal("open of a frozen store succeeded")
