@@ -79,9 +79,10 @@ type StatsSnapshot struct {
 	Slow int64 `json:"slow_requests"`
 }
 
-// Troubled reports whether anything went wrong enough below the
-// operations to warn about in a summary: a stall, or a slow request.
-func (s StatsSnapshot) Troubled() bool { return s.Stalls > 0 || s.Slow > 0 }
+// Troubled reports whether anything went wrong below the operations that
+// a summary should warn about even when every operation succeeded: a
+// transient failure (retried or not), a stall, or a slow request.
+func (s StatsSnapshot) Troubled() bool { return s.Transient > 0 || s.Stalls > 0 || s.Slow > 0 }
 
 // Snapshot reads the counters.
 func (s *Stats) Snapshot() StatsSnapshot {

@@ -109,7 +109,7 @@ func TestClientAB(t *testing.T) {
 	}
 }
 
-// A stage whose store stalled or was slow gets a warning in the summary
+// A stage whose store failed, stalled or was slow gets a warning in the summary
 // and the table, even when the run completed; a clean stage gets none.
 func TestStoreWarning(t *testing.T) {
 	rep := &results.Report{Complete: true, Stages: []*results.StageReport{
@@ -118,8 +118,8 @@ func TestStoreWarning(t *testing.T) {
 			Requests: &backends.StatsSnapshot{Requests: 12, Transient: 1, Retries: 1, Stalls: 1, Slow: 2}},
 	}}
 	sum := results.Summarize(rep)
-	want := "stage frozen: of 12 object-store requests, 1 stalled (no progress for the target's stall_timeout) " +
-		"and 2 were slow (no progress for more than a quarter of it, then moved on); retries: 1"
+	want := "stage frozen: of 12 object-store requests, 1 failed transiently and 1 were retries; " +
+		"1 stalled (no progress for the target's stall_timeout) and 2 were slow (no progress for more than a quarter of it, then moved on)"
 	if len(sum.Warnings) != 1 || sum.Warnings[0] != want {
 		t.Errorf("warnings %q, want [%q]", sum.Warnings, want)
 	}

@@ -28,7 +28,8 @@ type Summary struct {
 	ClientAB []ClientAB `json:"client_ab,omitempty"`
 	NumHosts int        `json:"num_hosts"`
 	// Warnings say what went wrong below the figures without failing the
-	// run: requests to a store that stalled or came close (StoreWarning).
+	// run: requests to a store that failed transiently, stalled or came
+	// close to it (StoreWarning).
 	Warnings []string `json:"warnings,omitempty"`
 	// Keys holds the hoisted run-level keys; they are written inline.
 	Keys map[string]any `json:"-"`
@@ -116,8 +117,8 @@ func Summarize(rep *Report) Summary {
 	return s
 }
 
-// StoreWarning says, for a stage whose object-store requests stalled or
-// were slow, how many; "" when none did. A stall failed its request (and
+// StoreWarning says, for a stage whose object-store requests failed
+// transiently, stalled or were slow, how many; "" when none did. A stall failed its request (and
 // the run, unless a retry succeeded); a slow request moved again, so its
 // wait is inside the stage's figures, which it makes worse.
 func StoreWarning(sr *StageReport) string {
@@ -125,9 +126,9 @@ func StoreWarning(sr *StageReport) string {
 	if r == nil || !r.Troubled() {
 		return ""
 	}
-	return fmt.Sprintf("stage %s: of %d object-store requests, %d stalled (no progress for the target's stall_timeout) "+
-		"and %d were slow (no progress for more than a quarter of it, then moved on); retries: %d",
-		sr.ID, r.Requests, r.Stalls, r.Slow, r.Retries)
+	return fmt.Sprintf("stage %s: of %d object-store requests, %d failed transiently and %d were retries; "+
+		"%d stalled (no progress for the target's stall_timeout) and %d were slow (no progress for more than a quarter of it, then moved on)",
+		sr.ID, r.Requests, r.Transient, r.Retries, r.Stalls, r.Slow)
 }
 
 // stageSummary is the one place a stage's figures are computed: the
