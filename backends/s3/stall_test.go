@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"net/http"
 	"strings"
 	"syscall"
 	"testing"
@@ -25,6 +26,32 @@ func freeze(t *testing.T, srv *servers.MinIOServer) (thaw func()) {
 	thaw = func() { syscall.Kill(-srv.PID(), syscall.SIGCONT) }
 	t.Cleanup(thaw)
 	return thaw
+}
+
+// frozenMinIO starts a MinIO of the test's own that it may freeze, and
+// proves that the process it will freeze is the one serving its endpoint:
+// FreePort's port may be taken by another test's server before MinIO binds
+// it, and then a freeze would stop one server while requests go to
+// another. The proof is a freeze under which the endpoint stays silent.
+func frozenMinIO(t *testing.T) *servers.MinIOServer {
+	t.Helper()
+	for range 3 {
+		srv := servers.MinIO(t)
+		if err := syscall.Kill(-srv.PID(), syscall.SIGSTOP); err != nil {
+			t.Fatalf("SIGSTOP minio: %v", err)
+		}
+		hc := http.Client{Timeout: time.Second}
+		resp, err := hc.Get(srv.Endpoint + "/minio/health/live")
+		syscall.Kill(-srv.PID(), syscall.SIGCONT)
+		if err != nil {
+			return srv
+		}
+		resp.Body.Close()
+		t.Logf("%s answered while MinIO %d was stopped: another server holds its port; starting another", srv.Endpoint, srv.PID())
+		srv.Stop()
+	}
+	t.Fatal("no MinIO of the test's own after three tries")
+	return nil
 }
 
 // An object larger than the loopback socket buffers, so that a reader
@@ -59,7 +86,7 @@ func TestFrozenStoreFailsTheRead(t *testing.T) {
 	// Each freeze test has a server of its own, so they run in parallel
 	// and freeze no other test's store.
 	t.Parallel()
-	srv := servers.MinIO(t)
+	srv := frozenMinIO(t)
 	for _, client := range []string{"aws", "minio"} {
 		t.Run(client, func(t *testing.T) {
 			b, _ := stallBackend(t, srv, client, "2s")
@@ -105,7 +132,7 @@ func TestFrozenStoreFailsTheRead(t *testing.T) {
 // stall; the SDK retries them, and the retries and stalls are counted.
 func TestFrozenStoreFailsEveryAttempt(t *testing.T) {
 	t.Parallel()
-	srv := servers.MinIO(t)
+	srv := frozenMinIO(t)
 	for _, client := range []string{"aws", "minio"} {
 		t.Run(client, func(t *testing.T) {
 			b, _ := stallBackend(t, srv, client, "1s")
@@ -143,7 +170,7 @@ func TestFrozenStoreFailsEveryAttempt(t *testing.T) {
 // the run's summary reports.
 func TestShortFreezeIsSlowNotStalled(t *testing.T) {
 	t.Parallel()
-	srv := servers.MinIO(t)
+	srv := frozenMinIO(t)
 	for _, client := range []string{"aws", "minio"} {
 		t.Run(client, func(t *testing.T) {
 			b, data := stallBackend(t, srv, client, "8s")
@@ -173,8 +200,9 @@ func TestShortFreezeIsSlowNotStalled(t *testing.T) {
 				t.Fatalf("read %d bytes, not the %d stored", len(head)+len(rest), len(data))
 			}
 			s := st.Snapshot()
-			if s.Stalls != 0 || s.Slow != 1 || !s.Troubled() {
-				t.Errorf("stats %+v, want no stall and one slow request", s)
+			// At least one: a loaded machine may make another request slow.
+			if s.Stalls != 0 || s.Slow < 1 || !s.Troubled() {
+				t.Errorf("stats %+v, want no stall and a slow request", s)
 			}
 			var se *objstore.StallError
 			if errors.As(err, &se) {
@@ -188,7 +216,7 @@ func TestShortFreezeIsSlowNotStalled(t *testing.T) {
 // clients, whether the freeze meets it sending or awaiting the answer.
 func TestFrozenStoreFailsTheWrite(t *testing.T) {
 	t.Parallel()
-	srv := servers.MinIO(t)
+	srv := frozenMinIO(t)
 	for _, client := range []string{"aws", "minio"} {
 		t.Run(client, func(t *testing.T) {
 			b, _ := stallBackend(t, srv, client, "1s")
@@ -212,10 +240,10 @@ func TestFrozenStoreFailsTheWrite(t *testing.T) {
 // stage computing, a rank at a barrier) is not a stalled store.
 func TestIdleCallerIsNotAStall(t *testing.T) {
 	t.Parallel()
-	srv := servers.MinIO(t)
+	srv := frozenMinIO(t)
 	for _, client := range []string{"aws", "minio"} {
 		t.Run(client, func(t *testing.T) {
-			b, data := stallBackend(t, srv, client, "1s")
+			b, data := stallBackend(t, srv, client, "3s")
 			var st backends.Stats
 			ctx := backends.WithStats(t.Context(), &st)
 			r, err := b.Open(ctx, "big", 0, -1)
@@ -223,12 +251,12 @@ func TestIdleCallerIsNotAStall(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer r.Close()
-			time.Sleep(2500 * time.Millisecond) // before the first Read
+			time.Sleep(4 * time.Second) // before the first Read
 			head := make([]byte, 1<<20)
 			if _, err := io.ReadFull(r, head); err != nil {
 				t.Fatalf("read after idling: %v", err)
 			}
-			time.Sleep(2500 * time.Millisecond) // between Reads
+			time.Sleep(4 * time.Second) // between Reads
 			rest, err := io.ReadAll(r)
 			if err != nil || !bytes.Equal(append(head, rest...), data) {
 				t.Fatalf("read %d bytes after idling: %v", len(head)+len(rest), err)
@@ -244,7 +272,7 @@ func TestIdleCallerIsNotAStall(t *testing.T) {
 				if _, err := w.Write(chunk); err != nil {
 					t.Fatalf("write %d: %v", i, err)
 				}
-				time.Sleep(1500 * time.Millisecond)
+				time.Sleep(3500 * time.Millisecond)
 			}
 			if err := w.Close(); err != nil {
 				t.Fatalf("close after pauses: %v", err)

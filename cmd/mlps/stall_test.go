@@ -1,6 +1,7 @@
 package main
 
 import (
+	"net/http"
 	"strings"
 	"syscall"
 	"testing"
@@ -9,11 +10,36 @@ import (
 	"mlps.dev/mlps/backends/servers"
 )
 
+// ownMinIO starts a MinIO that the test may freeze, and proves that the
+// process it will freeze serves its endpoint: FreePort's port may be taken
+// by another test's server before MinIO binds it. The proof is a freeze
+// under which the endpoint stays silent.
+func ownMinIO(t *testing.T) *servers.MinIOServer {
+	t.Helper()
+	for range 3 {
+		srv := servers.MinIO(t)
+		if err := syscall.Kill(-srv.PID(), syscall.SIGSTOP); err != nil {
+			t.Fatalf("SIGSTOP minio: %v", err)
+		}
+		hc := http.Client{Timeout: time.Second}
+		resp, err := hc.Get(srv.Endpoint + "/minio/health/live")
+		syscall.Kill(-srv.PID(), syscall.SIGCONT)
+		if err != nil {
+			return srv
+		}
+		resp.Body.Close()
+		t.Logf("%s answered while MinIO %d was stopped: another server holds its port; starting another", srv.Endpoint, srv.PID())
+		srv.Stop()
+	}
+	t.Fatal("no MinIO of the test's own after three tries")
+	return nil
+}
+
 // A store that freezes in the middle of a training run ends the run with
 // a stall error that says so, through each S3 client, instead of hanging
 // it; the results are written, marked incomplete, and warn of the stall.
 func TestS3FrozenMidRead(t *testing.T) {
-	srv := servers.MinIO(t) // its own: the test freezes it
+	srv := ownMinIO(t)
 	for _, client := range []string{"aws", "minio"} {
 		t.Run(client, func(t *testing.T) {
 			bucket := "frozen-" + client
