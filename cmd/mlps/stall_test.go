@@ -2,6 +2,7 @@ package main
 
 import (
 	"net/http"
+	"regexp"
 	"strings"
 	"syscall"
 	"testing"
@@ -34,6 +35,8 @@ func ownMinIO(t *testing.T) *servers.MinIOServer {
 	t.Fatal("no MinIO of the test's own after three tries")
 	return nil
 }
+
+var someStalled = regexp.MustCompile(`; [1-9][0-9]* stalled`)
 
 // A store that freezes in the middle of a training run ends the run with
 // a stall error that says so, through each S3 client, instead of hanging
@@ -77,14 +80,22 @@ targets: s3: `+target+dataset+`stages: train: {kind: "read-epoch", dataset: "tra
 			if code != exitFailed {
 				t.Fatalf("exit %d, want %d: %s", code, exitFailed, out)
 			}
-			if !strings.Contains(out, "stalled") || !strings.Contains(out, "no progress for 2s") {
+			if !strings.Contains(out, "stalled") {
 				t.Errorf("the run's error does not name the stall:\n%s", out)
 			}
 			if sum["complete"] != false {
 				t.Errorf("summary: complete %v", sum["complete"])
 			}
-			if w, _ := sum["warnings"].([]any); len(w) == 0 || !strings.Contains(w[0].(string), "stalled") {
-				t.Errorf("summary warnings %v, want the stall", sum["warnings"])
+			// A loaded machine may still be opening the target when the
+			// freeze comes; the open then says the store stalled, and no
+			// stage ran to warn of it.
+			if strings.Contains(out, "stage train: read") {
+				if !strings.Contains(out, "no progress for 2s") {
+					t.Errorf("the stage's error does not name the stall_timeout:\n%s", out)
+				}
+				if w, _ := sum["warnings"].([]any); len(w) == 0 || !someStalled.MatchString(w[0].(string)) {
+					t.Errorf("summary warnings %v, want the stall", sum["warnings"])
+				}
 			}
 		})
 	}
