@@ -221,6 +221,11 @@ func (b *recvBody) Read(p []byte) (int, error) {
 		b.w.moved()
 	}
 	b.w.pause()
+	if err == io.EOF {
+		// Nothing more to wait for; the transport has already pooled the
+		// connection when Read returns EOF, so the cancel cannot cost it.
+		b.once.Do(b.w.stop)
+	}
 	err = b.w.failure(err)
 	if err != nil && !b.noted && b.w.st != nil && IsStall(err) {
 		// The request failed after its answer began; a repeat of it (by
@@ -285,11 +290,17 @@ func (t *watchTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		return nil, err
 	}
 	w.moved()
-	w.doing.Store("reading")
-	w.pause() // until the caller reads
 	if st != nil && KindOfStatus(resp.StatusCode) == backends.Transient {
 		st.FailedTransiently(key)
 	}
+	if resp.Body == nil || resp.Body == http.NoBody {
+		// An answer without a body (HEAD, 204) has arrived whole; a
+		// caller need not close it, so nothing may wait on that.
+		w.stop()
+		return resp, nil
+	}
+	w.doing.Store("reading")
+	w.pause() // until the caller reads
 	resp.Body = &recvBody{ReadCloser: resp.Body, w: w, key: key}
 	return resp, nil
 }
