@@ -3,38 +3,30 @@ package gs_test
 import (
 	"bytes"
 	"io"
-	"net/http"
 	"strings"
 	"syscall"
 	"testing"
-	"time"
 
 	"mlps.dev/mlps/backends"
 	"mlps.dev/mlps/backends/objstore"
 	"mlps.dev/mlps/backends/servers"
 )
 
-// ownFakeGCS starts a fake-gcs-server the test may freeze, and proves the
-// process it will freeze serves its endpoint (another test's server may
-// take FreePort's port first): under a freeze the endpoint stays silent.
+// ownFakeGCS starts a fake-gcs-server the test may freeze, and proves that the
+// process it will freeze is the only one listening on its port (another
+// test's server may take FreePort's port first).
 func ownFakeGCS(t *testing.T) *servers.FakeGCSServer {
 	t.Helper()
 	for range 3 {
 		s := servers.FakeGCS(t)
-		if err := syscall.Kill(-s.PID(), syscall.SIGSTOP); err != nil {
-			t.Fatalf("SIGSTOP fake-gcs-server: %v", err)
-		}
-		hc := http.Client{Timeout: time.Second}
-		resp, err := hc.Get(s.Endpoint + "/storage/v1/b")
-		syscall.Kill(-s.PID(), syscall.SIGCONT)
-		if err != nil {
+		err := s.OwnsPort(servers.PortOf(s.Endpoint))
+		if err == nil {
 			return s
 		}
-		resp.Body.Close()
-		t.Logf("%s answered while its server was stopped: another server holds its port; starting another", s.Endpoint)
+		t.Logf("%v; starting another", err)
 		s.Stop()
 	}
-	t.Fatal("no fake-gcs-server of the test's own after three tries")
+	t.Fatal("no fake-gcs-server with a port of its own after three tries")
 	return nil
 }
 
