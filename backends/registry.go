@@ -5,9 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"os"
 	"slices"
 	"strings"
 	"sync"
+
+	"mlps.dev/mlps/backends/secret"
 )
 
 // Scheme is what a backend package registers for one URI scheme: a pure
@@ -39,6 +42,11 @@ type Scheme struct {
 	Check func(u *url.URL, c *Config) (storage string, err error)
 	// Open opens the backend for a configuration that passed Check.
 	Open func(ctx context.Context, u *url.URL, c *Config) (Backend, error)
+	// Credentials says where the scheme's credentials go ("AWS_ACCESS_KEY_ID
+	// and AWS_SECRET_ACCESS_KEY in the environment..."), for the message
+	// that refuses one written into a URI or an endpoint; "" for a scheme
+	// that takes none.
+	Credentials string
 }
 
 // Traits are the facts about a scheme's storage that stages decide by at
@@ -169,7 +177,8 @@ type Target struct {
 // Resolve checks c and completes it, without touching storage: it parses
 // the URI, finds its scheme, refuses the options the scheme does not
 // take, expands the endpoints (reading endpoints_file, a local list),
-// fills in the default client and runs the scheme's Check. Errors about one option are
+// reads ca_file (a local bundle, so a wrong path is an input error), fills
+// in the default client and runs the scheme's Check. Errors about one option are
 // *OptionError values naming it; the rest are about the URI.
 func Resolve(c Config) (*Target, error) {
 	u, err := url.Parse(c.URI)
@@ -189,6 +198,9 @@ func Resolve(c Config) (*Target, error) {
 	if s == nil {
 		return nil, &OptionError{Option: "uri", Err: fmt.Errorf("no backend for scheme %q in %q (registered schemes: %s)",
 			u.Scheme, redactURL(u), strings.Join(Schemes(), ", "))}
+	}
+	if err := s.refuseCredentials(c); err != nil {
+		return nil, err
 	}
 	for _, o := range c.set() {
 		if s.takes(o) {
@@ -215,6 +227,11 @@ func Resolve(c Config) (*Target, error) {
 			return nil, &OptionError{Option: opt, Err: err}
 		}
 		c.Endpoints, c.EndpointsFile = eps, ""
+	}
+	if c.CAFile != "" {
+		if _, err := ReadCAFile(c.CAFile); err != nil {
+			return nil, &OptionError{Option: "ca_file", Err: err}
+		}
 	}
 	if len(s.Traits.Clients) > 0 {
 		if c.Client == "" {
@@ -296,31 +313,37 @@ func validScheme(s string) bool {
 	return true
 }
 
-// redactURL hides all of the userinfo, not only the password that
-// url.URL.Redacted hides, because some schemes carry a key in the user name.
-func redactURL(u *url.URL) string {
-	if u.User == nil {
-		return u.String()
+// refuseCredentials refuses a credential written into the URI or an
+// endpoint, saying where the scheme takes credentials instead: a
+// workload is recorded beside its results and shared, so it names
+// environment variables and never holds a secret. The secret
+// key's variable is registered so that its value is hidden wherever a
+// library might echo it.
+func (s *Scheme) refuseCredentials(c Config) error {
+	where := s.Name + " targets take no credentials"
+	if s.Credentials != "" {
+		where = s.Name + " credentials go in " + s.Credentials
 	}
-	c := *u
-	c.User = url.User("REDACTED")
-	return c.String()
+	if what := secret.InURI(c.URI); what != "" {
+		return &OptionError{Option: "uri", Err: fmt.Errorf("%s carries %s: %s", secret.Redact(c.URI), what, where)}
+	}
+	for _, e := range c.Endpoints {
+		for _, ep := range strings.Split(e, ",") {
+			if what := secret.InURI(strings.TrimSpace(ep)); what != "" {
+				return &OptionError{Option: "endpoints", Err: fmt.Errorf("endpoint %q carries %s: %s", secret.Redact(ep), what, where)}
+			}
+		}
+	}
+	if c.SecretKeyEnv != "" {
+		secret.Register(os.Getenv(c.SecretKeyEnv))
+	}
+	return nil
 }
 
-// redact hides the userinfo of a URI that url.Parse rejected, so it cannot
-// rely on url.URL.Redacted.
-func redact(uri string) string {
-	i := strings.Index(uri, "://")
-	if i < 0 {
-		return uri
-	}
-	auth := uri[i+3:]
-	if j := strings.IndexAny(auth, "/?#"); j >= 0 {
-		auth = auth[:j]
-	}
-	at := strings.LastIndexByte(auth, '@')
-	if at < 0 {
-		return uri
-	}
-	return uri[:i+3] + "REDACTED" + uri[i+3+at:]
-}
+// redactURL hides every credential a URI shows: all of the userinfo,
+// not only the password that url.URL.Redacted hides (some schemes carry a
+// key in the user name), and credential query parameters.
+func redactURL(u *url.URL) string { return secret.Redact(u.String()) }
+
+// redact hides the credentials of a URI that url.Parse rejected.
+func redact(uri string) string { return secret.Redact(uri) }

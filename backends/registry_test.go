@@ -64,7 +64,8 @@ func TestOpenErrors(t *testing.T) {
 		{"nosuch://x", "registered schemes: " + strings.Join(Schemes(), ", ")},
 		{"/data/mlps", "has no scheme; want a URI such as file:///data/mlps"},
 		{"regtest://AKIAKEY:s3cr3t@bucket:badport/x", "invalid target URI"},
-		{"regtest://AKIAKEY:s3cr3t@fail/x", "opener refused"},
+		{"regtest://AKIAKEY:s3cr3t@fail/x", "carries a user name or password: regtest targets take no credentials"},
+		{"regtest://fail/x", "opener refused"},
 		{"regtest://u:s3cr3t@host/\x7f", "invalid target URI"},
 	} {
 		t.Run(tc.uri, func(t *testing.T) {
@@ -181,5 +182,38 @@ func TestSameStorage(t *testing.T) {
 		if got := a.SameStorage(resolve(tc.c)); got != tc.same {
 			t.Errorf("%s: SameStorage = %v, want %v", tc.name, got, tc.same)
 		}
+	}
+}
+
+// A credential written into a target is refused before anything opens,
+// whichever place it is in, with where the scheme takes credentials, and
+// the refusal does not show it.
+func TestResolveRefusesCredentials(t *testing.T) {
+	withCreds := regtest
+	withCreds.Name = "regcreds"
+	withCreds.Options = []string{"endpoints"}
+	withCreds.Credentials = "REGCREDS_KEY in the environment"
+	Register(withCreds)
+	for _, tc := range []struct {
+		c      Config
+		option string
+		want   string
+	}{
+		{Config{URI: "regcreds://AKIAKEY:s3cr3t@bucket/x"}, "uri", "regcreds://REDACTED@bucket/x carries a user name or password: regcreds credentials go in REGCREDS_KEY in the environment"},
+		{Config{URI: "regcreds://bucket/x?X-Amz-Signature=s3cr3t"}, "uri", "carries a credential in its query (X-Amz-Signature)"},
+		{Config{URI: "regcreds://bucket/x?sig=s3cr3t&sv=1"}, "uri", "carries a credential in its query (sig)"},
+		{Config{URI: "regcreds://bucket/x", Endpoints: []string{"http://127.0.0.1:1,http://AKIAKEY:s3cr3t@127.0.0.1:2"}}, "endpoints", `endpoint "http://REDACTED@127.0.0.1:2" carries a user name or password`},
+		{Config{URI: "regcreds://bucket/x", Endpoints: []string{"http://127.0.0.1:1/?token=s3cr3t"}}, "endpoints", "carries a credential in its query (token)"},
+	} {
+		t.Run(tc.c.URI, func(t *testing.T) {
+			_, err := Resolve(tc.c)
+			var oe *OptionError
+			if !errors.As(err, &oe) || oe.Option != tc.option {
+				t.Fatalf("Resolve = %v, want an OptionError about %s", err, tc.option)
+			}
+			if msg := err.Error(); !strings.Contains(msg, tc.want) || strings.Contains(msg, "s3cr3t") || strings.Contains(msg, "AKIAKEY") {
+				t.Errorf("error %q: want it to contain %q and no secret", msg, tc.want)
+			}
+		})
 	}
 }

@@ -5,12 +5,13 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"regexp"
 	"sort"
 	"strings"
 
 	"cuelang.org/go/cue/errors"
 	"cuelang.org/go/cue/token"
+
+	"mlps.dev/mlps/backends/secret"
 )
 
 // Error is one problem with the user's input: where it is, which field, and
@@ -93,10 +94,6 @@ func displayName(name string) string {
 	return name
 }
 
-// userinfo finds credentials written into a URI, which CUE would echo
-// when it rejects the value.
-var userinfo = regexp.MustCompile(`://[^/@\s"]*@`)
-
 // fromCUE turns CUE's evaluation errors into Errors, one per problem, with
 // the user's own position first. CUE reports a bad value under a defaulted
 // field twice (once against the default, once against the constraint); the
@@ -107,7 +104,8 @@ func fromCUE(err error, isUser func(token.Pos) bool) Errors {
 	byPath := map[string][]*Error{}
 	for _, ce := range errors.Errors(err) {
 		format, args := ce.Msg()
-		msg := userinfo.ReplaceAllString(fmt.Sprintf(format, args...), "://REDACTED@")
+		// CUE echoes a rejected value, which may hold a credential.
+		msg := secret.Redact(fmt.Sprintf(format, args...))
 		if strings.Contains(msg, "errors in empty disjunction") {
 			continue // a header; the errors it counts follow on their own
 		}

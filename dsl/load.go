@@ -29,6 +29,7 @@ import (
 	cuejson "cuelang.org/go/encoding/json"
 	cueyaml "cuelang.org/go/encoding/yaml"
 
+	"mlps.dev/mlps/backends/secret"
 	"mlps.dev/mlps/schema"
 	"mlps.dev/mlps/workloads"
 )
@@ -197,7 +198,7 @@ func (l *loader) loadData(abs, ext string) (cue.Value, error) {
 // workload. The source is named after the flag so that an error points at
 // it.
 func (l *loader) override(i int, s string) (cue.Value, error) {
-	name := fmt.Sprintf("--set[%d] %s", i+1, s)
+	name := fmt.Sprintf("--set[%d] %s", i+1, secret.Redact(s))
 	key, val, ok := strings.Cut(s, "=")
 	if !ok || key == "" {
 		return cue.Value{}, Errors{{Path: "--set", Msg: fmt.Sprintf("%q: want field.path=value, such as datasets.train.files=128", s)}}

@@ -13,6 +13,7 @@ import (
 	"maps"
 	"path/filepath"
 	"slices"
+	"sync"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -32,8 +33,11 @@ type Options struct {
 	// plain lines are printed every Interval.
 	Live     bool
 	Interval time.Duration
-	// Dir is the results directory; stages write their detail files below
-	// Dir/stages/ID/ while they run. "" keeps none.
+	// Dir is the results directory, claimed and begun (results.Begin);
+	// stages write their detail files below Dir/stages/ID/ while they
+	// run, and each stage's report is written to Dir/stages/ID.json when
+	// it ends, so that a run killed later keeps what it measured. "" keeps
+	// none.
 	Dir string
 }
 
@@ -42,6 +46,22 @@ type stageRun struct {
 	rep   *results.StageReport
 	meter *measure.Meter
 	stats backends.Stats
+	// mu guards rep.Start and rep.End, which the progress ticker reads
+	// while the stage runs.
+	mu sync.Mutex
+}
+
+// times returns when the stage started and ended, zero until it does.
+func (r *stageRun) times() (start, end time.Time) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.rep.Start, r.rep.End
+}
+
+func (r *stageRun) setTime(t *time.Time) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	*t = time.Now()
 }
 
 // Run executes the plan. It always returns a report; Report.Err says why a
@@ -99,9 +119,14 @@ func Run(ctx context.Context, p *planner.Plan, opts Options) *results.Report {
 			if opts.Dir != "" {
 				env.Dir = filepath.Join(opts.Dir, "stages", n.ID)
 			}
-			sr.Start = time.Now()
+			run.setTime(&sr.Start)
+			if opts.Dir != "" {
+				// A failure here meets the final results.Write again,
+				// which reports it.
+				defer func() { _ = results.WriteStage(opts.Dir, sr) }()
+			}
 			metrics, err := n.Task.Run(backends.WithStats(gctx, &run.stats), env)
-			sr.End = time.Now()
+			run.setTime(&sr.End)
 			if st := run.stats.Snapshot(); st.Requests > 0 {
 				sr.Requests = &st
 			}
@@ -114,6 +139,9 @@ func Run(ctx context.Context, p *planner.Plan, opts Options) *results.Report {
 				}
 				if k, ok := n.Task.(stages.SummaryKeyer); ok {
 					sr.SummaryKeys = k.SummaryKeys()
+				}
+				if u, ok := n.Task.(stages.Uniter); ok {
+					sr.Units = u.Units()
 				}
 			}
 			switch {

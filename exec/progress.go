@@ -59,18 +59,19 @@ func statusLine(runs []*stageRun, now time.Time) string {
 	var parts []string
 	for _, run := range runs {
 		sr := run.rep
-		if sr.Start.IsZero() || !sr.End.IsZero() {
+		start, end := run.times()
+		if start.IsZero() || !end.IsZero() {
 			continue
 		}
 		snap := run.meter.Snapshot()
 		planned := sr.Planned.Bytes()
-		el := now.Sub(sr.Start)
+		el := now.Sub(start)
 		rate := float64(snap.Bytes) / el.Seconds()
 		s := fmt.Sprintf("[%s] %s", sr.ID, measure.IEC(snap.Bytes))
 		if planned > 0 {
 			s += fmt.Sprintf(" / %s %3.0f%%", measure.IEC(planned), 100*float64(snap.Bytes)/float64(planned))
 		}
-		s += " " + measure.Rate(rate)
+		s += " stage " + measure.Rate(rate)
 		if planned > 0 && rate > 0 && snap.Bytes < planned {
 			eta := time.Duration(float64(planned-snap.Bytes) / rate * float64(time.Second))
 			s += " ETA " + eta.Round(time.Second).String()
@@ -92,6 +93,6 @@ func progressLine(opts Options, sr *results.StageReport) {
 	if opts.Live {
 		prefix = "\r\033[K"
 	}
-	fmt.Fprintf(opts.Progress, "%s[%s] done: %s in %.2fs (%s)\n", prefix, sr.ID,
+	fmt.Fprintf(opts.Progress, "%s[%s] done: %s in %.2fs (stage %s)\n", prefix, sr.ID,
 		measure.IEC(sr.Measured.Bytes), sr.Seconds, measure.Rate(1e6*measure.MBPerSecond(sr.Measured.Bytes, sr.Seconds)))
 }

@@ -1,7 +1,8 @@
 // Package stages is the seam between the engine and the stage kinds: a
 // registry, keyed by kind, of planners that turn a stage of a workload into
 // a Task with planned work, the Env a Task runs in, and every optional
-// hook a Task may implement (Warner, Datasizer, SummaryKeyer, Headliner),
+// hook a Task may implement (Warner, Datasizer, SummaryKeyer, Headliner,
+// Uniter),
 // all in this file.
 //
 // Each kind lives in its own package below stages/ and registers itself in
@@ -136,6 +137,15 @@ type Datasizer interface {
 // keys that belong at the top of summary.json (DLIO's training keys).
 type SummaryKeyer interface {
 	SummaryKeys() []string
+}
+
+// Uniter is implemented by tasks whose metrics have rate or size keys
+// whose names do not say their unit, or say it wrong because an upstream
+// tool reads them by that name (DLIO's MB that are MiB): Units maps each
+// such key to its unit and what it measures, and summary.json carries
+// the map for the keys it shows, so that every figure says which it is.
+type Uniter interface {
+	Units() map[string]string
 }
 
 // Headliner is implemented by tasks that can say their key figures in one

@@ -64,8 +64,9 @@ const (
 
 func init() {
 	backends.Register(backends.Scheme{
-		Name:   scheme,
-		Traits: backends.Traits{Shared: true},
+		Name:        scheme,
+		Credentials: "AZURE_STORAGE_CONNECTION_STRING, or AZURE_STORAGE_ACCOUNT and AZURE_STORAGE_KEY, in the environment, or variables the target names with access_key_env and secret_key_env",
+		Traits:      backends.Traits{Shared: true},
 		// access_key_env and secret_key_env name the account and key
 		// variables.
 		Options: append(slices.Clone(objstore.TargetOptions), "access_key_env", "secret_key_env"),
@@ -377,6 +378,8 @@ func (b *backend) checkErr(ctx context.Context, endpoint string, err error) erro
 				"checking container %s at %s failed (%s); is %s an Azure Blob endpoint?",
 				b.container, endpoint, code, endpoint))
 		}
+	case objstore.Incurable(err):
+		return fail(backends.Permanent, objstore.Unreachable(endpoint, err).Error())
 	default:
 		// Timeouts and refused connections alike: the store cannot be
 		// reached, and saying which endpoint is what the user needs.

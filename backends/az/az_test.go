@@ -309,8 +309,9 @@ func TestBadCredentialsFailBeforeNetwork(t *testing.T) {
 
 func TestBadURI(t *testing.T) {
 	for _, tc := range []struct{ uri, want string }{
-		{"az://user:pw@cont/p", "must not carry credentials"},
-		{"az://cont/p?sig=x", "takes no query"},
+		{"az://user:pw@cont/p", "carries a user name or password: az credentials go in AZURE_STORAGE_CONNECTION_STRING"},
+		{"az://cont/p?sig=x", "carries a credential in its query (sig)"},
+		{"az://cont/p?restype=x", "takes no query"},
 		{"az://cont/p#frag", "takes no fragment"},
 		{"az:///p", "names no container"},
 		{"az://", "names no container"},

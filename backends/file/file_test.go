@@ -103,7 +103,7 @@ func TestBadURIs(t *testing.T) {
 		{"file://data/x", "file:///abs/dir"},
 		{"file:data", "file:///abs/dir"},
 		{"file://", "file:///abs/dir"},
-		{"file://user:hunter2@localhost/x", "file:///abs/dir"},
+		{"file://user:hunter2@localhost/x", "file targets take no credentials"},
 		{"file:///x?sync=1", "no query"},
 		{fileURI(notDir), "not a directory"},
 		{"tmp://host/x", "tmp:///abs/base"},

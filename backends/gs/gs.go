@@ -50,8 +50,9 @@ import (
 
 func init() {
 	backends.Register(backends.Scheme{
-		Name:   scheme,
-		Traits: backends.Traits{Shared: true},
+		Name:        scheme,
+		Credentials: "the service account key file named by GOOGLE_APPLICATION_CREDENTIALS, or gcloud's application default credentials",
+		Traits:      backends.Traits{Shared: true},
 		// There is one GCS client, and its credentials come from
 		// GOOGLE_APPLICATION_CREDENTIALS (or, when asked, the metadata
 		// server): no key options.
@@ -298,6 +299,8 @@ func (b *backend) checkOne(ctx context.Context, cl *storage.Client, endpoint str
 		return nil
 	case errors.As(err, &ge) && ge.Code == http.StatusUnauthorized:
 		return fail(backends.Permission, fmt.Errorf("%s refused the credentials: %v; check GOOGLE_APPLICATION_CREDENTIALS", ep, err))
+	case objstore.Incurable(err):
+		return fail(backends.Permanent, objstore.Unreachable(ep, err))
 	case errors.As(err, &op), errors.Is(err, context.DeadlineExceeded):
 		return fail(kindOf(err), objstore.Unreachable(ep, err))
 	}

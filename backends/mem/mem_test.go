@@ -2,6 +2,7 @@ package mem_test
 
 import (
 	"io"
+	"strings"
 	"testing"
 
 	"mlps.dev/mlps/backends"
@@ -62,10 +63,14 @@ func TestReaderKeepsContentAcrossOverwrite(t *testing.T) {
 	}
 }
 
-func TestLocationHasNoUserinfo(t *testing.T) {
-	b := open(t, "mem://user:secret@label/path")
-	defer b.Close()
-	if loc := b.Properties().Location; loc != "mem://label/path" {
-		t.Errorf("Location = %q, want mem://label/path", loc)
+// mem takes no credentials: userinfo in its URI is refused, unshown.
+func TestUserinfoRefused(t *testing.T) {
+	b, err := backends.Open(t.Context(), "mem://user:secret@label/path")
+	if err == nil {
+		b.Close()
+		t.Fatal("Open succeeded; want userinfo refused")
+	}
+	if msg := err.Error(); !strings.Contains(msg, "mem targets take no credentials") || strings.Contains(msg, "secret") {
+		t.Errorf("error %q: want it to say mem takes no credentials, without the password", msg)
 	}
 }

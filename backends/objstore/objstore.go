@@ -17,7 +17,6 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"os"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -94,23 +93,21 @@ func HTTPClient(c *backends.Config) (*http.Client, error) {
 	if c.CAFile != "" || c.InsecureSkipVerify {
 		cfg := &tls.Config{MinVersion: tls.VersionTLS12}
 		if c.CAFile != "" {
-			pem, err := os.ReadFile(c.CAFile)
+			pem, err := backends.ReadCAFile(c.CAFile)
 			if err != nil {
-				return nil, fmt.Errorf("ca_file: %w", err)
+				return nil, fmt.Errorf("ca_file %w", err)
 			}
 			pool, err := x509.SystemCertPool()
 			if err != nil {
 				pool = x509.NewCertPool()
 			}
-			if !pool.AppendCertsFromPEM(pem) {
-				return nil, fmt.Errorf("ca_file %s holds no PEM certificate", c.CAFile)
-			}
+			pool.AppendCertsFromPEM(pem)
 			cfg.RootCAs = pool
 		}
 		cfg.InsecureSkipVerify = c.InsecureSkipVerify
 		tr.TLSClientConfig = cfg
 	}
-	return &http.Client{Transport: &watchTransport{base: tr, stall: stall}}, nil
+	return &http.Client{Transport: &watchTransport{base: tr, stall: stall, caFile: c.CAFile}}, nil
 }
 
 // Endpoints chooses, for each operation, one of several endpoints.
@@ -173,6 +170,12 @@ func (e *Endpoints) Pick(ctx context.Context) (i int, done func()) {
 
 // Unreachable explains a connection failure at open time.
 func Unreachable(endpoint string, err error) error {
+	// The server was reached, and its certificate refused: say that alone,
+	// without the SDK's layers around it.
+	var ue *UntrustedError
+	if errors.As(err, &ue) {
+		return ue
+	}
 	return fmt.Errorf("cannot reach endpoint %s: %v; check the endpoint's address and port and that the server is running", endpoint, err)
 }
 

@@ -252,8 +252,9 @@ func requestKey(req *http.Request) string {
 // each attempt, its transient failures, its stalls and the retries into
 // the Stats of the request's context.
 type watchTransport struct {
-	base  http.RoundTripper
-	stall time.Duration
+	base   http.RoundTripper
+	stall  time.Duration
+	caFile string // named in the error of a certificate that does not verify
 }
 
 func (t *watchTransport) RoundTrip(req *http.Request) (*http.Response, error) {
@@ -281,10 +282,11 @@ func (t *watchTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	resp, err := t.base.RoundTrip(r)
 	if err != nil {
-		err = w.failure(err)
+		err = untrusted(req, w.failure(err), t.caFile)
 		w.stop()
-		// A request its caller cancelled did not fail.
-		if st != nil && req.Context().Err() == nil {
+		// Neither a request its caller cancelled nor a certificate that
+		// no retry will make trusted is a transient failure.
+		if st != nil && req.Context().Err() == nil && !Incurable(err) {
 			st.FailedTransiently(key)
 		}
 		return nil, err

@@ -41,7 +41,8 @@ import (
 
 func init() {
 	backends.Register(backends.Scheme{
-		Name: "s3",
+		Name:        "s3",
+		Credentials: "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY in the environment, an AWS profile, or variables the target names with access_key_env and secret_key_env",
 		// The first client is the default.
 		Traits:  backends.Traits{Shared: true, Clients: Clients},
 		Options: append(slices.Clone(objstore.TargetOptions), "access_key_env", "secret_key_env", "metadata_credentials"),

@@ -3,6 +3,8 @@ package servers
 import (
 	"context"
 	"fmt"
+	"net/http"
+	"path/filepath"
 	"strconv"
 	"testing"
 	"time"
@@ -25,43 +27,64 @@ const (
 // temporary directory.
 type AzuriteServer struct {
 	*Process
-	// Endpoint is its base URL, http://127.0.0.1:PORT; the account is the
+	// Endpoint is its base URL, http://127.0.0.1:PORT (https:// when
+	// started by AzuriteTLS); the account is the
 	// first element of a request's path.
 	Endpoint string
 	Account  string
 	Key      string
+	ca       *CA // the CA of its certificate; nil when it serves plain HTTP
 }
 
 // Azurite starts an Azurite blob service for the test and stops it at
 // cleanup.
 func Azurite(t testing.TB) *AzuriteServer {
 	t.Helper()
+	return azurite(t, nil)
+}
+
+// azurite starts Azurite's blob service, serving HTTPS with a certificate
+// ca signed when ca is not nil.
+func azurite(t testing.TB, ca *CA) *AzuriteServer {
+	t.Helper()
 	bin := Need(t, AzuriteTool)
 	dir := t.TempDir()
 	port := FreePort(t)
-	endpoint := "http://" + Addr(port)
-	p := Start(t, "azurite", bin,
-		[]string{"--blobHost", "127.0.0.1", "--blobPort", strconv.Itoa(port), "--location", dir,
-			// The SDK may speak a newer API version than the emulator
-			// knows, and sends headers it does not implement.
-			"--skipApiVersionCheck", "--loose", "--silent",
-			// Tests must not phone home.
-			"--disableTelemetry"},
-		nil, HTTPReady(endpoint+"/"+AzuriteAccount+"?comp=properties&restype=service", 0))
-	return &AzuriteServer{Process: p, Endpoint: endpoint, Account: AzuriteAccount, Key: AzuriteKey}
+	endpoint := scheme(ca) + "://" + Addr(port)
+	args := []string{"--blobHost", "127.0.0.1", "--blobPort", strconv.Itoa(port), "--location", dir,
+		// The SDK may speak a newer API version than the emulator
+		// knows, and sends headers it does not implement.
+		"--skipApiVersionCheck", "--loose", "--silent",
+		// Tests must not phone home.
+		"--disableTelemetry"}
+	if ca != nil {
+		// Azurite serves HTTPS when given a PEM certificate and key.
+		certs := t.TempDir()
+		cert, key := filepath.Join(certs, "cert.pem"), filepath.Join(certs, "key.pem")
+		ca.ServerCert(t, cert, key)
+		args = append(args, "--cert", cert, "--key", key)
+	}
+	p := Start(t, "azurite", bin, args, nil,
+		httpReady(ca, endpoint+"/"+AzuriteAccount+"?comp=properties&restype=service", 0))
+	return &AzuriteServer{Process: p, Endpoint: endpoint, Account: AzuriteAccount, Key: AzuriteKey, ca: ca}
 }
 
 // ConnectionString is what AZURE_STORAGE_CONNECTION_STRING holds to reach
 // the server.
 func (s *AzuriteServer) ConnectionString() string {
-	return fmt.Sprintf("DefaultEndpointsProtocol=http;AccountName=%s;AccountKey=%s;BlobEndpoint=%s/%s;",
-		s.Account, s.Key, s.Endpoint, s.Account)
+	return fmt.Sprintf("DefaultEndpointsProtocol=%s;AccountName=%s;AccountKey=%s;BlobEndpoint=%s/%s;",
+		scheme(s.ca), s.Account, s.Key, s.Endpoint, s.Account)
 }
 
 // Client is an azblob client of the server, for test setup.
 func (s *AzuriteServer) Client(t testing.TB) *azblob.Client {
 	t.Helper()
-	c, err := azblob.NewClientFromConnectionString(s.ConnectionString(), nil)
+	var opts *azblob.ClientOptions
+	if s.ca != nil {
+		opts = &azblob.ClientOptions{}
+		opts.Transport = &http.Client{Transport: s.ca.Transport()}
+	}
+	c, err := azblob.NewClientFromConnectionString(s.ConnectionString(), opts)
 	if err != nil {
 		t.Fatal(err)
 	}

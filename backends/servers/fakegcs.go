@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"path/filepath"
 	"strconv"
 	"testing"
 	"time"
@@ -16,36 +17,49 @@ var FakeGCSTool = GoTool("fake-gcs-server", "github.com/fsouza/fake-gcs-server@l
 // FakeGCSServer is a fake-gcs-server on loopback, keeping objects in memory.
 type FakeGCSServer struct {
 	*Process
-	// Endpoint is its base URL, http://127.0.0.1:PORT: what a gs target's
+	// Endpoint is its base URL, http://127.0.0.1:PORT (https:// when
+	// started by FakeGCSTLS): what a gs target's
 	// endpoints list or STORAGE_EMULATOR_HOST takes.
 	Endpoint string
 	Addr     string
+	ca       *CA // the CA of its certificate; nil when it serves plain HTTP
 }
 
 // FakeGCS starts a fake-gcs-server for the test and stops it at cleanup.
 func FakeGCS(t testing.TB) *FakeGCSServer {
 	t.Helper()
+	return fakeGCS(t, nil)
+}
+
+// fakeGCS starts a fake-gcs-server, serving HTTPS with a certificate ca
+// signed when ca is not nil.
+func fakeGCS(t testing.TB, ca *CA) *FakeGCSServer {
+	t.Helper()
 	bin := Need(t, FakeGCSTool)
 	port := FreePort(t)
 	addr := Addr(port)
-	endpoint := "http://" + addr
+	endpoint := scheme(ca) + "://" + addr
 	// The server hands out resumable upload URLs built from its public
 	// host and external URL; by default those name storage.googleapis.com
 	// or 0.0.0.0, which a client then cannot reach, so both point back here.
-	p := Start(t, "fake-gcs-server", bin,
-		[]string{"-scheme", "http", "-host", "127.0.0.1", "-port", strconv.Itoa(port),
-			"-backend", "memory", "-public-host", addr, "-external-url", endpoint,
-			"-log-level", "warn"},
-		nil,
-		HTTPReady(endpoint+"/storage/v1/b", 200))
-	return &FakeGCSServer{Process: p, Endpoint: endpoint, Addr: addr}
+	args := []string{"-scheme", scheme(ca), "-host", "127.0.0.1", "-port", strconv.Itoa(port),
+		"-backend", "memory", "-public-host", addr, "-external-url", endpoint,
+		"-log-level", "warn"}
+	if ca != nil {
+		dir := t.TempDir()
+		cert, key := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+		ca.ServerCert(t, cert, key)
+		args = append(args, "-cert-location", cert, "-private-key-location", key)
+	}
+	p := Start(t, "fake-gcs-server", bin, args, nil, httpReady(ca, endpoint+"/storage/v1/b", 200))
+	return &FakeGCSServer{Process: p, Endpoint: endpoint, Addr: addr, ca: ca}
 }
 
 // Bucket creates a bucket on the server.
 func (s *FakeGCSServer) Bucket(t testing.TB, name string) {
 	t.Helper()
 	body, _ := json.Marshal(map[string]string{"name": name})
-	c := &http.Client{Timeout: 10 * time.Second}
+	c := httpClient(s.ca, 10*time.Second)
 	resp, err := c.Post(s.Endpoint+"/storage/v1/b?project=test", "application/json", bytes.NewReader(body))
 	if err != nil {
 		t.Fatalf("make bucket %s: %v", name, err)

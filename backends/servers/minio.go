@@ -3,6 +3,7 @@ package servers
 import (
 	"context"
 	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/minio/minio-go/v7"
@@ -23,15 +24,17 @@ const (
 // directory.
 type MinIOServer struct {
 	*Process
-	// Endpoint is its base URL, http://127.0.0.1:PORT.
+	// Endpoint is its base URL, http://127.0.0.1:PORT (https:// when
+	// started by MinIOTLS).
 	Endpoint string
 	Addr     string
+	ca       *CA // the CA of its certificate; nil when it serves plain HTTP
 }
 
 // MinIO starts a MinIO server for the test and stops it at cleanup.
 func MinIO(t testing.TB) *MinIOServer {
 	t.Helper()
-	return minioIn(t, t.TempDir())
+	return minioIn(t, t.TempDir(), nil)
 }
 
 // MinIOInMemory is MinIO storing into tmpfs (/dev/shm) where the host has
@@ -45,26 +48,38 @@ func MinIOInMemory(t testing.TB) *MinIOServer {
 		return MinIO(t)
 	}
 	t.Cleanup(func() { os.RemoveAll(dir) })
-	return minioIn(t, dir)
+	return minioIn(t, dir, nil)
 }
 
-func minioIn(t testing.TB, dir string) *MinIOServer {
+// minioIn starts MinIO storing into dir, serving HTTPS with a certificate
+// ca signed when ca is not nil.
+func minioIn(t testing.TB, dir string, ca *CA) *MinIOServer {
 	t.Helper()
 	bin := Need(t, MinIOTool)
 	addr, console := Addr(FreePort(t)), Addr(FreePort(t))
-	endpoint := "http://" + addr
-	p := Start(t, "minio", bin,
-		[]string{"server", "--quiet", "--address", addr, "--console-address", console, dir},
+	endpoint := scheme(ca) + "://" + addr
+	args := []string{"server", "--quiet", "--address", addr, "--console-address", console}
+	if ca != nil {
+		// MinIO serves TLS when its certs directory holds these two names.
+		certs := t.TempDir()
+		ca.ServerCert(t, filepath.Join(certs, "public.crt"), filepath.Join(certs, "private.key"))
+		args = append(args, "--certs-dir", certs)
+	}
+	p := Start(t, "minio", bin, append(args, dir),
 		[]string{"MINIO_ROOT_USER=" + MinIOUser, "MINIO_ROOT_PASSWORD=" + MinIOPassword,
 			"MINIO_BROWSER=off", "MINIO_UPDATE=off", "MINIO_CI_CD=1"},
-		HTTPReady(endpoint+"/minio/health/live", 200))
-	return &MinIOServer{Process: p, Endpoint: endpoint, Addr: addr}
+		httpReady(ca, endpoint+"/minio/health/live", 200))
+	return &MinIOServer{Process: p, Endpoint: endpoint, Addr: addr, ca: ca}
 }
 
 // Client is a minio-go client of the server, for test setup.
 func (s *MinIOServer) Client(t testing.TB) *minio.Client {
 	t.Helper()
-	c, err := minio.New(s.Addr, &minio.Options{Creds: credentials.NewStaticV4(MinIOUser, MinIOPassword, "")})
+	opts := &minio.Options{Creds: credentials.NewStaticV4(MinIOUser, MinIOPassword, "")}
+	if s.ca != nil {
+		opts.Secure, opts.Transport = true, s.ca.Transport()
+	}
+	c, err := minio.New(s.Addr, opts)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -239,7 +239,10 @@ func (l *lockedWriter) Write(b []byte) (int, error) {
 // accepts any answer (an anonymous request to a server that wants
 // credentials gets an error status, which still proves it is serving).
 func HTTPReady(url string, status int) func() error {
-	c := &http.Client{Timeout: 2 * time.Second}
+	return readyWith(&http.Client{Timeout: 2 * time.Second}, url, status)
+}
+
+func readyWith(c *http.Client, url string, status int) func() error {
 	return func() error {
 		resp, err := c.Get(url)
 		if err != nil {

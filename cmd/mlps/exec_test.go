@@ -8,7 +8,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -69,7 +71,7 @@ func TestExecDemo(t *testing.T) {
 	if sum["train_bytes_read"] != planned || planned == 0 {
 		t.Errorf("bytes read %v, planned %v", sum["train_bytes_read"], planned)
 	}
-	for _, f := range []string{"workload.cue", "workload.json", "provenance.json", "stages/datagen.json", "stages/train.json", "stages/train/steps.csv", "stages/train/ranks.json"} {
+	for _, f := range []string{"workload.cue", "workload.json", "provenance.json", "stages/datagen.json", "stages/train.json", "stages/train/steps.csv", "stages/train/ranks.jsonl"} {
 		if _, err := os.Stat(filepath.Join(results, f)); err != nil {
 			t.Errorf("results: %v", err)
 		}
@@ -169,6 +171,20 @@ stages: read: {kind: "read-epoch", dataset: "d"}
 	if sum["complete"] != false || sum["stages"].(map[string]any)["read"].(map[string]any)["status"] != "failed" {
 		t.Errorf("summary %v", sum)
 	}
+	// A failed read-epoch has no verdict and no AU, at the top or in its
+	// own file, and says its figures are partial.
+	for _, k := range []string{"train_au_meet_expectation", "train_au_mean_percentage", "epochs"} {
+		if v, ok := sum[k]; ok {
+			t.Errorf("summary.json of a failed run has %s: %v", k, v)
+		}
+	}
+	m := readJSON(t, filepath.Join(results, "stages", "read.json"))["metrics"].(map[string]any)
+	if _, ok := m["train_au_meet_expectation"]; ok || m["partial"] != true || m["epochs_completed"] != 0.0 {
+		t.Errorf("stages/read.json metrics of a failed read: %v", m)
+	}
+	if out := stdout.String(); !strings.Contains(out, "read: incomplete (failed), measured until it stopped: no epoch of 1 finished: no AU, throughput or verdict\n") {
+		t.Errorf("table of a failed read:\n%s", out)
+	}
 	// A second run into the same directory is refused rather than mixed in.
 	if code := run([]string{"exec", wl, "--results", results}, &stdout, &stderr); code != exitUsage {
 		t.Errorf("reusing a results directory: exit %d", code)
@@ -230,6 +246,327 @@ func TestInterruptWritesIncompleteResults(t *testing.T) {
 	if !strings.Contains(strings.Join(log, "\n"), "interrupted") {
 		t.Errorf("stderr does not say the run was interrupted:\n%s", strings.Join(log, "\n"))
 	}
+	// No epoch finished: no verdict and no AU anywhere, and the stage's
+	// figures say they are partial.
+	for _, k := range []string{"train_au_meet_expectation", "train_au_mean_percentage", "train_au_percentage", "train_io_mean_MB_per_second"} {
+		if v, ok := sum[k]; ok {
+			t.Errorf("summary.json of an interrupted run has %s: %v", k, v)
+		}
+	}
+	m := readJSON(t, filepath.Join(results, "stages", "train.json"))["metrics"].(map[string]any)
+	if m["partial"] != true || m["epochs_completed"] != 0.0 || m["epochs_planned"] != 2.0 {
+		t.Errorf("train metrics do not say they are partial: %v", m)
+	}
+	for _, k := range []string{"train_au_meet_expectation", "train_au_mean_percentage"} {
+		if v, ok := m[k]; ok {
+			t.Errorf("stages/train.json of an interrupted run has %s: %v", k, v)
+		}
+	}
+	if out := stdout.String(); strings.Contains(out, "AU 0") || strings.Contains(out, "success") || strings.Contains(out, "fail") ||
+		!strings.Contains(out, "train: incomplete (canceled), measured until it stopped: no epoch of 2 finished: no AU, throughput or verdict") {
+		t.Errorf("table of an interrupted run:\n%s", out)
+	}
+}
+
+// A run killed with SIGKILL, which writes nothing on its way out, leaves
+// what it measured until then: the inputs, the report of each stage that
+// ended, and the training's per-rank figures and steps of every finished
+// epoch; no summary.json says it did not finish, and a later run is not
+// let into the directory.
+func TestKilledRunLeavesWhatItMeasured(t *testing.T) {
+	results := filepath.Join(t.TempDir(), "run")
+	// 4 epochs of 8 steps of 0.5 s: the run outlives the first epoch by
+	// 12 s at least, whatever the load.
+	cmd := mlps("exec", demo, "--results", results, "--progress", "plain",
+		"--set", "stages.train.computation_time=0.5", "--set", "stages.train.epochs=4")
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	ranks := filepath.Join(results, "stages", "train", "ranks.jsonl")
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	// Wait for the first epoch's two ranks, then kill.
+	for lines := 0; lines < 2; {
+		select {
+		case err := <-exited:
+			t.Fatalf("the run ended (%v) before it was killed:\n%s\n%s", err, stdout.String(), stderr.String())
+		case <-time.After(20 * time.Millisecond):
+		}
+		b, _ := os.ReadFile(ranks)
+		lines = bytes.Count(b, []byte("\n"))
+	}
+	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	<-exited
+	if _, err := os.Stat(filepath.Join(results, "summary.json")); !os.IsNotExist(err) {
+		t.Errorf("a killed run has summary.json: %v", err)
+	}
+	for _, f := range []string{"workload.cue", "workload.json", "plan.json", "provenance.json"} {
+		if _, err := os.Stat(filepath.Join(results, f)); err != nil {
+			t.Errorf("inputs: %v", err)
+		}
+	}
+	if prov := readJSON(t, filepath.Join(results, "provenance.json")); prov["workload"] != "demo" || prov["start"] == nil || prov["end"] != nil {
+		t.Errorf("provenance of a killed run: %v", prov)
+	}
+	if st := readJSON(t, filepath.Join(results, "stages", "datagen.json")); st["status"] != "ok" || st["measured"].(map[string]any)["bytes"] != 268466816.0 {
+		t.Errorf("stages/datagen.json: status %v, measured %v", st["status"], st["measured"])
+	}
+	b, err := os.ReadFile(ranks)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, line := range strings.SplitAfter(string(b), "\n") {
+		if line == "" {
+			continue
+		}
+		var re struct {
+			Phase     string  `json:"phase"`
+			Epoch     int     `json:"epoch"`
+			Steps     int     `json:"steps"`
+			AU        float64 `json:"au_percentage"`
+			BytesRead int64   `json:"bytes_read"`
+		}
+		if err := json.Unmarshal([]byte(line), &re); err != nil {
+			t.Fatalf("ranks.jsonl line %d: %v: %q", i+1, err, line)
+		}
+		if re.Phase != "train" || re.Epoch < 1 || re.Steps != 8 || re.AU <= 0 || re.BytesRead <= 0 {
+			t.Errorf("ranks.jsonl line %d: %+v", i+1, re)
+		}
+	}
+	steps, err := os.ReadFile(filepath.Join(results, "stages", "train", "steps.csv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The header and the 2 ranks × 8 steps of epoch 1, at least.
+	if n := strings.Count(string(steps), "\ntrain,1,"); n != 16 {
+		t.Errorf("steps.csv holds %d steps of epoch 1, want 16:\n%s", n, steps)
+	}
+	var out, errOut bytes.Buffer
+	if code := run([]string{"exec", demo, "--results", results, "--progress", "none"}, &out, &errOut); code != exitUsage ||
+		!strings.Contains(errOut.String(), "already holds files of an earlier or unfinished run") {
+		t.Errorf("a run into a killed run's directory: exit %d, %s", code, errOut.String())
+	}
+}
+
+// small is a workload that generates 4 files on a file target below dir
+// and reads them once.
+func small(t *testing.T, dir string) (workload, data string) {
+	t.Helper()
+	data = filepath.Join(dir, "data")
+	src := fmt.Sprintf(`name: "small"
+targets: t: uri: "file://%s"
+datasets: d: {target: "t", format: "npz", files: 4, record_bytes: 4096}
+stages: {
+	gen: {kind: "generate", dataset: "d"}
+	read: {kind: "read-epoch", dataset: "d", accelerators: 1, batch_size: 1, computation_time: 0}
+}
+`, data)
+	workload = filepath.Join(dir, "w.cue")
+	if err := os.WriteFile(workload, []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return workload, data
+}
+
+// A --results directory the run cannot have to itself is refused with
+// exit 2 and a message naming it and what to do, before any stage runs:
+// nothing is generated.
+func TestExecResultsDirRefused(t *testing.T) {
+	tests := []struct {
+		name  string
+		setup func(t *testing.T, dir string) string // returns --results
+		want  string
+	}{
+		{"file", func(t *testing.T, dir string) string {
+			f := filepath.Join(dir, "results")
+			if err := os.WriteFile(f, nil, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			return f
+		}, "is a file, not a directory; name a new directory with --results"},
+		{"below a file", func(t *testing.T, dir string) string {
+			f := filepath.Join(dir, "results")
+			if err := os.WriteFile(f, nil, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			return filepath.Join(f, "run")
+		}, "not a directory"},
+		{"unwritable", func(t *testing.T, dir string) string {
+			if os.Geteuid() == 0 {
+				// Root writes through mode bits, not into sysfs.
+				return "/sys/mlps-test-results"
+			}
+			ro := filepath.Join(dir, "ro")
+			if err := os.Mkdir(ro, 0o555); err != nil {
+				t.Fatal(err)
+			}
+			return filepath.Join(ro, "run")
+		}, "choose another directory with --results"},
+		{"foreign files", func(t *testing.T, dir string) string {
+			d := filepath.Join(dir, "mine")
+			if err := os.Mkdir(d, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(filepath.Join(d, "notes.txt"), nil, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			return d
+		}, "already holds files of an earlier or unfinished run, or of something else: notes.txt; results are written only into a new or empty directory: choose another with --results, or pass --force"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			wl, data := small(t, dir)
+			res := tt.setup(t, dir)
+			var stdout, stderr bytes.Buffer
+			code := run([]string{"exec", wl, "--results", res, "--progress", "plain"}, &stdout, &stderr)
+			if code != exitUsage {
+				t.Fatalf("exit %d, want %d\n%s", code, exitUsage, stderr.String())
+			}
+			want := "mlps exec: results directory " + res + ": "
+			if msg := stderr.String(); !strings.HasPrefix(msg, want) || !strings.Contains(msg, tt.want) || strings.Count(msg, "\n") != 1 {
+				t.Errorf("stderr %q\nwant one line starting %q and containing %q", msg, want, tt.want)
+			}
+			if _, err := os.Stat(data); !os.IsNotExist(err) {
+				t.Errorf("a stage ran: %s: %v", data, err)
+			}
+			if stdout.Len() > 0 {
+				t.Errorf("stdout: %s", stdout.String())
+			}
+		})
+	}
+}
+
+// --force writes into a directory that holds other files, after removing
+// an earlier result's files there; the user's other files stay.
+func TestExecForce(t *testing.T) {
+	dir := t.TempDir()
+	wl, _ := small(t, dir)
+	res := filepath.Join(dir, "res")
+	var stdout, stderr bytes.Buffer
+	if code := run([]string{"exec", wl, "--results", res, "--progress", "none"}, &stdout, &stderr); code != exitOK {
+		t.Fatalf("exit %d: %s", code, stderr.String())
+	}
+	stale := filepath.Join(res, "stages", "old", "steps.csv")
+	for _, f := range []string{stale, filepath.Join(res, "notes.txt")} {
+		if err := os.MkdirAll(filepath.Dir(f), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(f, nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if code := run([]string{"exec", wl, "--results", res, "--progress", "none"}, &stdout, &stderr); code != exitUsage {
+		t.Fatalf("without --force: exit %d", code)
+	}
+	if code := run([]string{"exec", wl, "--results", res, "--progress", "none", "--force"}, &stdout, &stderr); code != exitOK {
+		t.Fatalf("--force: exit %d: %s", code, stderr.String())
+	}
+	if _, err := os.Stat(stale); !os.IsNotExist(err) {
+		t.Errorf("--force kept an earlier result's file: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(res, "notes.txt")); err != nil {
+		t.Errorf("--force removed the user's file: %v", err)
+	}
+	if readJSON(t, filepath.Join(res, "summary.json"))["complete"] != true {
+		t.Error("--force run incomplete")
+	}
+}
+
+// Two runs of one workload started in the same second, with the default
+// results directory, write two directories.
+func TestExecConcurrentDefaultDir(t *testing.T) {
+	t.Chdir(t.TempDir())
+	second := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	defer func(f func() time.Time) { now = f }(now)
+	now = func() time.Time { return second }
+	wl := filepath.Join(t.TempDir(), "w.cue")
+	if err := os.WriteFile(wl, []byte(`name: "twice"
+targets: t: uri: "mem://"
+datasets: d: {target: "t", format: "npz", files: 8, record_bytes: 65536}
+stages: {
+	gen: {kind: "generate", dataset: "d"}
+	read: {kind: "read-epoch", dataset: "d", accelerators: 1, batch_size: 1, computation_time: 0}
+}
+`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	const n = 2
+	var outs [n]bytes.Buffer
+	var codes [n]int
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			var stderr bytes.Buffer
+			codes[i] = run([]string{"exec", wl, "--progress", "none"}, &outs[i], &stderr)
+			if codes[i] != exitOK {
+				t.Errorf("run %d: exit %d: %s", i, codes[i], stderr.String())
+			}
+		})
+	}
+	wg.Wait()
+	base := filepath.Join("results", "twice", "20260102_030405")
+	dirs, _ := filepath.Glob(base + "*")
+	if len(dirs) != n || dirs[0] != base || dirs[1] != base+"_2" {
+		t.Fatalf("results directories %v, want %s and %s_2", dirs, base, base)
+	}
+	for i, d := range dirs {
+		sum := readJSON(t, filepath.Join(d, "summary.json"))
+		if sum["complete"] != true || sum["stages"].(map[string]any)["gen"].(map[string]any)["ops"] != 8.0 {
+			t.Errorf("%s: summary %v", d, sum)
+		}
+		if !strings.Contains(outs[0].String()+outs[1].String(), "results: "+d+"\n") {
+			t.Errorf("run %d: no run printed results: %s", i, d)
+		}
+	}
+}
+
+// The summary is printed before the results are written, so a run whose
+// results directory breaks keeps its figures on stdout. Here the dataset
+// is generated where summary.json's temporary file goes, so writing the
+// summary fails after every stage ran.
+func TestExecTablePrintedWhenWritingFails(t *testing.T) {
+	dir := t.TempDir()
+	res := filepath.Join(dir, "res")
+	wl := filepath.Join(dir, "w.cue")
+	if err := os.WriteFile(wl, []byte(fmt.Sprintf(`name: "broken"
+targets: t: uri: "file://%s"
+datasets: d: {target: "t", path: "summary.json.tmp", format: "npz", files: 4, record_bytes: 4096}
+stages: {
+	gen: {kind: "generate", dataset: "d"}
+	read: {kind: "read-epoch", dataset: "d", accelerators: 1, batch_size: 1, computation_time: 0}
+}
+`, res)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, asJSON := range []bool{false, true} {
+		os.RemoveAll(res)
+		args := []string{"exec", wl, "--results", res, "--progress", "none"}
+		if asJSON {
+			args = append(args, "--json")
+		}
+		var stdout, stderr bytes.Buffer
+		if code := run(args, &stdout, &stderr); code != exitFailed {
+			t.Fatalf("exit %d, want %d: %s", code, exitFailed, stderr.String())
+		}
+		if !strings.Contains(stderr.String(), "mlps exec: writing results to "+res+": ") || !strings.Contains(stderr.String(), "summary.json.tmp") {
+			t.Errorf("stderr: %s", stderr.String())
+		}
+		out := stdout.String()
+		if asJSON {
+			var sum map[string]any
+			if err := json.Unmarshal(stdout.Bytes(), &sum); err != nil || sum["complete"] != true || sum["train_au_meet_expectation"] == nil && sum["epochs"] == nil {
+				t.Errorf("--json summary %v (%v):\n%s", sum, err, out)
+			}
+		} else if !strings.Contains(out, "stage MB/s") || !strings.Contains(out, "read: AU ") || strings.Contains(out, "results: ") {
+			t.Errorf("table:\n%s", out)
+		}
+	}
 }
 
 // Memory does not grow with the dataset: generating 8 GiB instead of
@@ -265,5 +602,81 @@ stages: gen: {kind: "generate", dataset: "d"}
 	t.Logf("peak RSS: 256 MiB dataset %.1f MiB, 8 GiB dataset %.1f MiB", float64(small)/(1<<20), float64(large)/(1<<20))
 	if large-small >= 32<<20 {
 		t.Errorf("peak RSS grew by %.1f MiB from 256 MiB to 8 GiB of data", float64(large-small)/(1<<20))
+	}
+}
+
+// rateKey is a key of a figure per second in bytes, whatever its unit.
+var rateKey = regexp.MustCompile(`(MB|MiB|GB|GiB)_per_second`)
+
+// Every rate has a name of its own saying what it divides, and
+// summary.json's units says the unit of each rate key it holds, DLIO's MB
+// that are MiB included; the table names its stage MB/s and the
+// read-epoch headline names each of its rates, with the page-cache caveat
+// on the verdict's line.
+func TestExecFiguresSayTheirUnits(t *testing.T) {
+	dir := t.TempDir()
+	wl, _ := small(t, dir)
+	res := filepath.Join(dir, "res")
+	var stdout, stderr bytes.Buffer
+	if code := run([]string{"exec", wl, "--results", res, "--progress", "none"}, &stdout, &stderr); code != exitOK {
+		t.Fatalf("exit %d: %s", code, stderr.String())
+	}
+	sum := readJSON(t, filepath.Join(res, "summary.json"))
+	units, _ := sum["units"].(map[string]any)
+	var walk func(path string, v any)
+	walk = func(path string, v any) {
+		m, ok := v.(map[string]any)
+		if !ok {
+			return
+		}
+		for k, v := range m {
+			p := k
+			if path != "" {
+				p = path + "." + k
+			}
+			if path == "units" {
+				continue
+			}
+			if rateKey.MatchString(k) {
+				// Keys below stages or client_ab are named by pattern.
+				general := regexp.MustCompile(`^(stages|client_ab)\.[^.]+`).ReplaceAllString(p, "$1.*")
+				general = regexp.MustCompile(`\.endpoints\.[^.]+`).ReplaceAllString(general, ".endpoints.*")
+				if _, ok := units[p]; !ok {
+					if _, ok := units[general]; !ok {
+						t.Errorf("summary.json: %s has no entry in units", p)
+					}
+				}
+			}
+			walk(p, v)
+		}
+	}
+	walk("", sum)
+	for k, want := range map[string]string{
+		"train_io_mean_MB_per_second":  "MiB/s (2^20 bytes)",
+		"train_io_mean_MiB_per_second": "MiB/s (2^20 bytes)",
+		"train_read_MB_per_second":     "MB/s (10^6 bytes): bytes read from storage",
+		"stages.*.stage_MB_per_second": "MB/s (10^6 bytes): every byte the stage moved",
+	} {
+		if u, _ := units[k].(string); !strings.HasPrefix(u, want) {
+			t.Errorf("units[%s] = %q, want %q...", k, u, want)
+		}
+	}
+	if _, ok := sum["stages"].(map[string]any)["read"].(map[string]any)["stage_MB_per_second"]; !ok {
+		t.Errorf("stage summary has no stage_MB_per_second: %v", sum["stages"])
+	}
+	out := stdout.String()
+	for _, want := range []string{
+		"stage MB/s  p50 ms",
+		"stage MB/s: bytes the stage moved ÷ its wall time (stage_MB_per_second); MB = 10^6 bytes, MiB = 2^20",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("table lacks %q:\n%s", want, out)
+		}
+	}
+	// The files are on a file target and fit in memory: the verdict and
+	// its caveat share a line.
+	headline := regexp.MustCompile(`(?m)^read: AU [0-9.]+% \(minimum 90%: (success|fail), but the dataset \([0-9.]+ KiB\) fits in memory \([0-9.]+ [KMGT]iB\): reads may have come from the page cache\), [0-9.]+ samples/s \(records [0-9.]+ MiB/s\), storage read [0-9.]+ MB/s over the epochs$`)
+	if !headline.MatchString(out) {
+		t.Errorf("no read-epoch headline with its caveat and named rates:\n%s", out)
 	}
 }

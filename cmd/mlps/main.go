@@ -25,6 +25,7 @@ import (
 	"golang.org/x/term"
 
 	_ "mlps.dev/mlps/backends/all"
+	"mlps.dev/mlps/backends/secret"
 	"mlps.dev/mlps/dsl"
 	"mlps.dev/mlps/exec"
 	"mlps.dev/mlps/exec/results"
@@ -62,6 +63,8 @@ Example:
 `
 
 func run(args []string, stdout, stderr io.Writer) int {
+	// Nothing mlps prints carries a credential, whoever wrote the message.
+	stdout, stderr = secret.Writer(stdout), secret.Writer(stderr)
 	if len(args) == 0 {
 		fmt.Fprint(stderr, usage)
 		return exitUsage
@@ -203,9 +206,13 @@ const execHelp = `Usage: mlps exec WORKLOAD [flags]
 
 Runs a workload and writes its results directory: summary.json, one file
 per stage, the resolved workload (CUE and JSON), the plan and provenance.
-Progress goes to stderr; the summary table (or --json) to stdout.
-Ctrl-C stops the run, writes what was measured marked incomplete, and
-exits 130.
+The directory must be new or empty (--force to reuse one); it is created
+and written to before the first stage, so a bad one fails at once (exit 2).
+Each stage's report is written as the stage ends and summary.json last: a
+directory without summary.json holds a run that did not finish.
+Progress goes to stderr; the summary table (or --json) to stdout, before
+the files are written. Ctrl-C stops the run, writes what was measured
+marked incomplete, and exits 130.
 
 Examples:
   mlps exec workloads/demo.cue
@@ -215,9 +222,14 @@ Examples:
 Flags:
 `
 
+// now names default results directories; a test sets it to start runs
+// in the same second.
+var now = time.Now
+
 func execCmd(args []string, stdout, stderr io.Writer) int {
 	fs := newFlags("exec", execHelp, stderr)
-	resultsDir := fs.String("results", "", "results `directory` (default ./results/WORKLOAD/YYYYMMDD_HHMMSS)")
+	resultsDir := fs.String("results", "", "results `directory`, new or empty (default ./results/WORKLOAD/YYYYMMDD_HHMMSS, with _2, _3 ... when taken)")
+	force := fs.Bool("force", false, "write into a --results directory that already holds files, removing an earlier result's files there first")
 	asJSON := fs.Bool("json", false, "print the summary as JSON instead of a table")
 	progress := fs.String("progress", "auto", "progress on stderr: auto, live, plain or none")
 	var overrides sets
@@ -235,11 +247,25 @@ func execCmd(args []string, stdout, stderr io.Writer) int {
 	if p == nil {
 		return code
 	}
+	in, err := inputs(p)
+	if err != nil {
+		fmt.Fprintf(stderr, "mlps exec: %v\n", err)
+		return exitFailed
+	}
+	prov := results.NewProvenance(append([]string{"mlps", "exec"}, args...))
+	prov.Workload, prov.Seed, prov.Start = p.Workload.Name, p.Workload.Seed, time.Now()
+	// The directory is this run's alone and proven writable before the
+	// first stage: a bad --results costs nothing measured.
 	dir := *resultsDir
 	if dir == "" {
-		dir = filepath.Join("results", p.Workload.Name, time.Now().Format("20060102_150405"))
+		dir, err = results.CreateUnique(filepath.Join("results", p.Workload.Name, now().Format("20060102_150405")))
+	} else {
+		err = results.Claim(dir, *force)
 	}
-	if err := results.CheckDir(dir); err != nil {
+	if err == nil {
+		err = results.Begin(dir, in, prov)
+	}
+	if err != nil {
 		fmt.Fprintf(stderr, "mlps exec: %v\n", err)
 		return exitUsage
 	}
@@ -251,21 +277,13 @@ func execCmd(args []string, stdout, stderr io.Writer) int {
 		stop() // a second Ctrl-C kills at once
 	}()
 	warn(p, "exec", stderr)
-	prov := results.NewProvenance(append([]string{"mlps", "exec"}, args...))
 	opts.Dir = dir
 	rep := exec.Run(ctx, p, opts)
-	in, err := inputs(p)
-	if err != nil {
-		fmt.Fprintf(stderr, "mlps exec: %v\n", err)
-		return exitFailed
-	}
-	sum, werr := results.Write(dir, in, rep, prov)
-	if werr != nil {
-		fmt.Fprintf(stderr, "mlps exec: writing results: %v\n", werr)
-		return exitFailed
-	}
+	// The summary is printed before the files are written, so that a
+	// results directory that fills up or vanishes loses no figure the
+	// run measured.
 	if *asJSON {
-		b, err := json.MarshalIndent(sum, "", "  ")
+		b, err := json.MarshalIndent(results.Summarize(rep), "", "  ")
 		if err != nil {
 			fmt.Fprintf(stderr, "mlps exec: %v\n", err)
 			return exitFailed
@@ -273,6 +291,12 @@ func execCmd(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stdout, "%s\n", b)
 	} else {
 		results.WriteTable(stdout, rep)
+	}
+	if _, err := results.Write(dir, rep, prov); err != nil {
+		fmt.Fprintf(stderr, "mlps exec: writing results to %s: %v; the summary above is all that is kept of what was not written\n", dir, err)
+		return exitFailed
+	}
+	if !*asJSON {
 		fmt.Fprintf(stdout, "results: %s\n", dir)
 	}
 	switch {
@@ -302,7 +326,7 @@ func inputs(p *planner.Plan) (results.Inputs, error) {
 
 func progressOptions(mode string, stderr io.Writer) (exec.Options, error) {
 	tty := false
-	if f, ok := stderr.(*os.File); ok {
+	if f, ok := stderr.(interface{ Fd() uintptr }); ok {
 		tty = term.IsTerminal(int(f.Fd()))
 	}
 	switch mode {

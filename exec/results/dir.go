@@ -7,15 +7,118 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
+
+	"mlps.dev/mlps/backends/secret"
 )
 
-// CheckDir fails when dir already holds a result, so that a run never
-// mixes its files with an earlier one's.
-func CheckDir(dir string) error {
-	if _, err := os.Stat(filepath.Join(dir, "summary.json")); err == nil {
-		return fmt.Errorf("results directory %s already holds a result (summary.json); choose another with --results", dir)
+// ownNames are the entries a results directory holds: what --force
+// removes before a run writes into a directory that held an earlier
+// result, so that no file of that result is read as this run's.
+var ownNames = []string{"workload.cue", "workload.json", "plan.json", "provenance.json", "summary.json", "stages"}
+
+// DirError is a results directory that cannot take this run's results:
+// the user's to fix (another --results, --force, permissions, space)
+// before any stage runs.
+type DirError struct {
+	Dir    string
+	Reason string
+}
+
+func (e *DirError) Error() string { return "results directory " + e.Dir + ": " + e.Reason }
+
+// CreateUnique creates a new directory named base, or base_2, base_3, ...
+// when another run (in the same second, or before) took the name, and
+// returns it. Mkdir is exclusive, so two runs started together never share
+// one.
+func CreateUnique(base string) (string, error) {
+	if err := os.MkdirAll(filepath.Dir(base), 0o755); err != nil {
+		return "", dirError(base, err)
+	}
+	for i := 1; i <= 1000; i++ {
+		dir := base
+		if i > 1 {
+			dir = fmt.Sprintf("%s_%d", base, i)
+		}
+		err := os.Mkdir(dir, 0o755)
+		if err == nil {
+			return dir, nil
+		}
+		if !errors.Is(err, fs.ErrExist) {
+			return "", dirError(dir, err)
+		}
+	}
+	return "", &DirError{base, "a thousand runs already took this name; choose a directory with --results"}
+}
+
+// Claim makes dir this run's: it creates it, or takes an existing empty
+// directory. A directory that holds anything is refused unless force,
+// and then the files of an earlier result in it are removed first; other
+// files stay.
+func Claim(dir string, force bool) error {
+	if err := os.MkdirAll(filepath.Dir(dir), 0o755); err != nil {
+		return dirError(dir, err)
+	}
+	err := os.Mkdir(dir, 0o755)
+	if err == nil || !errors.Is(err, fs.ErrExist) {
+		return dirError(dir, err)
+	}
+	fi, err := os.Stat(dir)
+	if err != nil {
+		return dirError(dir, err)
+	}
+	if !fi.IsDir() {
+		return &DirError{dir, "is a file, not a directory; name a new directory with --results"}
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return dirError(dir, err)
+	}
+	if len(entries) == 0 {
+		return nil
+	}
+	if !force {
+		var names []string
+		for _, e := range entries[:min(3, len(entries))] {
+			names = append(names, e.Name())
+		}
+		if len(entries) > 3 {
+			names = append(names, "...")
+		}
+		what := "files of an earlier or unfinished run, or of something else"
+		if slices.ContainsFunc(entries, func(e fs.DirEntry) bool { return e.Name() == "summary.json" }) {
+			what = "a result (summary.json)"
+		}
+		return &DirError{dir, fmt.Sprintf("already holds %s: %s; results are written only into a new or empty directory: choose another with --results, or pass --force to remove an earlier result's files there and write into it",
+			what, strings.Join(names, ", "))}
+	}
+	for _, name := range ownNames {
+		if err := os.RemoveAll(filepath.Join(dir, name)); err != nil {
+			return dirError(dir, err)
+		}
 	}
 	return nil
+}
+
+func dirError(dir string, err error) error {
+	if err == nil {
+		return nil
+	}
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		err = pe.Err
+	}
+	reason := err.Error()
+	switch {
+	case errors.Is(err, fs.ErrPermission):
+		reason += ": this user cannot write there; choose another directory with --results"
+	case strings.Contains(reason, "not a directory"):
+		reason += ": a file stands where a directory of the path should be; choose another directory with --results"
+	default:
+		reason += "; choose another directory with --results"
+	}
+	return &DirError{dir, reason}
 }
 
 // Inputs are what was run, recorded beside the results so that they can
@@ -28,18 +131,19 @@ type Inputs struct {
 	Seed uint64
 }
 
-// Write writes the results directory: the inputs, the provenance, one
-// file per stage, and summary.json last, so a directory with a summary is
-// a finished write. Each file is written to a temporary name and renamed
-// into place.
-func Write(dir string, in Inputs, rep *Report, prov Provenance) (Summary, error) {
-	if err := os.MkdirAll(filepath.Join(dir, "stages"), 0o755); err != nil {
-		return Summary{}, err
-	}
-	prov.Workload, prov.Seed, prov.Start, prov.End = rep.Workload, in.Seed, rep.Start, rep.End
-	type file struct {
-		name string
-		data func() ([]byte, error)
+// Begin writes what is known before the first stage runs into the
+// directory Claim or CreateUnique gave this run: the inputs and the
+// provenance. Writing them proves the directory writable before anything
+// is measured, and leaves a killed run's directory saying what ran; the
+// absence of summary.json says it did not finish. Its errors are
+// DirErrors.
+func Begin(dir string, in Inputs, prov Provenance) error {
+	// Exclusive, so of two runs given one empty directory only one
+	// proceeds.
+	if err := os.Mkdir(filepath.Join(dir, "stages"), 0o755); errors.Is(err, fs.ErrExist) {
+		return &DirError{dir, "another run began writing here at the same time; choose another directory with --results"}
+	} else if err != nil {
+		return dirError(dir, err)
 	}
 	files := []file{
 		{"workload.cue", func() ([]byte, error) { return in.WorkloadCUE, nil }},
@@ -47,21 +151,57 @@ func Write(dir string, in Inputs, rep *Report, prov Provenance) (Summary, error)
 		{"plan.json", func() ([]byte, error) { return indent(in.Plan) }},
 		{"provenance.json", func() ([]byte, error) { return indent(prov) }},
 	}
+	if err := writeFiles(dir, files); err != nil {
+		var de *DirError
+		if errors.As(err, &de) {
+			return err
+		}
+		return dirError(dir, err)
+	}
+	return nil
+}
+
+// WriteStage writes one stage's report, as exec does when the stage
+// ends, so that a run killed later keeps it.
+func WriteStage(dir string, sr *StageReport) error {
+	data, err := indent(sr)
+	if err != nil {
+		return err
+	}
+	return writeAtomic(filepath.Join(dir, stageFile(sr.ID)), data)
+}
+
+// Write finishes the results directory Begin started: the provenance
+// with the run's times, one file per stage, and summary.json last, so a
+// directory with a summary is a finished write. Each file is written to
+// a temporary name and renamed into place.
+func Write(dir string, rep *Report, prov Provenance) (Summary, error) {
+	prov.Workload, prov.Start, prov.End = rep.Workload, rep.Start, rep.End
+	files := []file{{"provenance.json", func() ([]byte, error) { return indent(prov) }}}
 	for _, sr := range rep.Stages {
 		files = append(files, file{stageFile(sr.ID), func() ([]byte, error) { return indent(sr) }})
 	}
 	sum := Summarize(rep)
 	files = append(files, file{"summary.json", func() ([]byte, error) { return indent(sum) }})
+	return sum, writeFiles(dir, files)
+}
+
+type file struct {
+	name string
+	data func() ([]byte, error)
+}
+
+func writeFiles(dir string, files []file) error {
 	for _, f := range files {
 		data, err := f.data()
 		if err != nil {
-			return sum, fmt.Errorf("results: %s: %w", f.name, err)
+			return fmt.Errorf("results: %s: %w", f.name, err)
 		}
 		if err := writeAtomic(filepath.Join(dir, f.name), data); err != nil {
-			return sum, err
+			return err
 		}
 	}
-	return sum, nil
+	return nil
 }
 
 func stageFile(id string) string { return filepath.Join("stages", id+".json") }
@@ -115,9 +255,27 @@ func indent(v any) ([]byte, error) {
 	return append(b, '\n'), err
 }
 
+// writeAtomic writes data to a temporary name, syncs it and renames it
+// into place, so that a reader (or a run killed meanwhile) sees the old
+// file or the new one, never half of one. Whatever looks like a
+// credential is hidden first: a results directory is made to be shared,
+// and a secret a user typed where it does not belong must not travel
+// with it.
 func writeAtomic(path string, data []byte) error {
 	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, data, 0o644); err != nil {
+	f, err := os.Create(tmp)
+	if err != nil {
+		return err
+	}
+	_, err = f.Write(secret.RedactBytes(data))
+	if serr := f.Sync(); err == nil {
+		err = serr
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(tmp)
 		return err
 	}
 	return os.Rename(tmp, path)

@@ -6,6 +6,8 @@ import (
 	"runtime/debug"
 	"time"
 
+	"mlps.dev/mlps/backends/secret"
+
 	"mlps.dev/mlps/stages"
 )
 
@@ -46,7 +48,9 @@ type Provenance struct {
 	Workload    string    `json:"workload"`
 	Seed        uint64    `json:"seed"`
 	Start       time.Time `json:"start"`
-	End         time.Time `json:"end"`
+	// End is absent from the provenance Begin writes, and stays absent
+	// in a run that was killed.
+	End time.Time `json:"end,omitzero"`
 }
 
 // NewProvenance describes this host and this invocation.
@@ -60,6 +64,16 @@ func NewProvenance(args []string) Provenance {
 		Hostname:    host,
 		CPUs:        runtime.NumCPU(),
 		MemoryBytes: stages.ThisHost().MemoryBytes,
-		CommandLine: args,
+		CommandLine: redacted(args),
 	}
+}
+
+// redacted is the command line with anything that looks like a credential
+// hidden (a --set of a URI with a password in it, say).
+func redacted(args []string) []string {
+	out := make([]string, len(args))
+	for i, a := range args {
+		out[i] = secret.Redact(a)
+	}
+	return out
 }

@@ -57,11 +57,17 @@ type Target struct {
 	// where the scheme has one.
 	Client    string   `json:"client,omitempty"`
 	Endpoints []string `json:"endpoints,omitempty"`
+	// CAFile and InsecureSkipVerify are the TLS trust the target asked
+	// for: a figure measured without verifying the store's certificate
+	// says so.
+	CAFile             string `json:"ca_file,omitempty"`
+	InsecureSkipVerify bool   `json:"insecure_skip_verify,omitempty"`
 }
 
 // TargetOf describes a resolved target.
 func TargetOf(t *backends.Target) Target {
-	r := Target{Scheme: t.Scheme, Client: t.Client, Endpoints: slices.Clone(t.Endpoints)}
+	r := Target{Scheme: t.Scheme, Client: t.Client, Endpoints: slices.Clone(t.Endpoints),
+		CAFile: t.CAFile, InsecureSkipVerify: t.InsecureSkipVerify}
 	if t.Traits.Shared {
 		r.Storage = t.Storage
 	}
@@ -86,6 +92,9 @@ type StageReport struct {
 	// SummaryKeys name the metrics that belong at the top of
 	// summary.json (stages.SummaryKeyer).
 	SummaryKeys []string `json:"summary_keys,omitempty"`
+	// Units says the unit and meaning of metrics whose names do not
+	// (stages.Uniter).
+	Units map[string]string `json:"units,omitempty"`
 	// Requests counts the HTTP requests of object stores, retries
 	// included; absent for stages that only touched local targets.
 	Requests *backends.StatsSnapshot `json:"requests,omitempty"`

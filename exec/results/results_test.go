@@ -32,12 +32,19 @@ stages: {
 		t.Fatal(err)
 	}
 	in := results.Inputs{WorkloadCUE: cueSrc, WorkloadJSON: []byte("{}\n"), Plan: p.JSON(), Seed: p.Workload.Seed}
-	sum, err := results.Write(dir, in, rep, results.NewProvenance([]string{"mlps", "exec"}))
+	prov := results.NewProvenance([]string{"mlps", "exec"})
+	if err := results.Claim(dir, false); err != nil {
+		t.Fatal(err)
+	}
+	if err := results.Begin(dir, in, prov); err != nil {
+		t.Fatal(err)
+	}
+	sum, err := results.Write(dir, rep, prov)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := results.CheckDir(dir); err == nil || !strings.Contains(err.Error(), "already holds a result") {
-		t.Errorf("CheckDir of a written result: %v", err)
+	if err := results.Claim(dir, false); err == nil || !strings.Contains(err.Error(), "already holds a result") {
+		t.Errorf("Claim of a written result: %v", err)
 	}
 	loaded, err := results.Load(dir)
 	if err != nil {
@@ -129,5 +136,28 @@ func TestStoreWarning(t *testing.T) {
 	}
 	if !strings.Contains(out.String(), "warning: "+want+"\n") {
 		t.Errorf("table does not warn:\n%s", out.String())
+	}
+}
+
+// Only a stage that finished puts its keys at the top of summary.json,
+// where the suite's tools read a result; the units of the keys it puts
+// there come along.
+func TestSummaryHoistsFinishedStagesOnly(t *testing.T) {
+	for _, status := range []string{results.StatusOK, results.StatusFailed, results.StatusCanceled} {
+		rep := &results.Report{Stages: []*results.StageReport{{
+			ID: "train", Kind: "read-epoch", Status: status,
+			Metrics:     map[string]any{"train_au_mean_percentage": 95.0, "train_io_mean_MB_per_second": 10.0},
+			SummaryKeys: []string{"train_au_mean_percentage", "train_io_mean_MB_per_second"},
+			Units:       map[string]string{"train_io_mean_MB_per_second": "MiB/s"},
+		}}}
+		sum := results.Summarize(rep)
+		_, hoisted := sum.Keys["train_au_mean_percentage"]
+		_, unit := sum.Units["train_io_mean_MB_per_second"]
+		if want := status == results.StatusOK; hoisted != want || unit != want {
+			t.Errorf("%s stage: hoisted %v, unit %v; want %v", status, hoisted, unit, want)
+		}
+		if _, ok := sum.Units["stages.*.stage_MB_per_second"]; !ok {
+			t.Errorf("%s: no unit for the stage rate: %v", status, sum.Units)
+		}
 	}
 }

@@ -3,6 +3,7 @@ package results
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -31,8 +32,22 @@ type Summary struct {
 	// run: requests to a store that failed transiently, stalled or came
 	// close to it (StoreWarning).
 	Warnings []string `json:"warnings,omitempty"`
+	// Units says what each rate in the summary measures and in which
+	// unit, for the keys whose names alone could be read two ways: this
+	// summary's own and the hoisted keys' (stages.Uniter).
+	Units map[string]string `json:"units"`
 	// Keys holds the hoisted run-level keys; they are written inline.
+	// Only stages that finished are hoisted: the top level is where the
+	// suite's tools look for a result, and a stage that did not finish
+	// has none (its partial figures stay in its stages/ID.json).
 	Keys map[string]any `json:"-"`
+}
+
+// stageUnits are the units of the summary's own rates.
+var stageUnits = map[string]string{
+	"stages.*.stage_MB_per_second":             "MB/s (10^6 bytes): every byte the stage moved (read and written, as measured per operation) ÷ the stage's wall time; the table's stage MB/s",
+	"stages.*.endpoints.*.stage_MB_per_second": "MB/s (10^6 bytes): the bytes moved through this endpoint ÷ the stage's wall time",
+	"client_ab.*.stage_MB_per_second_a":        "the stage_MB_per_second of stage_a (and _b of stage_b)",
 }
 
 // StageSummary is one stage's line in the summary.
@@ -43,9 +58,10 @@ type StageSummary struct {
 	Ops     uint64  `json:"ops"`
 	Errors  uint64  `json:"errors"`
 	// Bytes moved, as measured; MBPerSecond divides them by the stage's
-	// wall time (MB = 10^6 bytes).
+	// wall time (MB = 10^6 bytes), under a name that says so apart from
+	// the stages' own rates.
 	Bytes       int64   `json:"bytes"`
-	MBPerSecond float64 `json:"MB_per_second"`
+	MBPerSecond float64 `json:"stage_MB_per_second"`
 	// Endpoints has a line per object-store endpoint the stage used.
 	Endpoints []EndpointSummary `json:"endpoints,omitempty"`
 	// Requests counts object-store HTTP requests and transient failures.
@@ -60,7 +76,7 @@ type EndpointSummary struct {
 	Ops         uint64  `json:"ops"`
 	Errors      uint64  `json:"errors"`
 	Bytes       int64   `json:"bytes"`
-	MBPerSecond float64 `json:"MB_per_second"`
+	MBPerSecond float64 `json:"stage_MB_per_second"`
 	P50Seconds  float64 `json:"p50_seconds"`
 	P99Seconds  float64 `json:"p99_seconds"`
 }
@@ -71,10 +87,10 @@ type ClientAB struct {
 	Kind    string  `json:"kind"`
 	StageA  string  `json:"stage_a"`
 	ClientA string  `json:"client_a"`
-	MBPerA  float64 `json:"MB_per_second_a"`
+	MBPerA  float64 `json:"stage_MB_per_second_a"`
 	StageB  string  `json:"stage_b"`
 	ClientB string  `json:"client_b"`
-	MBPerB  float64 `json:"MB_per_second_b"`
+	MBPerB  float64 `json:"stage_MB_per_second_b"`
 	Ratio   float64 `json:"ratio_b_over_a"`
 }
 
@@ -84,6 +100,7 @@ func Summarize(rep *Report) Summary {
 		Workload: rep.Workload, Complete: rep.Complete,
 		Start: rep.Start, End: rep.End, Seconds: rep.Seconds,
 		Stages: map[string]StageSummary{}, Targets: rep.Targets, NumHosts: 1, Keys: map[string]any{},
+		Units: maps.Clone(stageUnits),
 	}
 	if rep.Err != nil {
 		s.Error = rep.Err.Error()
@@ -91,13 +108,16 @@ func Summarize(rep *Report) Summary {
 	claims := map[string]int{}
 	for _, sr := range rep.Stages {
 		s.Stages[sr.ID] = stageSummary(sr)
-		if sr.Metrics == nil {
+		if sr.Metrics == nil || sr.Status != StatusOK {
 			continue
 		}
 		for _, key := range sr.SummaryKeys {
 			if v, ok := sr.Metrics[key]; ok {
 				claims[key]++
 				s.Keys[key] = v
+				if u, ok := sr.Units[key]; ok {
+					s.Units[key] = u
+				}
 			}
 		}
 	}
@@ -112,6 +132,7 @@ func Summarize(rep *Report) Summary {
 	for key, n := range claims {
 		if n > 1 {
 			delete(s.Keys, key)
+			delete(s.Units, key)
 		}
 	}
 	return s

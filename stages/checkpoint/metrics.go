@@ -51,6 +51,7 @@ func (t *task) metrics(saves, loads []ckpt.PhaseResult) stages.Metrics {
 		m[p+"io_mean_GB_per_second"] = mr
 		m[p+"io_stdev_GB_per_second"] = sr
 		m[p+"io_mean_GiB_per_second"] = mr
+		m[p+"io_stdev_GiB_per_second"] = sr
 		m[p+"durations_seconds"] = durs
 		m[p+"io_GB_per_second"] = rates
 		var total float64
@@ -73,6 +74,22 @@ func (t *task) SummaryKeys() []string {
 	}
 }
 
+// Units says that the upstream _GB keys count GiB (2^30 bytes), and
+// what each rate divides.
+func (t *task) Units() map[string]string {
+	u := map[string]string{
+		"checkpoint_size_GB":          "GiB (2^30 bytes), the upstream key; the same figure as checkpoint_size_GiB",
+		"full_run_checkpoint_size_GB": "GiB (2^30 bytes), the upstream key",
+	}
+	for _, ph := range []string{"save", "load"} {
+		p := ph + "_checkpoint_"
+		u[p+"io_mean_GB_per_second"] = "GiB/s (2^30 bytes): all ranks' bytes of one " + ph + " ÷ its slowest rank's time, mean over " + ph + "s; the upstream key, the same figure as " + p + "io_mean_GiB_per_second"
+		u[p+"io_stdev_GB_per_second"] = "GiB/s (2^30 bytes): as " + p + "io_mean_GB_per_second, its stdev; the same figure as " + p + "io_stdev_GiB_per_second"
+		u[p+"io_GB_per_second"] = "GiB/s (2^30 bytes): each " + ph + "'s all ranks' bytes ÷ its slowest rank's time"
+	}
+	return u
+}
+
 // Headline says the stage's key figures in one line.
 func (t *task) Headline(m stages.Metrics) string {
 	s := fmt.Sprintf("checkpoint %s on %d ranks", measure.IEC(t.bytes), t.ranks)
@@ -84,6 +101,9 @@ func (t *task) Headline(m stages.Metrics) string {
 		d, _ := m[ph+"_checkpoint_duration_mean_seconds"].(float64)
 		n, _ := m["checkpoints_"+map[string]string{"save": "saved", "load": "loaded"}[ph]].(int)
 		s += fmt.Sprintf("; %s %.2f GiB/s, %.2f s each (mean of %d)", ph, rate, d, n)
+	}
+	if caching, _ := m["potential_caching"].(bool); caching {
+		s += "; the checkpoint is under 3 × this host's memory and its cache was not dropped: loads may have come from the page cache"
 	}
 	if t.ranks < t.full {
 		s += fmt.Sprintf("; the full %d-rank run would save %s", t.full, measure.IEC(t.fullBytes))

@@ -236,6 +236,12 @@ func (t *task) Run(ctx context.Context, env *stages.Env) (stages.Metrics, error)
 		runErr = phase("load", load(i))
 	}
 	m := t.metrics(saves, loads)
+	if runErr != nil {
+		// The figures are of the saves and loads that finished.
+		m["partial"] = true
+		m["checkpoints_planned_saves"] = t.spec.Writes
+		m["checkpoints_planned_loads"] = t.spec.Reads
+	}
 	if dropped != "" {
 		m["page_cache"] = dropped
 	} else if t.pageCache && !t.spec.ODirect && len(loads) > 0 {

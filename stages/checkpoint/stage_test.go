@@ -150,6 +150,12 @@ func TestVerifyFindsCorruption(t *testing.T) {
 			if rep.Complete || rep.Err == nil || !strings.Contains(rep.Err.Error(), tc.want) {
 				t.Fatalf("error %v, want it to contain %q", rep.Err, tc.want)
 			}
+			// The failed load's figures say they are partial and hold
+			// no load.
+			m := rep.Stages[0].Metrics
+			if _, ok := m["load_checkpoint_io_mean_GB_per_second"]; ok || m["partial"] != true || m["checkpoints_planned_loads"] != 1 {
+				t.Errorf("metrics of a failed load: %v", m)
+			}
 		})
 	}
 }

@@ -39,7 +39,7 @@ stages: g: {kind: "generate", dataset: "train", workers: %d, write_bytes: %d}
 // either, and both leave the data to the kernel's writeback.
 //
 // mlps_MB/s is the stage's bytes written over the span from its first
-// Create to its last Close (measure's write MB_per_second); fio_MB/s is
+// Create to its last Close (measure's write span_MB_per_second); fio_MB/s is
 // fio's group bandwidth, all jobs' bytes over the longest job's runtime;
 // MB = 10^6 bytes. -benchtime Nx runs N × genRounds rounds.
 func BenchmarkGenerateVsFio(b *testing.B) {

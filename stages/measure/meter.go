@@ -144,9 +144,10 @@ type OpStats struct {
 	FirstError string `json:"first_error,omitempty"`
 	Bytes      int64  `json:"bytes"`
 	// Seconds is the wall time from the first operation's start to the
-	// last one's end; MBPerSecond divides Bytes by it (MB = 10^6 bytes).
+	// last one's end; MBPerSecond divides Bytes by it (MB = 10^6 bytes),
+	// named span_MB_per_second apart from the stage's over its wall time.
 	Seconds     float64 `json:"seconds"`
-	MBPerSecond float64 `json:"MB_per_second"`
+	MBPerSecond float64 `json:"span_MB_per_second"`
 	// Latency is the time of whole operations, FirstByte the time to their
 	// first byte, in seconds.
 	Latency   Summary  `json:"latency_seconds"`

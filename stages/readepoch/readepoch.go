@@ -388,16 +388,14 @@ func figures(per [][]rankEpoch) epochFigures {
 	return f
 }
 
-func (r *run) metrics() stages.Metrics {
+// metrics are the stage's figures. Those of a run that did not finish
+// (complete false) are of the epochs that did, say so (partial,
+// epochs_completed, epochs_planned) and carry no verdict: no
+// train_au_meet_expectation, and no AU or throughput at all when no
+// epoch finished, rather than a 0 that reads as a measurement.
+func (r *run) metrics(complete bool) stages.Metrics {
 	s := r.spec
 	tr := figures(r.trained)
-	auMean, auStdev := measure.MeanStdev(tr.au)
-	tMean, tStdev := measure.MeanStdev(tr.tput)
-	rec := float64(r.train.layout.Dataset.RecordBytes)
-	meet := "fail"
-	if auMean >= s.AUMinimum*100 {
-		meet = "success"
-	}
 	mem := r.env.Host.MemoryBytes
 	data := r.train.layout.TotalBytes()
 	end := r.end
@@ -405,27 +403,10 @@ func (r *run) metrics() stages.Metrics {
 		end = time.Now()
 	}
 	m := stages.Metrics{
-		"train_au_percentage":                       tr.au,
-		"train_au_mean_percentage":                  auMean,
-		"train_au_stdev_percentage":                 auStdev,
-		"train_au_meet_expectation":                 meet,
-		"train_throughput_samples_per_second":       tr.tput,
-		"train_throughput_mean_samples_per_second":  tMean,
-		"train_throughput_stdev_samples_per_second": tStdev,
-		// DLIO's key and definition: samples/s × configured record bytes
-		// ÷ 2^20, so the unit is MiB/s despite the name.
-		"train_io_mean_MB_per_second":  tMean * rec / (1 << 20),
-		"train_io_stdev_MB_per_second": tStdev * rec / (1 << 20),
-		// The same figure under an honest name.
-		"train_io_mean_MiB_per_second": tMean * rec / (1 << 20),
-		// What actually came back from storage, over the epochs' wall time
-		// (MB = 10^6 bytes).
-		"train_bytes_read":         tr.bytes,
-		"train_read_MB_per_second": perSecond(float64(tr.bytes)/1e6, tr.wall),
-		"train_wall_seconds":       tr.wall,
-		"num_accelerators":         s.Accelerators,
+		"num_accelerators": s.Accelerators,
 		// One process is one host until ranks spread over hosts.
-		"num_hosts":             1,
+		"num_hosts": 1,
+		// DLIO's keys and unit: GB here is 2^30 bytes.
 		"host_memory_GB":        float64(mem) / (1 << 30),
 		"data_size_per_host_GB": float64(data) / (1 << 30),
 		"potential_caching":     r.pageCache && mem > 0 && data <= mem,
@@ -436,8 +417,41 @@ func (r *run) metrics() stages.Metrics {
 		"start":                 r.start.Format(time.RFC3339Nano),
 		"end":                   end.Format(time.RFC3339Nano),
 	}
-	if len(tr.au) < s.Epochs {
+	if !complete {
+		m["partial"] = true
+		m["epochs_completed"] = len(tr.au)
 		m["epochs_planned"] = s.Epochs
+	}
+	if len(tr.au) > 0 {
+		auMean, auStdev := measure.MeanStdev(tr.au)
+		tMean, tStdev := measure.MeanStdev(tr.tput)
+		rec := float64(r.train.layout.Dataset.RecordBytes)
+		m["train_au_percentage"] = tr.au
+		m["train_au_mean_percentage"] = auMean
+		m["train_au_stdev_percentage"] = auStdev
+		m["train_throughput_samples_per_second"] = tr.tput
+		m["train_throughput_mean_samples_per_second"] = tMean
+		m["train_throughput_stdev_samples_per_second"] = tStdev
+		// DLIO's keys and definition: samples/s × configured record
+		// bytes ÷ 2^20, so the unit is MiB/s despite the name; the
+		// suite's tools read them by that name. The _MiB_ twins are the
+		// same figures under an honest name (see Units).
+		m["train_io_mean_MB_per_second"] = tMean * rec / (1 << 20)
+		m["train_io_stdev_MB_per_second"] = tStdev * rec / (1 << 20)
+		m["train_io_mean_MiB_per_second"] = tMean * rec / (1 << 20)
+		m["train_io_stdev_MiB_per_second"] = tStdev * rec / (1 << 20)
+		// What actually came back from storage in the finished epochs,
+		// over their wall time (MB = 10^6 bytes).
+		m["train_bytes_read"] = tr.bytes
+		m["train_read_MB_per_second"] = perSecond(float64(tr.bytes)/1e6, tr.wall)
+		m["train_wall_seconds"] = tr.wall
+		if complete {
+			meet := "fail"
+			if auMean >= s.AUMinimum*100 {
+				meet = "success"
+			}
+			m["train_au_meet_expectation"] = meet
+		}
 	}
 	if len(r.saved) > 0 {
 		// Checkpoints are timed apart from the epochs, as DLIO times them:
@@ -454,11 +468,10 @@ func (r *run) metrics() stages.Metrics {
 		m["checkpoint_epochs"] = epochs
 		m["checkpoint_save_seconds"] = secs
 		m["checkpoint_save_mean_seconds"], _ = measure.MeanStdev(secs)
-		// GB = 2^30 bytes, as the checkpoint stage's upstream keys.
-		m["checkpoint_save_io_mean_GB_per_second"], _ = measure.MeanStdev(rates)
+		m["checkpoint_save_io_mean_GiB_per_second"], _ = measure.MeanStdev(rates)
 		m["checkpoint_bytes_written"] = bytes
 	}
-	if r.eval != nil {
+	if r.eval != nil && len(r.evaluated) > 0 {
 		ev := figures(r.evaluated)
 		m["eval_au_percentage"] = ev.au
 		m["eval_throughput_samples_per_second"] = ev.tput
@@ -484,20 +497,54 @@ func (t *task) SummaryKeys() []string {
 		"train_au_percentage", "train_au_mean_percentage", "train_au_stdev_percentage",
 		"train_au_meet_expectation", "train_throughput_samples_per_second",
 		"train_throughput_mean_samples_per_second", "train_throughput_stdev_samples_per_second",
-		"train_io_mean_MB_per_second", "train_io_stdev_MB_per_second", "train_io_mean_MiB_per_second",
+		"train_io_mean_MB_per_second", "train_io_stdev_MB_per_second",
+		"train_io_mean_MiB_per_second", "train_io_stdev_MiB_per_second",
 		"train_bytes_read", "train_read_MB_per_second", "num_accelerators", "num_hosts",
 		"host_memory_GB", "data_size_per_host_GB", "potential_caching", "epochs", "start", "end",
 	}
 }
 
-// Headline says the stage's key figures in one line.
+// Units says what each of the stage's rate and size keys counts, where
+// its name alone does not say it or says it wrong (DLIO's).
+func (t *task) Units() map[string]string {
+	const dlioIO = "MiB/s (2^20 bytes): throughput in samples/s × configured record bytes, %[1]s over epochs; DLIO's key and definition, the same figure as train_io_%[1]s_MiB_per_second"
+	return map[string]string{
+		"train_io_mean_MB_per_second":            fmt.Sprintf(dlioIO, "mean"),
+		"train_io_stdev_MB_per_second":           fmt.Sprintf(dlioIO, "stdev"),
+		"train_io_mean_MiB_per_second":           "MiB/s (2^20 bytes): throughput in samples/s × configured record bytes, mean over epochs",
+		"train_io_stdev_MiB_per_second":          "MiB/s (2^20 bytes): as train_io_mean_MiB_per_second, its stdev over epochs",
+		"train_read_MB_per_second":               "MB/s (10^6 bytes): bytes read from storage in the finished epochs ÷ those epochs' wall time",
+		"host_memory_GB":                         "GiB (2^30 bytes), DLIO's key",
+		"data_size_per_host_GB":                  "GiB (2^30 bytes), DLIO's key",
+		"checkpoint_save_io_mean_GiB_per_second": "GiB/s (2^30 bytes): a checkpoint's bytes ÷ its save time, mean over checkpoints",
+	}
+}
+
+// Headline says the stage's key figures in one line: a verdict only for
+// a run that finished, with the page-cache caveat beside it.
 func (t *task) Headline(m stages.Metrics) string {
+	epochs, _ := m["epochs"].(int)
+	if epochs == 0 {
+		return fmt.Sprintf("no epoch of %d finished: no AU, throughput or verdict", t.spec.Epochs)
+	}
 	au, _ := m["train_au_mean_percentage"].(float64)
 	tp, _ := m["train_throughput_mean_samples_per_second"].(float64)
+	io, _ := m["train_io_mean_MiB_per_second"].(float64)
 	rd, _ := m["train_read_MB_per_second"].(float64)
-	meet, _ := m["train_au_meet_expectation"].(string)
-	return fmt.Sprintf("AU %.2f%% (minimum %.0f%%: %s), %.1f samples/s, read %.1f MB/s",
-		au, t.spec.AUMinimum*100, meet, tp, rd)
+	var verdict string
+	if meet, ok := m["train_au_meet_expectation"].(string); ok {
+		verdict = fmt.Sprintf("minimum %.0f%%: %s", t.spec.AUMinimum*100, meet)
+		if caching, _ := m["potential_caching"].(bool); caching {
+			mem, _ := m["host_memory_GB"].(float64)
+			data, _ := m["data_size_per_host_GB"].(float64)
+			verdict += fmt.Sprintf(", but the dataset (%s) fits in memory (%s): reads may have come from the page cache",
+				measure.IEC(int64(data*(1<<30))), measure.IEC(int64(mem*(1<<30))))
+		}
+	} else {
+		verdict = fmt.Sprintf("partial: %d of %d epochs finished, no verdict", epochs, t.spec.Epochs)
+	}
+	return fmt.Sprintf("AU %.2f%% (%s), %.1f samples/s (records %.1f MiB/s), storage read %.1f MB/s over the epochs",
+		au, verdict, tp, io, rd)
 }
 
 // selectedRowBytes is the bytes of one row in the columns names selects:

@@ -44,6 +44,10 @@ func (t *task) Run(ctx context.Context, env *stages.Env) (stages.Metrics, error)
 		return nil, err
 	}
 	defer r.steps.Close()
+	if r.ranks, err = env.Create("ranks.jsonl"); err != nil {
+		return nil, err
+	}
+	defer r.ranks.Close()
 	var save func(e int) error
 	if t.checkpoints() > 0 {
 		cb, err := env.Target(t.ckpt.Target)
@@ -68,28 +72,52 @@ func (t *task) Run(ctx context.Context, env *stages.Env) (stages.Metrics, error)
 		if err != nil {
 			// A partial epoch is left out of the figures: its AU and
 			// throughput would describe a different amount of work.
-			return r.metrics(), err
+			return r.metrics(false), err
 		}
 		r.trained = append(r.trained, res)
+		if err := r.epochDone(res); err != nil {
+			return r.metrics(false), err
+		}
 		// DLIO checkpoints at the end of the epoch, before evaluating.
 		if t.spec.Checkpoint.at(e + 1) {
 			if err := save(e + 1); err != nil {
-				return r.metrics(), err
+				return r.metrics(false), err
 			}
 		}
 		if ev := t.spec.Evaluation; ev != nil && e+1 >= ev.AfterEpoch && (e+1-ev.AfterEpoch)%ev.Every == 0 {
 			res, err := r.epoch(ctx, t.eval, eb, e)
 			if err != nil {
-				return r.metrics(), err
+				return r.metrics(false), err
 			}
 			r.evaluated = append(r.evaluated, res)
+			if err := r.epochDone(res); err != nil {
+				return r.metrics(false), err
+			}
 		}
 	}
 	r.end = time.Now()
 	if err := r.steps.Close(); err != nil {
-		return r.metrics(), err
+		return r.metrics(false), err
 	}
-	return r.metrics(), r.writeRanks()
+	if err := r.ranks.Close(); err != nil {
+		return r.metrics(false), err
+	}
+	return r.metrics(true), nil
+}
+
+// epochDone puts an epoch's per-rank figures and its steps on disk as
+// soon as it ends, so that a run killed in a later epoch leaves them.
+func (r *run) epochDone(ranks []rankEpoch) error {
+	if err := r.steps.Flush(); err != nil {
+		return err
+	}
+	enc := json.NewEncoder(r.ranks)
+	for _, re := range ranks {
+		if err := enc.Encode(re); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // run is one execution of the stage.
@@ -99,8 +127,9 @@ type run struct {
 	seed       uint64
 	gen        *content.Generator
 	steps      *stepLog
-	trained    [][]rankEpoch // per epoch, per rank
-	evaluated  [][]rankEpoch // per evaluation, per rank
+	ranks      io.WriteCloser // ranks.jsonl, a line per rank and epoch
+	trained    [][]rankEpoch  // per epoch, per rank
+	evaluated  [][]rankEpoch  // per evaluation, per rank
 	saved      []savedCheckpoint
 	start, end time.Time
 }
@@ -221,20 +250,26 @@ func (r *run) rankEpoch(ctx context.Context, ph *phase, b backends.Backend, worl
 }
 
 // stepLog writes one line per step of every rank to steps.csv: the
-// per-step load and compute times behind the stage's figures.
+// per-step load and compute times behind the stage's figures. It is
+// flushed at least every flushEvery and at the end of every epoch, so a
+// killed run loses at most that much of it, at the cost of a write per
+// flush rather than per step.
 type stepLog struct {
-	mu  sync.Mutex
-	w   *bufio.Writer
-	f   io.WriteCloser
-	err error
+	mu      sync.Mutex
+	w       *bufio.Writer
+	f       io.WriteCloser
+	flushed time.Time
+	err     error
 }
+
+const flushEvery = time.Second
 
 func newStepLog(env *stages.Env) (*stepLog, error) {
 	f, err := env.Create("steps.csv")
 	if err != nil {
 		return nil, err
 	}
-	l := &stepLog{f: f, w: bufio.NewWriterSize(f, 256<<10)}
+	l := &stepLog{f: f, w: bufio.NewWriterSize(f, 256<<10), flushed: time.Now()}
 	_, l.err = l.w.WriteString("phase,epoch,rank,step,load_wait_seconds,compute_seconds,step_seconds,bytes_read,measured\n")
 	return l, nil
 }
@@ -245,6 +280,24 @@ func (l *stepLog) add(phase string, epoch, rank int, step int64, wait, compute, 
 	if l.err == nil {
 		_, l.err = fmt.Fprintf(l.w, "%s,%d,%d,%d,%.9f,%.9f,%.9f,%d,%t\n", phase, epoch, rank, step,
 			wait.Seconds(), compute.Seconds(), total.Seconds(), bytes, measured)
+	}
+	if l.err == nil && time.Since(l.flushed) >= flushEvery {
+		l.flushLocked()
+	}
+}
+
+// Flush writes the buffered lines to the file.
+func (l *stepLog) Flush() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.flushLocked()
+	return l.err
+}
+
+func (l *stepLog) flushLocked() {
+	if l.err == nil && l.f != nil {
+		l.err = l.w.Flush()
+		l.flushed = time.Now()
 	}
 }
 
@@ -263,23 +316,4 @@ func (l *stepLog) Close() error {
 	}
 	l.f = nil
 	return l.err
-}
-
-// writeRanks writes ranks.json: what every rank measured in every epoch.
-func (r *run) writeRanks() error {
-	f, err := r.env.Create("ranks.json")
-	if err != nil {
-		return err
-	}
-	var all []rankEpoch
-	for _, e := range append(r.trained, r.evaluated...) {
-		all = append(all, e...)
-	}
-	enc := json.NewEncoder(f)
-	enc.SetIndent("", "  ")
-	err = enc.Encode(all)
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	return err
 }

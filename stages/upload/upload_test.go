@@ -129,8 +129,8 @@ stages: {
 				if m["files_uploaded"] != files || m["bytes_uploaded"] != total {
 					t.Errorf("%s metrics %v; copied %d files, %d bytes", id, m, files, total)
 				}
-				if r, ok := m["MB_per_second"].(float64); !ok || r <= 0 {
-					t.Errorf("%s MB_per_second %v", id, m["MB_per_second"])
+				if r, ok := m["upload_MB_per_second"].(float64); !ok || r <= 0 {
+					t.Errorf("%s upload_MB_per_second %v", id, m["upload_MB_per_second"])
 				}
 				ops := map[string]measure.OpStats{}
 				for _, o := range sr.Measured.Ops {

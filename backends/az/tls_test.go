@@ -1,0 +1,96 @@
+package az_test
+
+import (
+	"bytes"
+	"io"
+	"strings"
+	"testing"
+
+	"mlps.dev/mlps/backends"
+	"mlps.dev/mlps/backends/servers"
+)
+
+// Azurite serves HTTPS with a certificate of a CA made for this test,
+// which no system trusts. The backend reaches it when the target trusts
+// the CA (ca_file) or asks in so many words to skip verification, and
+// otherwise fails at open with a message that says the certificate is not
+// trusted and names ca_file.
+func TestTLS(t *testing.T) {
+	ca, other := servers.NewCA(t), servers.NewCA(t)
+	srv := servers.AzuriteTLS(t, ca)
+	if !strings.HasPrefix(srv.Endpoint, "https://") {
+		t.Fatalf("endpoint %s is not https", srv.Endpoint)
+	}
+	t.Setenv("MLPS_AZ_TLS_ACCOUNT", srv.Account)
+	t.Setenv("MLPS_AZ_TLS_KEY", srv.Key)
+	for _, tc := range []struct {
+		name string
+		edit func(*testing.T, *backends.Config)
+		want []string // in the error at open; none: it opens
+	}{
+		{"ca_file", func(_ *testing.T, c *backends.Config) { c.CAFile = ca.File }, nil},
+		// The SDK builds the URL from a connection string that says https;
+		// the trust is still the target's.
+		{"connection string", func(t *testing.T, c *backends.Config) {
+			t.Setenv("AZURE_STORAGE_CONNECTION_STRING", srv.ConnectionString())
+			c.Endpoints, c.AccessKeyEnv, c.SecretKeyEnv, c.CAFile = nil, "", "", ca.File
+		}, nil},
+		{"insecure_skip_verify", func(_ *testing.T, c *backends.Config) { c.InsecureSkipVerify = true }, nil},
+		{"untrusted", func(*testing.T, *backends.Config) {},
+			[]string{srv.Endpoint, "not trusted", "ca_file", "insecure_skip_verify"}},
+		// ca_file adds trust in one CA; it does not turn checks off.
+		{"another CA", func(_ *testing.T, c *backends.Config) { c.CAFile = other.File },
+			[]string{srv.Endpoint, "not trusted", "ca_file " + other.File}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			name := strings.NewReplacer("_", "-", " ", "-").Replace("tls-" + strings.ToLower(tc.name))
+			srv.Container(t, name)
+			// A small part size, so that a block upload goes over TLS too.
+			c := backends.Config{URI: "az://" + name, Endpoints: []string{srv.Endpoint},
+				AccessKeyEnv: "MLPS_AZ_TLS_ACCOUNT", SecretKeyEnv: "MLPS_AZ_TLS_KEY",
+				PartBytes: 1 << 20, SplitBytes: 2 << 20}
+			tc.edit(t, &c)
+			b, err := backends.OpenConfig(t.Context(), c)
+			if tc.want != nil {
+				if err == nil {
+					b.Close()
+					t.Fatal("open succeeded without trusting the server's CA")
+				}
+				if testing.Verbose() {
+					t.Logf("what the user sees: %v", err)
+				}
+				for _, w := range tc.want {
+					if !strings.Contains(err.Error(), w) {
+						t.Errorf("error %q does not say %q", err, w)
+					}
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer b.Close()
+			data := bytes.Repeat([]byte("tls!"), (5<<20)/4)
+			w, err := b.Create(t.Context(), "big.bin", -1)
+			if err != nil {
+				t.Fatal(err)
+			}
+			w.Write(data)
+			if err := w.Close(); err != nil {
+				t.Fatalf("write: %v", err)
+			}
+			r, err := b.Open(t.Context(), "big.bin", 0, -1)
+			if err != nil {
+				t.Fatalf("open: %v", err)
+			}
+			defer r.Close()
+			got, err := io.ReadAll(r)
+			if err != nil || !bytes.Equal(got, data) {
+				t.Fatalf("read back %d bytes (%v), want the %d written", len(got), err, len(data))
+			}
+			if ep := backends.EndpointOf(r); ep != srv.Endpoint {
+				t.Errorf("reader endpoint %q, want %s", ep, srv.Endpoint)
+			}
+		})
+	}
+}
