@@ -49,6 +49,17 @@ type Config struct {
 	PartConcurrency  int   `json:"part_concurrency,omitempty"`
 	SplitBytes       int64 `json:"split_bytes,omitempty"`
 	SplitConcurrency int   `json:"split_concurrency,omitempty"`
+	// StallTimeout is how long a request to an object store may make no
+	// progress (no byte sent or received while the store is the one to
+	// move) before it fails as stalled: a Go duration such as "30s"; ""
+	// takes objstore.DefaultStallTimeout.
+	StallTimeout string `json:"stall_timeout,omitempty"`
+	// MetadataCredentials lets the SDK ask the cloud's instance metadata
+	// service (169.254.169.254, the GCE metadata server) for credentials;
+	// without it no request goes there, so a machine without credentials
+	// fails at once with a message rather than waiting on an address that
+	// off the cloud leads nowhere, or worse, somewhere.
+	MetadataCredentials bool `json:"metadata_credentials,omitempty"`
 	// AccessKeyEnv and SecretKeyEnv name environment variables holding the
 	// credentials, when they are not the store's standard ones.
 	AccessKeyEnv string `json:"access_key_env,omitempty"`

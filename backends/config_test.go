@@ -56,7 +56,7 @@ func TestConfigSet(t *testing.T) {
 	if got := strings.Join(c.set(), " "); got != "client endpoints path_style split_bytes" {
 		t.Errorf("set() = %q", got)
 	}
-	if n := len(optionNames()); n != 14 {
-		t.Errorf("Config has %d options beyond uri, want the schema's 14: %v", n, optionNames())
+	if n := len(optionNames()); n != 16 {
+		t.Errorf("Config has %d options beyond uri, want the schema's 16: %v", n, optionNames())
 	}
 }

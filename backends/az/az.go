@@ -75,7 +75,10 @@ func init() {
 	})
 }
 
-func check(u *url.URL, _ *backends.Config) (string, error) {
+func check(u *url.URL, c *backends.Config) (string, error) {
+	if err := objstore.CheckOptions(c); err != nil {
+		return "", err
+	}
 	cont, prefix, err := parseURI(u)
 	if err != nil {
 		return "", err
@@ -357,6 +360,8 @@ func (b *backend) checkErr(ctx context.Context, endpoint string, err error) erro
 	switch {
 	case ctx.Err() != nil:
 		return backends.Wrap(scheme, "check container", b.container, ctx.Err())
+	case objstore.PlainHTTP(err):
+		return fail(backends.Permanent, objstore.NotTLS(endpoint).Error())
 	case errors.As(err, &re):
 		code := respCode(re)
 		switch {

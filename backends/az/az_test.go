@@ -376,3 +376,16 @@ func TestContainerNames(t *testing.T) {
 		b.Close()
 	}
 }
+
+// An https:// endpoint that serves plain HTTP is named as such, not as an
+// unreachable endpoint.
+func TestHTTPSToPlainHTTP(t *testing.T) {
+	srv := azurite(t)
+	c := config(srv, "az://"+container(t, srv))
+	endpoint := "https://" + strings.TrimPrefix(srv.Endpoint, "http://")
+	c.Endpoints = []string{endpoint}
+	msg, _ := openFails(t, c)
+	if !strings.Contains(msg, "endpoint "+endpoint+" answers in plain HTTP, not HTTPS") {
+		t.Errorf("error %q does not say the endpoint answers in plain HTTP", msg)
+	}
+}

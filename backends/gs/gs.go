@@ -29,7 +29,9 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -52,8 +54,9 @@ func init() {
 		Credentials: "the service account key file named by GOOGLE_APPLICATION_CREDENTIALS, or gcloud's application default credentials",
 		Traits:      backends.Traits{Shared: true},
 		// There is one GCS client, and its credentials come from
-		// GOOGLE_APPLICATION_CREDENTIALS: no key options.
-		Options: objstore.TargetOptions,
+		// GOOGLE_APPLICATION_CREDENTIALS (or, when asked, the metadata
+		// server): no key options.
+		Options: append(slices.Clone(objstore.TargetOptions), "metadata_credentials"),
 		Hints: map[string]string{
 			"access_key_env": "set GOOGLE_APPLICATION_CREDENTIALS to a service account key file",
 			"secret_key_env": "set GOOGLE_APPLICATION_CREDENTIALS to a service account key file",
@@ -93,8 +96,11 @@ type backend struct {
 
 var bucketRE = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{1,220}[a-z0-9]$`)
 
-func check(u *url.URL, _ *backends.Config) (string, error) {
+func check(u *url.URL, c *backends.Config) (string, error) {
 	const want = "want gs://bucket or gs://bucket/prefix"
+	if err := objstore.CheckOptions(c); err != nil {
+		return "", err
+	}
 	switch {
 	case u.User != nil:
 		return "", errors.New("gs URI must not carry a user or password (credentials come from GOOGLE_APPLICATION_CREDENTIALS); " + want)
@@ -146,7 +152,7 @@ func open(ctx context.Context, u *url.URL, c *backends.Config) (backends.Backend
 		b.location = "gs://" + u.Host
 	}
 	for _, ep := range urls {
-		cl, err := newClient(ctx, hc, ep)
+		cl, err := newClient(ctx, hc, ep, c.MetadataCredentials)
 		if err != nil {
 			b.Close()
 			return nil, err
@@ -171,7 +177,7 @@ func emulatorURL() string {
 	return strings.TrimSuffix(h, "/")
 }
 
-func newClient(ctx context.Context, hc *http.Client, endpoint string) (*storage.Client, error) {
+func newClient(ctx context.Context, hc *http.Client, endpoint string, metadata bool) (*storage.Client, error) {
 	// The clients outlive ctx, which may be the open call's alone; a token
 	// source bound to it would fail to refresh once it is done.
 	ctx = context.WithoutCancel(ctx)
@@ -183,6 +189,14 @@ func newClient(ctx context.Context, hc *http.Client, endpoint string) (*storage.
 	}
 	auth := emulatorURL() == "" && (endpoint == "" || os.Getenv("GOOGLE_APPLICATION_CREDENTIALS") != "")
 	client := hc
+	if auth && !metadata {
+		// The Application Default Credentials end at the metadata server
+		// when no file holds credentials: off Google Cloud that address
+		// leads nowhere, or to whoever answers there.
+		if err := credentialsFile(); err != nil {
+			return nil, err
+		}
+	}
 	if auth {
 		tr, err := htransport.NewTransport(ctx, hc.Transport,
 			option.WithScopes(storage.ScopeFullControl), option.WithTelemetryDisabled())
@@ -200,6 +214,26 @@ func newClient(ctx context.Context, hc *http.Client, endpoint string) (*storage.
 	}
 	cl.SetRetry(storage.WithMaxAttempts(maxAttempts))
 	return cl, nil
+}
+
+// credentialsFile checks that the Application Default Credentials will
+// come from a file, GOOGLE_APPLICATION_CREDENTIALS or gcloud's
+// application-default login, and says where it looked when neither is
+// there.
+func credentialsFile() error {
+	if f := os.Getenv("GOOGLE_APPLICATION_CREDENTIALS"); f != "" {
+		return nil // the SDK reports a file it cannot read
+	}
+	dir := os.Getenv("CLOUDSDK_CONFIG")
+	if dir == "" {
+		home, _ := os.UserHomeDir()
+		dir = filepath.Join(home, ".config", "gcloud")
+	}
+	adc := filepath.Join(dir, "application_default_credentials.json")
+	if _, err := os.Stat(adc); err == nil {
+		return nil
+	}
+	return fmt.Errorf("no Google credentials found: GOOGLE_APPLICATION_CREDENTIALS is not set and %s does not exist; the GCE metadata server was not asked (set metadata_credentials: true on the target to allow it); set GOOGLE_APPLICATION_CREDENTIALS to a service account key file or run 'gcloud auth application-default login' (for an emulator, give its endpoints or STORAGE_EMULATOR_HOST)", adc)
 }
 
 func endpointName(endpoint string) string {
@@ -237,7 +271,7 @@ func (b *backend) checkOne(ctx context.Context, cl *storage.Client, endpoint str
 	// the same way for the rest of the timeout: say so now.
 	h := cl.Bucket(b.bucket).Retryer(storage.WithErrorFunc(func(err error) bool {
 		var op *net.OpError
-		if errors.As(err, &op) && op.Op == "dial" {
+		if errors.As(err, &op) && op.Op == "dial" || objstore.PlainHTTP(err) {
 			return false
 		}
 		return storage.ShouldRetry(err)
@@ -255,6 +289,8 @@ func (b *backend) checkOne(ctx context.Context, cl *storage.Client, endpoint str
 	switch {
 	case ctx.Err() != nil:
 		return fail(backends.Canceled, err)
+	case objstore.PlainHTTP(err):
+		return fail(backends.Permanent, objstore.NotTLS(ep))
 	case errors.Is(err, storage.ErrBucketNotExist):
 		return fail(backends.NotExist, fmt.Errorf("bucket %s does not exist at %s; create it first (gcloud storage buckets create gs://%s)", b.bucket, ep, b.bucket))
 	case errors.As(err, &ge) && ge.Code == http.StatusForbidden:

@@ -387,3 +387,60 @@ func put(t *testing.T, b backends.Backend, name string, data []byte) {
 		t.Fatal(err)
 	}
 }
+
+// An https:// endpoint that serves plain HTTP is named as such, not as a
+// timeout or an unreachable endpoint.
+func TestHTTPSToPlainHTTP(t *testing.T) {
+	s := fakeGCS(t)
+	endpoint := "https://" + strings.TrimPrefix(s.Endpoint, "http://")
+	_, err := backends.OpenConfig(t.Context(), backends.Config{URI: "gs://" + bucket(t, s), Endpoints: []string{endpoint}})
+	if err == nil || !strings.Contains(err.Error(), "endpoint "+endpoint+" answers in plain HTTP, not HTTPS") {
+		t.Fatalf("error %v; want it to say the endpoint answers in plain HTTP", err)
+	}
+}
+
+// Without a credentials file, a target against Google says none was found
+// and where it looked, and the metadata server (here a loopback listener
+// at GCE_METADATA_HOST, which the SDK reads) hears nothing unless the
+// target opts in with metadata_credentials.
+func TestNoCredentials(t *testing.T) {
+	for _, optIn := range []bool{false, true} {
+		t.Run(fmt.Sprintf("metadata_credentials=%v", optIn), func(t *testing.T) {
+			home := t.TempDir()
+			t.Setenv("HOME", home)
+			t.Setenv("CLOUDSDK_CONFIG", filepath.Join(home, "gcloud"))
+			t.Setenv("GOOGLE_APPLICATION_CREDENTIALS", "")
+			t.Setenv("STORAGE_EMULATOR_HOST", "")
+			var hits atomic.Int64
+			md := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				hits.Add(1)
+				http.NotFound(w, r)
+			}))
+			defer md.Close()
+			t.Setenv("GCE_METADATA_HOST", strings.TrimPrefix(md.URL, "http://"))
+			t.Setenv("GCE_METADATA_IP", strings.TrimPrefix(md.URL, "http://"))
+			if !optIn {
+				_, err := backends.OpenConfig(t.Context(), backends.Config{URI: "gs://some-bucket"})
+				if err == nil || !strings.Contains(err.Error(), "no Google credentials found") ||
+					!strings.Contains(err.Error(), filepath.Join(home, "gcloud", "application_default_credentials.json")) ||
+					!strings.Contains(err.Error(), "metadata_credentials: true") {
+					t.Errorf("error %v; want it to say no credentials were found, where it looked, and how to allow the metadata server", err)
+				}
+				if n := hits.Load(); n != 0 {
+					t.Errorf("the metadata server received %d requests without the target's opt-in", n)
+				}
+				return
+			}
+			// With the opt-in the SDK asks the metadata server for a token
+			// before it sends the request, which the 404 then fails.
+			_, err := backends.OpenConfig(t.Context(), backends.Config{URI: "gs://some-bucket", MetadataCredentials: true})
+			if err == nil {
+				t.Fatal("open with a metadata server that has no token succeeded")
+			}
+			t.Log(err)
+			if hits.Load() == 0 {
+				t.Errorf("the metadata server received nothing although the target opted in (%v)", err)
+			}
+		})
+	}
+}

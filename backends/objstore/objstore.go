@@ -17,6 +17,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -32,9 +33,6 @@ const (
 	// ConnectTimeout bounds a TCP connect, so an unreachable endpoint fails
 	// in seconds rather than after the kernel's minutes.
 	ConnectTimeout = 5 * time.Second
-	// HeaderTimeout bounds the wait for a response's headers: a store that
-	// accepted a connection and went silent must not hang a run.
-	HeaderTimeout = 60 * time.Second
 )
 
 // TargetOptions are the options, by their workload names, that every
@@ -43,7 +41,7 @@ const (
 // uploads and split reads. A scheme adds its own (client, credentials).
 var TargetOptions = []string{"endpoints", "endpoints_file", "strategy", "region", "path_style",
 	"ca_file", "insecure_skip_verify", "part_bytes", "part_concurrency", "split_bytes",
-	"split_concurrency"}
+	"split_concurrency", "stall_timeout"}
 
 // Options are the Config's shaping options with defaults applied.
 type Options struct {
@@ -73,15 +71,22 @@ func OptionsOf(c *backends.Config) Options {
 
 // HTTPClient returns the client every object-store SDK of mlps is given:
 // connections pooled generously (a benchmark runs hundreds of requests at
-// once against few hosts), bounded connect and header waits, the TLS trust
-// the Config asks for, and a count of requests and transient failures
-// into the Stats of each request's context.
+// once against few hosts), a bounded connect, the TLS trust the Config
+// asks for, a no-progress deadline on every request (the target's
+// stall_timeout, see watch) and a count of requests, transient failures,
+// retries and stalls into the Stats of each request's context.
 func HTTPClient(c *backends.Config) (*http.Client, error) {
+	stall, err := StallTimeout(c)
+	if err != nil {
+		return nil, err
+	}
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.DialContext = (&net.Dialer{Timeout: ConnectTimeout, KeepAlive: 30 * time.Second}).DialContext
 	tr.MaxIdleConns = 1024
 	tr.MaxIdleConnsPerHost = 1024
-	tr.ResponseHeaderTimeout = HeaderTimeout
+	// The watchdog bounds the wait for headers with its own message; this
+	// only backs it up.
+	tr.ResponseHeaderTimeout = 2 * stall
 	tr.TLSHandshakeTimeout = ConnectTimeout
 	// Payloads are random bytes: asking for gzip only costs the server.
 	tr.DisableCompression = true
@@ -102,36 +107,7 @@ func HTTPClient(c *backends.Config) (*http.Client, error) {
 		cfg.InsecureSkipVerify = c.InsecureSkipVerify
 		tr.TLSClientConfig = cfg
 	}
-	return &http.Client{Transport: &countingTransport{base: tr, caFile: c.CAFile}}, nil
-}
-
-// countingTransport counts each attempt of a request, and those that
-// failed transiently, into the Stats of the request's context.
-type countingTransport struct {
-	base   http.RoundTripper
-	caFile string // named in the error of a certificate that does not verify
-}
-
-func (t *countingTransport) RoundTrip(req *http.Request) (*http.Response, error) {
-	st := backends.StatsOf(req.Context())
-	resp, err := t.base.RoundTrip(req)
-	err = untrusted(req, err, t.caFile)
-	if st != nil {
-		st.Requests.Add(1)
-		if transientResponse(req, resp, err) {
-			st.Transient.Add(1)
-		}
-	}
-	return resp, err
-}
-
-func transientResponse(req *http.Request, resp *http.Response, err error) bool {
-	if err != nil {
-		// Neither a canceled request nor a certificate that no retry will
-		// make trusted is a transient failure.
-		return req.Context().Err() == nil && !Incurable(err)
-	}
-	return KindOfStatus(resp.StatusCode) == backends.Transient
+	return &http.Client{Transport: &watchTransport{base: tr, stall: stall, caFile: c.CAFile}}, nil
 }
 
 // Endpoints chooses, for each operation, one of several endpoints.
@@ -253,4 +229,22 @@ func Dial(ctx context.Context, endpoint string) error {
 		return Unreachable(endpoint, err)
 	}
 	return c.Close()
+}
+
+// PlainHTTP reports whether err says that a TLS connection found a plain
+// HTTP server at the other end: an https:// endpoint that should have been
+// http://. Go's transport says so in an error of its own that it does not
+// export; the TLS record error is what a bare handshake sees.
+func PlainHTTP(err error) bool {
+	if err == nil {
+		return false
+	}
+	var re tls.RecordHeaderError
+	return errors.As(err, &re) || strings.Contains(err.Error(), "server gave HTTP response to HTTPS client")
+}
+
+// NotTLS is the error of an https:// endpoint that answers in plain HTTP.
+func NotTLS(endpoint string) error {
+	return fmt.Errorf("endpoint %s answers in plain HTTP, not HTTPS: write it as http://%s, or enable TLS on the server",
+		endpoint, strings.TrimPrefix(endpoint, "https://"))
 }

@@ -14,6 +14,7 @@ import (
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/feature/ec2/imds"
 	"github.com/aws/aws-sdk-go-v2/feature/s3/transfermanager"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/smithy-go"
@@ -41,15 +42,36 @@ func newAWS(ctx context.Context, s settings) (client, error) {
 				// The retry quota fails requests once many have failed: a
 				// benchmark under throttling wants every request retried.
 				o.RateLimiter = ratelimit.None
+				// An https:// endpoint that speaks plain HTTP answers
+				// every attempt the same way: retrying only delays the
+				// message that says so.
+				o.Retryables = append([]retry.IsErrorRetryable{retry.IsErrorRetryableFunc(func(err error) aws.Ternary {
+					if objstore.PlainHTTP(err) {
+						return aws.FalseTernary
+					}
+					return aws.UnknownTernary
+				})}, o.Retryables...)
 			})
 		}),
 	}
 	if s.explicit {
 		opts = append(opts, config.WithCredentialsProvider(credentials.NewStaticCredentialsProvider(s.access, s.secret, "")))
 	}
+	if !s.metadata {
+		// Off the cloud the metadata address leads nowhere (the SDK then
+		// waits seconds and blames it), or to whoever answers there.
+		opts = append(opts, config.WithEC2IMDSClientEnableState(imds.ClientDisabled))
+	}
 	cfg, err := config.LoadDefaultConfig(ctx, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("aws configuration: %w", err)
+	}
+	if !s.explicit {
+		// Look for credentials now, so that none found is said as such
+		// rather than as the first request's signing error.
+		if _, err := cfg.Credentials.Retrieve(ctx); err != nil {
+			return nil, noCredentials(s, "aws", err)
+		}
 	}
 	cl := s3.NewFromConfig(cfg, func(o *s3.Options) {
 		if s.endpoint != "" {

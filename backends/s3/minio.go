@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"os"
 
 	"github.com/minio/minio-go/v7"
 	"github.com/minio/minio-go/v7/pkg/credentials"
@@ -39,11 +40,24 @@ func newMinio(s settings) (client, error) {
 	if s.explicit {
 		creds = credentials.NewStaticV4(s.access, s.secret, "")
 	} else {
-		creds = credentials.NewChainCredentials([]credentials.Provider{
+		chain := []credentials.Provider{
 			&credentials.EnvAWS{},
 			&credentials.FileAWSCredentials{},
 			&credentials.EnvMinio{},
-		})
+		}
+		if s.metadata {
+			// The variable the AWS SDKs read, so both clients ask the same address.
+			chain = append(chain, &credentials.IAM{Client: s.http, Endpoint: os.Getenv("AWS_EC2_METADATA_SERVICE_ENDPOINT")})
+		}
+		creds = credentials.NewChainCredentials(chain)
+		// The chain answers "anonymous" when it finds nothing: say so
+		// now rather than as AccessDenied from the store.
+		if v, err := creds.GetWithContext(&credentials.CredContext{Client: s.http}); err != nil || v.AccessKeyID == "" {
+			if err == nil {
+				err = errors.New("the credential chain found none")
+			}
+			return nil, noCredentials(s, "minio", err)
+		}
 	}
 	lookup := minio.BucketLookupAuto
 	if s.pathStyle {

@@ -33,6 +33,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/config"
+
 	"mlps.dev/mlps/backends"
 	"mlps.dev/mlps/backends/objstore"
 )
@@ -43,7 +45,7 @@ func init() {
 		Credentials: "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY in the environment, an AWS profile, or variables the target names with access_key_env and secret_key_env",
 		// The first client is the default.
 		Traits:  backends.Traits{Shared: true, Clients: Clients},
-		Options: append(slices.Clone(objstore.TargetOptions), "access_key_env", "secret_key_env"),
+		Options: append(slices.Clone(objstore.TargetOptions), "access_key_env", "secret_key_env", "metadata_credentials"),
 		Check:   check,
 		Open:    open,
 	})
@@ -77,6 +79,7 @@ type settings struct {
 	access     string // from the environment variables the target names
 	secret     string
 	explicit   bool // access and secret were named by the target
+	metadata   bool // the target lets the SDK ask the instance metadata service
 	opts       objstore.Options
 	clientName string
 }
@@ -96,6 +99,9 @@ var Clients = []string{"aws", "minio"}
 
 func check(u *url.URL, c *backends.Config) (string, error) {
 	const want = "want s3://bucket or s3://bucket/prefix"
+	if err := objstore.CheckOptions(c); err != nil {
+		return "", err
+	}
 	switch {
 	case u.User != nil:
 		return "", errors.New("s3 URI must not carry credentials; give them in AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or name variables with access_key_env and secret_key_env)")
@@ -146,7 +152,7 @@ func open(ctx context.Context, u *url.URL, c *backends.Config) (backends.Backend
 	}
 	s := settings{
 		bucket: u.Host, region: region(c), pathStyle: c.PathStyle || len(endpoints) > 0,
-		http: hc, opts: objstore.OptionsOf(c), clientName: name,
+		http: hc, opts: objstore.OptionsOf(c), clientName: name, metadata: c.MetadataCredentials,
 	}
 	if c.AccessKeyEnv != "" {
 		s.access, s.secret, s.explicit = os.Getenv(c.AccessKeyEnv), os.Getenv(c.SecretKeyEnv), true
@@ -186,6 +192,36 @@ func open(ctx context.Context, u *url.URL, c *backends.Config) (backends.Backend
 	return b, nil
 }
 
+// noCredentials says that client found no credentials, and where it
+// looked: the places both SDKs read, and the metadata service only when
+// the target let it ask.
+func noCredentials(s settings, client string, err error) error {
+	credFile := os.Getenv("AWS_SHARED_CREDENTIALS_FILE")
+	if credFile == "" {
+		credFile = config.DefaultSharedCredentialsFilename()
+	}
+	profile := os.Getenv("AWS_PROFILE")
+	if profile == "" {
+		profile = "default"
+	}
+	looked := fmt.Sprintf("AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, profile %q of %s", profile, credFile)
+	if client == "aws" {
+		confFile := os.Getenv("AWS_CONFIG_FILE")
+		if confFile == "" {
+			confFile = config.DefaultSharedConfigFilename()
+		}
+		looked += fmt.Sprintf(" and %s, AWS_WEB_IDENTITY_TOKEN_FILE, AWS_CONTAINER_CREDENTIALS_FULL_URI", confFile)
+	} else {
+		looked += ", MINIO_ROOT_USER and MINIO_ROOT_PASSWORD"
+	}
+	meta := "; the instance metadata service was not asked (set metadata_credentials: true on the target to allow it)"
+	if s.metadata {
+		meta = " and the instance metadata service"
+	}
+	return fmt.Errorf("no S3 credentials found (%s client): looked in %s%s; set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or name variables with access_key_env and secret_key_env (%v)",
+		client, looked, meta, err)
+}
+
 func region(c *backends.Config) string {
 	for _, r := range []string{c.Region, os.Getenv("AWS_REGION"), os.Getenv("AWS_DEFAULT_REGION")} {
 		if r != "" {
@@ -204,6 +240,9 @@ const checkTimeout = 8 * time.Second
 func (b *backend) check(ctx context.Context, cl client, endpoint string, s settings) error {
 	ctx, cancel := context.WithTimeout(ctx, checkTimeout)
 	defer cancel()
+	// The check's own counts, to tell a stalled store from a slow answer.
+	var st backends.Stats
+	ctx = backends.WithStats(ctx, &st)
 	if endpoint != "" {
 		if err := objstore.Dial(ctx, endpoint); err != nil {
 			return err
@@ -220,6 +259,14 @@ func (b *backend) check(ctx context.Context, cl client, endpoint string, s setti
 	creds := "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or AWS_PROFILE)"
 	if s.explicit {
 		creds = "the variables named by access_key_env and secret_key_env"
+	}
+	if n := st.Stalls.Load(); n > 0 {
+		// Said before the timeout below, which a store that stalls every
+		// attempt would otherwise reach first and blame.
+		return fmt.Errorf("%s accepted the connection but answered nothing about bucket %q: %d attempts stalled (no progress for the target's stall_timeout); last: %w", where, b.bucket, n, err)
+	}
+	if endpoint != "" && objstore.PlainHTTP(err) {
+		return objstore.NotTLS(endpoint)
 	}
 	if endpoint != "" && !speaksS3(endpoint, s.http) {
 		return fmt.Errorf("endpoint %s answered, but not as an S3 service (no x-amz-request-id header): check the endpoint's address and port", endpoint)

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"mlps.dev/mlps/backends"
 	"mlps.dev/mlps/exec/exectest"
 	"mlps.dev/mlps/exec/results"
 	"mlps.dev/mlps/stages/measure"
@@ -112,6 +113,29 @@ func TestClientAB(t *testing.T) {
 	}
 	if p := ab[0]; p.StageA != "ra" || p.StageB != "rm" || p.ClientA != "aws" || p.ClientB != "minio" || p.MBPerA != 100 || p.Ratio != 1.5 {
 		t.Errorf("pair %+v", p)
+	}
+}
+
+// A stage whose store failed, stalled or was slow gets a warning in the summary
+// and the table, even when the run completed; a clean stage gets none.
+func TestStoreWarning(t *testing.T) {
+	rep := &results.Report{Complete: true, Stages: []*results.StageReport{
+		{ID: "clean", Kind: "read-epoch", Status: results.StatusOK, Requests: &backends.StatsSnapshot{Requests: 10}},
+		{ID: "frozen", Kind: "read-epoch", Status: results.StatusOK,
+			Requests: &backends.StatsSnapshot{Requests: 12, Transient: 1, Retries: 1, Stalls: 1, Slow: 2}},
+	}}
+	sum := results.Summarize(rep)
+	want := "stage frozen: of 12 object-store requests, 1 failed transiently and 1 were retries; " +
+		"1 stalled (no progress for the target's stall_timeout) and 2 were slow (no progress for more than a quarter of it, then moved on)"
+	if len(sum.Warnings) != 1 || sum.Warnings[0] != want {
+		t.Errorf("warnings %q, want [%q]", sum.Warnings, want)
+	}
+	var out bytes.Buffer
+	if err := results.WriteTable(&out, rep); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), "warning: "+want+"\n") {
+		t.Errorf("table does not warn:\n%s", out.String())
 	}
 }
 

@@ -2,6 +2,7 @@ package results
 
 import (
 	"encoding/json"
+	"fmt"
 	"maps"
 	"slices"
 	"strings"
@@ -27,6 +28,10 @@ type Summary struct {
 	// store through different client libraries.
 	ClientAB []ClientAB `json:"client_ab,omitempty"`
 	NumHosts int        `json:"num_hosts"`
+	// Warnings say what went wrong below the figures without failing the
+	// run: requests to a store that failed transiently, stalled or came
+	// close to it (StoreWarning).
+	Warnings []string `json:"warnings,omitempty"`
 	// Units says what each rate in the summary measures and in which
 	// unit, for the keys whose names alone could be read two ways: this
 	// summary's own and the hoisted keys' (stages.Uniter).
@@ -116,6 +121,11 @@ func Summarize(rep *Report) Summary {
 			}
 		}
 	}
+	for _, sr := range rep.Stages {
+		if w := StoreWarning(sr); w != "" {
+			s.Warnings = append(s.Warnings, w)
+		}
+	}
 	s.ClientAB = clientAB(rep, s.Stages)
 	// A key two stages both define stays under each stage only: at the
 	// top it would silently mean one of them.
@@ -126,6 +136,20 @@ func Summarize(rep *Report) Summary {
 		}
 	}
 	return s
+}
+
+// StoreWarning says, for a stage whose object-store requests failed
+// transiently, stalled or were slow, how many; "" when none did. A stall failed its request (and
+// the run, unless a retry succeeded); a slow request moved again, so its
+// wait is inside the stage's figures, which it makes worse.
+func StoreWarning(sr *StageReport) string {
+	r := sr.Requests
+	if r == nil || !r.Troubled() {
+		return ""
+	}
+	return fmt.Sprintf("stage %s: of %d object-store requests, %d failed transiently and %d were retries; "+
+		"%d stalled (no progress for the target's stall_timeout) and %d were slow (no progress for more than a quarter of it, then moved on)",
+		sr.ID, r.Requests, r.Transient, r.Retries, r.Stalls, r.Slow)
 }
 
 // stageSummary is the one place a stage's figures are computed: the

@@ -65,6 +65,9 @@ func WriteTable(out io.Writer, rep *Report) error {
 			fmt.Fprintf(out, "%s: %s\n", sr.ID, sr.Error)
 		}
 	}
+	for _, w := range sum.Warnings {
+		fmt.Fprintf(out, "warning: %s\n", w)
+	}
 	for _, ab := range sum.ClientAB {
 		fmt.Fprintf(out, "client A/B (%s): %s via %s stage %.1f MB/s, %s via %s stage %.1f MB/s: %s/%s = %.3f\n",
 			ab.Kind, ab.StageA, ab.ClientA, ab.MBPerA, ab.StageB, ab.ClientB, ab.MBPerB, ab.ClientB, ab.ClientA, ab.Ratio)
