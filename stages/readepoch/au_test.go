@@ -131,13 +131,20 @@ func TestAUAnalytic(t *testing.T) {
 	}
 }
 
-// measuredAU is 100 × the mean compute time of the measured steps in
-// steps.csv ÷ the mean time of their reads: the AU an I/O-bound pipeline
-// gives. The first step waits for its batch with nothing to overlap, so it
-// is excluded from the AU (exclude_start_steps 1) and here.
-func measuredAU(t *testing.T, stepsCSV string) float64 {
+// step is one row of a read-epoch's steps.csv.
+type step struct {
+	phase             string
+	epoch, rank       int
+	measured          bool
+	compute, duration float64 // seconds
+	wait              float64 // seconds waiting for the batch
+}
+
+// steps reads a read-epoch's steps.csv, its record of what each step of
+// each rank really took.
+func steps(t *testing.T, path string) []step {
 	t.Helper()
-	f, err := os.Open(stepsCSV)
+	f, err := os.Open(path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -150,33 +157,96 @@ func measuredAU(t *testing.T, stepsCSV string) float64 {
 	for i, h := range rows[0] {
 		col[h] = i
 	}
-	var compute float64
-	var measured, steps int
-	for _, r := range rows[1:] {
-		if r[col["phase"]] != "train" {
-			continue
-		}
-		steps++
-		if r[col["measured"]] != "true" {
-			continue
-		}
-		c, err := strconv.ParseFloat(r[col["compute_seconds"]], 64)
+	num := func(r []string, name string) float64 {
+		v, err := strconv.ParseFloat(r[col[name]], 64)
 		if err != nil {
-			t.Fatal(err)
+			t.Fatalf("%s: %s: %v", path, name, err)
 		}
-		compute += c
-		measured++
+		return v
+	}
+	var out []step
+	for _, r := range rows[1:] {
+		out = append(out, step{phase: r[col["phase"]], epoch: int(num(r, "epoch")), rank: int(num(r, "rank")),
+			measured: r[col["measured"]] == "true", compute: num(r, "compute_seconds"), duration: num(r, "step_seconds"),
+			wait: num(r, "load_wait_seconds")})
+	}
+	return out
+}
+
+// measuredAU is 100 × the mean compute time of the measured steps in
+// steps.csv ÷ the mean time of their reads: the AU an I/O-bound pipeline
+// gives. The first step waits for its batch with nothing to overlap, so it
+// is excluded from the AU (exclude_start_steps 1) and here.
+func measuredAU(t *testing.T, stepsCSV string) float64 {
+	t.Helper()
+	var compute float64
+	var measured, n int
+	for _, s := range steps(t, stepsCSV) {
+		if s.phase != "train" {
+			continue
+		}
+		n++
+		if s.measured {
+			compute += s.compute
+			measured++
+		}
 	}
 	reads.Lock()
 	took := reads.took
 	reads.Unlock()
 	// One read per step, after generate's reads if it made any.
-	if measured == 0 || len(took) < steps {
-		t.Fatalf("%d measured steps of %d, %d reads: want one read per step", measured, steps, len(took))
+	if measured == 0 || len(took) < n {
+		t.Fatalf("%d measured steps of %d, %d reads: want one read per step", measured, n, len(took))
 	}
 	var io time.Duration
 	for _, d := range took[len(took)-measured:] {
 		io += d
 	}
 	return 100 * (compute / float64(measured)) / (io.Seconds() / float64(measured))
+}
+
+// measuredThroughput is the mean over epochs of the samples per second the
+// ranks together read in their measured steps, from the steps' own times
+// in steps.csv.
+func measuredThroughput(t *testing.T, stepsCSV string, batch int) float64 {
+	t.Helper()
+	type key struct{ epoch, rank int }
+	n, secs := map[key]int{}, map[key]float64{}
+	epochs := map[int]bool{}
+	for _, s := range steps(t, stepsCSV) {
+		if s.phase == "train" && s.measured {
+			k := key{s.epoch, s.rank}
+			n[k]++
+			secs[k] += s.duration
+			epochs[s.epoch] = true
+		}
+	}
+	var sum float64
+	for k := range n {
+		sum += float64(n[k]*batch) / secs[k]
+	}
+	return sum / float64(len(epochs))
+}
+
+// stepsAU is the AU the steps' own times in steps.csv give (mean over
+// ranks and epochs of 100 × compute ÷ step time of the measured steps), and
+// the share of that compute time the ranks spent waiting for batches.
+func stepsAU(t *testing.T, stepsCSV string) (au, waitShare float64) {
+	t.Helper()
+	type key struct{ epoch, rank int }
+	compute, secs := map[key]float64{}, map[key]float64{}
+	var wait, computed float64
+	for _, s := range steps(t, stepsCSV) {
+		if s.phase == "train" && s.measured {
+			k := key{s.epoch, s.rank}
+			compute[k] += s.compute
+			secs[k] += s.duration
+			wait += s.wait
+			computed += s.compute
+		}
+	}
+	for k := range compute {
+		au += 100 * compute[k] / secs[k]
+	}
+	return au / float64(len(compute)), wait / computed
 }
