@@ -1,8 +1,9 @@
 # Everyday tasks; `just --list` shows them. just is on npm as rust-just.
 
-# build the mlps binary into bin/
+# build the mlps binary into bin/: static (no libc needed where it runs),
+# stamped with the commit it was built from (mlps version)
 build:
-    go build -o bin/mlps ./cmd/mlps
+    CGO_ENABLED=0 go build -buildvcs=auto -o bin/mlps ./cmd/mlps
 
 # every test, as CI runs them
 test:

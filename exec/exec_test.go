@@ -59,8 +59,11 @@ stages: {
 	var progress bytes.Buffer
 	start := time.Now()
 	rep := exec.Run(ctx, p, exec.Options{Progress: &progress, Interval: 50 * time.Millisecond})
-	if time.Since(start) > 3*time.Second {
-		t.Errorf("cancel took %v", time.Since(start))
+	// A cancel that did not reach the emulated compute would wait out the
+	// step's computation_time (10 s) at least: that, not how fast a loaded
+	// machine schedules, is the bound.
+	if took := time.Since(start); took >= 10*time.Second {
+		t.Errorf("cancel took %v: the step's 10 s of compute was not interrupted", took)
 	}
 	if !rep.Canceled() || rep.Complete {
 		t.Fatalf("canceled %v complete %v err %v", rep.Canceled(), rep.Complete, rep.Err)

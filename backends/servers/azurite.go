@@ -10,11 +10,13 @@ import (
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob"
+
+	"mlps.dev/mlps/backends/servers/install"
 )
 
 // AzuriteTool is Azurite's blob service alone: the full azurite would also
 // start queue and table services on ports a test does not reserve.
-var AzuriteTool = NPMTool("azurite-blob", "azurite")
+var AzuriteTool = install.Azurite
 
 // The development account every Azurite serves; these are published
 // constants of the emulator, not secrets.

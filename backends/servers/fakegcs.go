@@ -9,10 +9,12 @@ import (
 	"strconv"
 	"testing"
 	"time"
+
+	"mlps.dev/mlps/backends/servers/install"
 )
 
 // FakeGCSTool is fake-gcs-server, an emulator of the GCS JSON and XML APIs.
-var FakeGCSTool = GoTool("fake-gcs-server", "github.com/fsouza/fake-gcs-server@latest")
+var FakeGCSTool = install.FakeGCS
 
 // FakeGCSServer is a fake-gcs-server on loopback, keeping objects in memory.
 type FakeGCSServer struct {

@@ -8,10 +8,12 @@ import (
 
 	"github.com/minio/minio-go/v7"
 	"github.com/minio/minio-go/v7/pkg/credentials"
+
+	"mlps.dev/mlps/backends/servers/install"
 )
 
 // MinIOTool is the MinIO server; the module proxy serves one version.
-var MinIOTool = GoTool("minio", "github.com/minio/minio@latest")
+var MinIOTool = install.MinIO
 
 // MinIO credentials of every server Start starts; tests export them as
 // AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY or name them by variable.

@@ -1,8 +1,6 @@
 // Package servers starts real storage servers on loopback for tests:
-// MinIO for s3, fake-gcs-server for gs and Azurite for az. Each tool is
-// taken from PATH or from the tools cache directory; when it is in neither,
-// it is installed into the cache (go install, npm install), once per
-// machine even when several test binaries ask at the same time.
+// MinIO for s3, fake-gcs-server for gs and Azurite for az, each installed
+// on first need by package install.
 //
 // A test skips, naming the tool, only when the tool cannot be had; with
 // MLPS_REQUIRE_SERVERS=1 (as .ci/run sets) it fails instead, so CI never
@@ -17,134 +15,36 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strconv"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"mlps.dev/mlps/backends/servers/install"
 )
+
+// Tool is a server program and how to install it.
+type Tool = install.Tool
 
 // CacheDir is where installed tools live: $MLPS_TOOLS, else mlps/tools in
 // the user's cache directory.
-func CacheDir() string {
-	if d := os.Getenv("MLPS_TOOLS"); d != "" {
-		return d
-	}
-	d, err := os.UserCacheDir()
-	if err != nil {
-		d = os.TempDir()
-	}
-	return filepath.Join(d, "mlps", "tools")
-}
+func CacheDir() string { return install.CacheDir() }
 
-// Tool is a server program and how to install it.
-type Tool struct {
-	// Name is the program's name on PATH.
-	Name string
-	// Cached is its path relative to CacheDir once installed.
-	Cached string
-	// Install installs it below dir (CacheDir).
-	Install func(ctx context.Context, dir string) error
-}
+// GoTool installs a Go program with go install.
+func GoTool(name, pkg string) Tool { return install.GoTool(name, pkg) }
 
-// GoTool installs a Go program with go install into dir/bin.
-func GoTool(name, pkg string) Tool {
-	return Tool{
-		Name:   name,
-		Cached: filepath.Join("bin", name),
-		Install: func(ctx context.Context, dir string) error {
-			cmd := exec.CommandContext(ctx, "go", "install", pkg)
-			cmd.Env = append(os.Environ(), "GOBIN="+filepath.Join(dir, "bin"), "GOFLAGS=-mod=mod")
-			cmd.Dir = os.TempDir() // outside any module, so the tool's own go.mod rules
-			return run(cmd)
-		},
-	}
-}
-
-// NPMTool installs an npm package into dir/npm and runs its bin.
-func NPMTool(name, pkg string) Tool {
-	return Tool{
-		Name:   name,
-		Cached: filepath.Join("npm", "node_modules", ".bin", name),
-		Install: func(ctx context.Context, dir string) error {
-			d := filepath.Join(dir, "npm")
-			if err := os.MkdirAll(d, 0o755); err != nil {
-				return err
-			}
-			cmd := exec.CommandContext(ctx, "npm", "install", "--no-audit", "--no-fund", "--prefix", d, pkg)
-			return run(cmd)
-		},
-	}
-}
-
-func run(cmd *exec.Cmd) error {
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Run(); err != nil {
-		tail := out.Bytes()
-		if len(tail) > 2000 {
-			tail = tail[len(tail)-2000:]
-		}
-		return fmt.Errorf("%s: %v\n%s", cmd.String(), err, tail)
-	}
-	return nil
-}
-
-var installMu sync.Mutex
+// NPMTool installs an npm package and runs its bin.
+func NPMTool(name, pkg string) Tool { return install.NPMTool(name, pkg) }
 
 // Find returns the path of the tool's program, installing it when needed.
-func Find(ctx context.Context, tool Tool) (string, error) {
-	if p, err := exec.LookPath(tool.Name); err == nil {
-		return p, nil
-	}
-	dir := CacheDir()
-	cached := filepath.Join(dir, tool.Cached)
-	if _, err := os.Stat(cached); err == nil {
-		return cached, nil
-	}
-	installMu.Lock()
-	defer installMu.Unlock()
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return "", err
-	}
-	// A file lock keeps test binaries running in parallel from installing
-	// the same tool twice into the same place.
-	lock, err := os.OpenFile(filepath.Join(dir, ".lock-"+tool.Name), os.O_CREATE|os.O_RDWR, 0o644)
-	if err != nil {
-		return "", err
-	}
-	defer lock.Close()
-	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX); err != nil {
-		return "", err
-	}
-	defer syscall.Flock(int(lock.Fd()), syscall.LOCK_UN)
-	if _, err := os.Stat(cached); err == nil {
-		return cached, nil
-	}
-	if err := tool.Install(ctx, dir); err != nil {
-		return "", fmt.Errorf("install %s: %w", tool.Name, err)
-	}
-	if _, err := os.Stat(cached); err != nil {
-		return "", fmt.Errorf("install %s: done, but %s is not there", tool.Name, cached)
-	}
-	return cached, nil
-}
+func Find(ctx context.Context, tool Tool) (string, error) { return install.Find(ctx, tool) }
 
 // Need returns the tool's path, or skips (fails under
-// MLPS_REQUIRE_SERVERS=1) when it cannot be had.
+// MLPS_REQUIRE_SERVERS=1) when it cannot be had; see install.Need.
 func Need(t testing.TB, tool Tool) string {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
-	defer cancel()
-	p, err := Find(ctx, tool)
-	if err != nil {
-		if os.Getenv("MLPS_REQUIRE_SERVERS") == "1" {
-			t.Fatalf("%s is required (MLPS_REQUIRE_SERVERS=1) and cannot be had: %v", tool.Name, err)
-		}
-		t.Skipf("skipping: %s is not on PATH nor in %s and could not be installed: %v", tool.Name, CacheDir(), err)
-	}
-	return p
+	return install.Need(t, tool)
 }
 
 // FreePort returns a TCP port on 127.0.0.1 that was free a moment ago.

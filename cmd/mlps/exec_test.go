@@ -36,9 +36,9 @@ func readJSON(t *testing.T, path string) map[string]any {
 // The demo runs end to end on local files: the results directory holds the
 // summary with DLIO's keys, the resolved workload and provenance, and every
 // generated file is a NumPy archive numpy.load opens with the right shape
-// and dtype.
+// and dtype. Only the NumPy check needs python3 with numpy, so only it
+// skips without one.
 func TestExecDemo(t *testing.T) {
-	python := npztest.Python(t)
 	data, results := t.TempDir(), filepath.Join(t.TempDir(), "run")
 	var stdout, stderr bytes.Buffer
 	code := run([]string{"exec", demo, "--results", results, "--progress", "none",
@@ -88,21 +88,24 @@ func TestExecDemo(t *testing.T) {
 	if len(files) != 64 {
 		t.Fatalf("%d files generated, want 64", len(files))
 	}
-	arrays, err := npztest.Load(python, 16, files...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	heads := map[string]bool{}
-	for i, a := range arrays {
-		x, y := a["x"], a["y"]
-		if fmt.Sprint(x.Shape) != "[2048 2048 1]" || x.Dtype != "uint8" || fmt.Sprint(y.Shape) != "[1]" || y.Dtype != "int64" {
-			t.Errorf("%s: x %v %s, y %v %s", files[i], x.Shape, x.Dtype, y.Shape, y.Dtype)
+	t.Run("numpy", func(t *testing.T) {
+		python := npztest.Python(t)
+		arrays, err := npztest.Load(python, 16, files...)
+		if err != nil {
+			t.Fatal(err)
 		}
-		heads[string(x.Head)] = true
-	}
-	if len(heads) != len(files) {
-		t.Errorf("only %d distinct payloads among %d files", len(heads), len(files))
-	}
+		heads := map[string]bool{}
+		for i, a := range arrays {
+			x, y := a["x"], a["y"]
+			if fmt.Sprint(x.Shape) != "[2048 2048 1]" || x.Dtype != "uint8" || fmt.Sprint(y.Shape) != "[1]" || y.Dtype != "int64" {
+				t.Errorf("%s: x %v %s, y %v %s", files[i], x.Shape, x.Dtype, y.Shape, y.Dtype)
+			}
+			heads[string(x.Head)] = true
+		}
+		if len(heads) != len(files) {
+			t.Errorf("only %d distinct payloads among %d files", len(heads), len(files))
+		}
+	})
 }
 
 // A user's file imports the shipped demo, changes fields, and plans and
@@ -202,10 +205,11 @@ func mlps(args ...string) *exec.Cmd {
 // marked incomplete and exits 130.
 func TestInterruptWritesIncompleteResults(t *testing.T) {
 	results := filepath.Join(t.TempDir(), "run")
-	// Each step computes for 1 s, so the read stage takes a minute unless
-	// interrupted.
+	// Each step computes for 30 s, so the read stage takes minutes unless
+	// interrupted, and an exit within one step's compute proves the
+	// interrupt reached the emulated compute, however loaded the machine.
 	cmd := mlps("exec", demo, "--results", results, "--progress", "plain",
-		"--set", "stages.train.computation_time=1")
+		"--set", "stages.train.computation_time=30")
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -232,8 +236,8 @@ func TestInterruptWritesIncompleteResults(t *testing.T) {
 		log = append(log, lines.Text())
 	}
 	err = cmd.Wait()
-	if took := time.Since(sent); took > 5*time.Second {
-		t.Errorf("exit took %v after SIGINT", took)
+	if took := time.Since(sent); took >= 30*time.Second {
+		t.Errorf("exit took %v after SIGINT: the step's 30 s of compute was not interrupted", took)
 	}
 	if cmd.ProcessState.ExitCode() != exitInterrupted {
 		t.Fatalf("exit %v, want 130\n%s", err, strings.Join(log, "\n"))

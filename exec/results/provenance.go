@@ -4,6 +4,7 @@ import (
 	"os"
 	"runtime"
 	"runtime/debug"
+	"strings"
 	"time"
 
 	"mlps.dev/mlps/backends/secret"
@@ -13,26 +14,58 @@ import (
 
 // Version is mlps's version, set at build time with
 // -ldflags "-X mlps.dev/mlps/exec/results.Version=v1.2.3"; otherwise it
-// comes from the module's build information.
+// comes from the module's build information (the module version when the
+// binary was built by go install of a tagged module, "(devel)" when built
+// from a checkout).
 var Version = ""
 
-// MlpsVersion returns the version this binary reports.
+// MlpsVersion returns the version this binary reports, with the commit it
+// was built from when the build recorded one: "v1.2.3 (commit
+// 0123456789ab, 2026-01-02T03:04:05Z, modified)". A build without version
+// control information (go build -buildvcs=false, or outside a checkout)
+// says so instead of naming no commit silently.
 func MlpsVersion() string {
-	if Version != "" {
-		return Version
+	bi, _ := debug.ReadBuildInfo()
+	return versionOf(Version, bi)
+}
+
+func versionOf(ldflags string, bi *debug.BuildInfo) string {
+	v := ldflags
+	if v == "" && bi != nil {
+		v = bi.Main.Version
 	}
-	if bi, ok := debug.ReadBuildInfo(); ok {
-		v := bi.Main.Version
-		for _, s := range bi.Settings {
-			if s.Key == "vcs.revision" {
-				v += "+" + s.Value
-			}
-		}
-		if v != "" {
-			return v
+	if v == "" {
+		v = "(devel)"
+	}
+	if bi == nil {
+		return v + " (no build information)"
+	}
+	var rev, when string
+	var modified bool
+	for _, s := range bi.Settings {
+		switch s.Key {
+		case "vcs.revision":
+			rev = s.Value
+		case "vcs.time":
+			when = s.Value
+		case "vcs.modified":
+			modified = s.Value == "true"
 		}
 	}
-	return "(devel)"
+	if rev == "" {
+		return v + " (commit unknown: built without version control information)"
+	}
+	if len(rev) > 12 {
+		rev = rev[:12]
+	}
+	parts := []string{"commit " + rev}
+	if when != "" {
+		parts = append(parts, when)
+	}
+	if modified {
+		parts = append(parts, "modified")
+	}
+	return v + " (" + strings.Join(parts, ", ") + ")"
 }
 
 // Provenance is everything needed to reproduce and place a result.
