@@ -272,6 +272,14 @@ func asInputErrors(err error, w *dsl.Workload, id string) dsl.Errors {
 // host, each prefixed by its stage.
 func (p *Plan) Warnings(host stages.Host) []string {
 	var out []string
+	// A store whose certificate is not checked may not be the store the
+	// figures are said to be from; the results record it, and so does
+	// the run's output.
+	for _, name := range slices.Sorted(maps.Keys(p.Targets)) {
+		if p.Targets[name].Config.InsecureSkipVerify {
+			out = append(out, "target "+name+": insecure_skip_verify: the store's TLS certificate is not checked")
+		}
+	}
 	for _, n := range p.Nodes {
 		if w, ok := n.Task.(stages.Warner); ok {
 			for _, msg := range w.Warnings(host) {

@@ -171,3 +171,20 @@ func TestWarnings(t *testing.T) {
 		t.Errorf("a dataset of the required size: warnings %q", got)
 	}
 }
+
+// A target that skips TLS verification is warned of at plan time, since
+// figures from it may not be from the store they name.
+func TestInsecureSkipVerifyWarns(t *testing.T) {
+	p := exectest.Plan(t, `name: "insecure"
+targets: {
+	a: {uri: "s3://bucket/a", endpoints: ["https://127.0.0.1:9000"], insecure_skip_verify: true}
+	b: {uri: "s3://bucket/b", endpoints: ["https://127.0.0.1:9000"]}
+}
+datasets: d: {target: "a", format: "npz", files: 4, record_bytes: 1024}
+stages: gen: {kind: "generate", dataset: "d"}
+`)
+	want := []string{"target a: insecure_skip_verify: the store's TLS certificate is not checked"}
+	if got := p.Warnings(stages.Host{MemoryBytes: 1 << 30}); !slices.Equal(got, want) {
+		t.Errorf("warnings %q, want %q", got, want)
+	}
+}
