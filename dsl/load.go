@@ -17,7 +17,9 @@ import (
 	"path"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
+	"unicode"
 
 	"cuelang.org/go/cue"
 	"cuelang.org/go/cue/ast"
@@ -252,10 +254,17 @@ func (l *loader) loadData(abs, ext string) (cue.Value, error) {
 // workload. The source is named after the flag so that an error points at
 // it.
 func (l *loader) override(i int, s string) (cue.Value, error) {
-	name := fmt.Sprintf("--set[%d] %s", i+1, secret.Redact(s))
+	// The name is printed at the head of an error line: a control
+	// character in the argument (a newline) is quoted so that it cannot
+	// break the line, and a credential in it is hidden.
+	shown := secret.Redact(s)
+	if strings.ContainsFunc(shown, unicode.IsControl) {
+		shown = strconv.Quote(shown)
+	}
+	name := fmt.Sprintf("--set[%d] %s", i+1, shown)
 	key, val, ok := strings.Cut(s, "=")
 	if !ok || key == "" {
-		return cue.Value{}, Errors{{Path: "--set", Msg: fmt.Sprintf("%q: want field.path=value, such as datasets.train.files=128", s)}}
+		return cue.Value{}, Errors{{Path: "--set", Msg: fmt.Sprintf("%q: want field.path=value, such as datasets.train.files=128", secret.Redact(s))}}
 	}
 	var labels []ast.Label
 	// Spaces around a field name are a quoting slip (--set "seed = 5"):
