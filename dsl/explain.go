@@ -3,6 +3,7 @@ package dsl
 import (
 	"fmt"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -113,7 +114,7 @@ func (l *loader) checkSet(set *setArg, leaf ast.Expr) *Error {
 			continue
 		}
 		names := fieldNames(parent, true)
-		if contains(names, name) {
+		if slices.Contains(names, name) {
 			return nil // an optional field the workload leaves out
 		}
 		if !parent.Allows(sel) {
@@ -186,15 +187,6 @@ func fieldNames(v cue.Value, optional bool) []string {
 	}
 	sort.Strings(out)
 	return out
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // suggest names the field closest to a misspelled one ("; did you mean

@@ -12,28 +12,10 @@ import (
 	"mlps.dev/mlps/backends/servers"
 )
 
-// ownAzurite starts a Azurite the test may freeze, and proves that the
-// process it will freeze is the only one listening on its port (another
-// test's server may take FreePort's port first).
-func ownAzurite(t *testing.T) *servers.AzuriteServer {
-	t.Helper()
-	for range 3 {
-		s := servers.Azurite(t)
-		err := s.OwnsPort(servers.PortOf(s.Endpoint))
-		if err == nil {
-			return s
-		}
-		t.Logf("%v; starting another", err)
-		s.Stop()
-	}
-	t.Fatal("no Azurite with a port of its own after three tries")
-	return nil
-}
-
 // The watchdog is the object stores' own, not S3's: an Azure emulator that
 // freezes mid-read fails the read as a stall too.
 func TestFrozenStoreFailsTheRead(t *testing.T) {
-	s := ownAzurite(t)
+	s := servers.Azurite(t)
 	s.Container(t, "frozen")
 	t.Setenv(accountEnv, s.Account)
 	t.Setenv(keyEnv, s.Key)

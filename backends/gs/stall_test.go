@@ -12,28 +12,10 @@ import (
 	"mlps.dev/mlps/backends/servers"
 )
 
-// ownFakeGCS starts a fake-gcs-server the test may freeze, and proves that the
-// process it will freeze is the only one listening on its port (another
-// test's server may take FreePort's port first).
-func ownFakeGCS(t *testing.T) *servers.FakeGCSServer {
-	t.Helper()
-	for range 3 {
-		s := servers.FakeGCS(t)
-		err := s.OwnsPort(servers.PortOf(s.Endpoint))
-		if err == nil {
-			return s
-		}
-		t.Logf("%v; starting another", err)
-		s.Stop()
-	}
-	t.Fatal("no fake-gcs-server with a port of its own after three tries")
-	return nil
-}
-
 // The watchdog is the object stores' own, not S3's: a GCS emulator that
 // freezes mid-read fails the read as a stall too.
 func TestFrozenStoreFailsTheRead(t *testing.T) {
-	s := ownFakeGCS(t)
+	s := servers.FakeGCS(t)
 	name := "frozen"
 	s.Bucket(t, name)
 	b, err := backends.OpenConfig(t.Context(), backends.Config{URI: "gs://" + name, Endpoints: []string{s.Endpoint},

@@ -31,26 +31,6 @@ func freeze(t *testing.T, srv *servers.MinIOServer) (thaw func()) {
 	return thaw
 }
 
-// frozenMinIO starts a MinIO of the test's own that it may freeze, and
-// proves that the process it will freeze is the only one listening on its
-// port: FreePort's port may be taken by another test's MinIO first, and
-// MinIO binds with SO_REUSEPORT, so the two would share it and a freeze
-// would stop only some of the connections.
-func frozenMinIO(t *testing.T) *servers.MinIOServer {
-	t.Helper()
-	for range 3 {
-		srv := servers.MinIO(t)
-		err := srv.OwnsPort(servers.PortOf(srv.Addr))
-		if err == nil {
-			return srv
-		}
-		t.Logf("%v; starting another", err)
-		srv.Stop()
-	}
-	t.Fatal("no MinIO with a port of its own after three tries")
-	return nil
-}
-
 // An object larger than the loopback socket buffers, so that a reader
 // that has begun finds the rest still on the server when it freezes.
 const stallObject = 40 << 20
@@ -83,7 +63,7 @@ func TestFrozenStoreFailsTheRead(t *testing.T) {
 	// Each freeze test has a server of its own, so they run in parallel
 	// and freeze no other test's store.
 	t.Parallel()
-	srv := frozenMinIO(t)
+	srv := servers.MinIO(t)
 	for _, client := range []string{"aws", "minio"} {
 		t.Run(client, func(t *testing.T) {
 			b, _ := stallBackend(t, srv, client, "2s")
@@ -129,7 +109,7 @@ func TestFrozenStoreFailsTheRead(t *testing.T) {
 // stall; the SDK retries them, and the retries and stalls are counted.
 func TestFrozenStoreFailsEveryAttempt(t *testing.T) {
 	t.Parallel()
-	srv := frozenMinIO(t)
+	srv := servers.MinIO(t)
 	for _, client := range []string{"aws", "minio"} {
 		t.Run(client, func(t *testing.T) {
 			b, _ := stallBackend(t, srv, client, "1s")
@@ -167,7 +147,7 @@ func TestFrozenStoreFailsEveryAttempt(t *testing.T) {
 // the run's summary reports.
 func TestShortFreezeIsSlowNotStalled(t *testing.T) {
 	t.Parallel()
-	srv := frozenMinIO(t)
+	srv := servers.MinIO(t)
 	for _, client := range []string{"aws", "minio"} {
 		t.Run(client, func(t *testing.T) {
 			b, data := stallBackend(t, srv, client, "8s")
@@ -213,7 +193,7 @@ func TestShortFreezeIsSlowNotStalled(t *testing.T) {
 // clients, whether the freeze meets it sending or awaiting the answer.
 func TestFrozenStoreFailsTheWrite(t *testing.T) {
 	t.Parallel()
-	srv := frozenMinIO(t)
+	srv := servers.MinIO(t)
 	for _, client := range []string{"aws", "minio"} {
 		t.Run(client, func(t *testing.T) {
 			b, _ := stallBackend(t, srv, client, "1s")
@@ -237,7 +217,7 @@ func TestFrozenStoreFailsTheWrite(t *testing.T) {
 // stage computing, a rank at a barrier) is not a stalled store.
 func TestIdleCallerIsNotAStall(t *testing.T) {
 	t.Parallel()
-	srv := frozenMinIO(t)
+	srv := servers.MinIO(t)
 	for _, client := range []string{"aws", "minio"} {
 		t.Run(client, func(t *testing.T) {
 			b, data := stallBackend(t, srv, client, "3s")

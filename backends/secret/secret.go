@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"os"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -164,7 +165,7 @@ func known() []string {
 	envOnce.Do(func() {
 		for _, kv := range os.Environ() {
 			k, v, _ := strings.Cut(kv, "=")
-			if len(v) >= minKnown && (credentialName.MatchString(k) || contains(Variables, k)) {
+			if len(v) >= minKnown && (credentialName.MatchString(k) || slices.Contains(Variables, k)) {
 				fromEnv = append(fromEnv, v)
 			}
 		}
@@ -175,13 +176,4 @@ func known() []string {
 	// Longest first, so that a value containing another is hidden whole.
 	sort.Slice(out, func(i, j int) bool { return len(out[i]) > len(out[j]) })
 	return out
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }

@@ -46,8 +46,16 @@ func Azurite(t testing.TB) *AzuriteServer {
 }
 
 // azurite starts Azurite's blob service, serving HTTPS with a certificate
-// ca signed when ca is not nil.
+// ca signed when ca is not nil, on a port of its own (see owned).
 func azurite(t testing.TB, ca *CA) *AzuriteServer {
+	t.Helper()
+	return owned(t, "azurite", func() (*AzuriteServer, string) {
+		s := azuriteOnce(t, ca)
+		return s, s.Endpoint
+	})
+}
+
+func azuriteOnce(t testing.TB, ca *CA) *AzuriteServer {
 	t.Helper()
 	bin := Need(t, AzuriteTool)
 	dir := t.TempDir()

@@ -34,8 +34,16 @@ func FakeGCS(t testing.TB) *FakeGCSServer {
 }
 
 // fakeGCS starts a fake-gcs-server, serving HTTPS with a certificate ca
-// signed when ca is not nil.
+// signed when ca is not nil, on a port of its own (see owned).
 func fakeGCS(t testing.TB, ca *CA) *FakeGCSServer {
+	t.Helper()
+	return owned(t, "fake-gcs-server", func() (*FakeGCSServer, string) {
+		s := fakeGCSOnce(t, ca)
+		return s, s.Addr
+	})
+}
+
+func fakeGCSOnce(t testing.TB, ca *CA) *FakeGCSServer {
 	t.Helper()
 	bin := Need(t, FakeGCSTool)
 	port := FreePort(t)

@@ -54,24 +54,13 @@ func MinIOInMemory(t testing.TB) *MinIOServer {
 }
 
 // minioIn starts MinIO storing into dir, serving HTTPS with a certificate
-// ca signed when ca is not nil. MinIO binds with SO_REUSEPORT, so when
-// another test's server took FreePort's port first the two would share it
-// silently and requests would reach either: a server that does not own
-// its port is stopped and started again on another.
+// ca signed when ca is not nil, on a port of its own (see owned).
 func minioIn(t testing.TB, dir string, ca *CA) *MinIOServer {
 	t.Helper()
-	for attempt := 1; ; attempt++ {
+	return owned(t, "minio", func() (*MinIOServer, string) {
 		s := minioOnce(t, dir, ca)
-		err := s.OwnsPort(PortOf(s.Addr))
-		if err == nil {
-			return s
-		}
-		s.Stop()
-		if attempt == 5 {
-			t.Fatalf("minio: %v, five times", err)
-		}
-		t.Logf("minio: %v; starting another", err)
-	}
+		return s, s.Addr
+	})
 }
 
 func minioOnce(t testing.TB, dir string, ca *CA) *MinIOServer {

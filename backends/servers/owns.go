@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"testing"
 )
 
 // OwnsPort reports, as an error, when a socket listening on port belongs
@@ -61,4 +62,29 @@ func PortOf(addr string) int {
 	i := strings.LastIndexByte(addr, ':')
 	n, _ := strconv.Atoi(addr[i+1:])
 	return n
+}
+
+// owned starts a server with start until one owns the port its address
+// names. FreePort's port may be taken by another test's server before
+// this one binds it; a server that binds with SO_REUSEPORT (MinIO) would
+// then share it silently, and one that does not would fail to start. A
+// test then reaches its own server and no other, which a test that
+// freezes or stops its server depends on.
+func owned[S interface {
+	OwnsPort(int) error
+	Stop()
+}](t testing.TB, name string, start func() (S, string)) S {
+	t.Helper()
+	for attempt := 1; ; attempt++ {
+		s, addr := start()
+		err := s.OwnsPort(PortOf(addr))
+		if err == nil {
+			return s
+		}
+		s.Stop()
+		if attempt == 5 {
+			t.Fatalf("%s: %v, five times", name, err)
+		}
+		t.Logf("%s: %v; starting another", name, err)
+	}
 }

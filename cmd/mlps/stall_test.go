@@ -10,32 +10,13 @@ import (
 	"mlps.dev/mlps/backends/servers"
 )
 
-// ownMinIO starts a MinIO that the test may freeze, and proves that the
-// process it will freeze is the only one listening on its port: FreePort's
-// port may be taken by another test's MinIO first, and MinIO binds with
-// SO_REUSEPORT, so a freeze would stop only some of the connections.
-func ownMinIO(t *testing.T) *servers.MinIOServer {
-	t.Helper()
-	for range 3 {
-		srv := servers.MinIO(t)
-		err := srv.OwnsPort(servers.PortOf(srv.Addr))
-		if err == nil {
-			return srv
-		}
-		t.Logf("%v; starting another", err)
-		srv.Stop()
-	}
-	t.Fatal("no MinIO with a port of its own after three tries")
-	return nil
-}
-
 var someStalled = regexp.MustCompile(`; [1-9][0-9]* stalled`)
 
 // A store that freezes in the middle of a training run ends the run with
 // a stall error that says so, through each S3 client, instead of hanging
 // it; the results are written, marked incomplete, and warn of the stall.
 func TestS3FrozenMidRead(t *testing.T) {
-	srv := ownMinIO(t)
+	srv := servers.MinIO(t)
 	for _, client := range []string{"aws", "minio"} {
 		t.Run(client, func(t *testing.T) {
 			bucket := "frozen-" + client
