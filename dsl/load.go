@@ -227,7 +227,7 @@ func (l *loader) loadData(abs, ext string) (cue.Value, error) {
 		}
 		v = l.ctx.BuildExpr(expr)
 	} else {
-		f, err := cueyaml.Extract(abs, data)
+		f, err := ExtractYAML(abs, data)
 		if err != nil {
 			return cue.Value{}, yamlError(l, abs, data, err)
 		}
@@ -409,4 +409,17 @@ func addOverlay(overlay map[string]load.Source, files fs.FS, dir string) error {
 		overlay[filepath.Join(dir, filepath.FromSlash(p))] = load.FromBytes(bytes.Clone(data))
 		return nil
 	})
+}
+
+// ExtractYAML is cue's YAML decoder for a user's file, made safe: the
+// decoder panics on some inputs (lone carriage returns as line ends, found
+// by fuzzing), and a panic there would end mlps without saying which file
+// or why. It comes back as an error naming the file instead.
+func ExtractYAML(filename string, data []byte) (f *ast.File, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			f, err = nil, fmt.Errorf("%s: the YAML decoder cannot read this file (it failed with: %v); check that it is YAML with \\n or \\r\\n line ends", filename, r)
+		}
+	}()
+	return cueyaml.Extract(filename, data)
 }

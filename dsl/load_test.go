@@ -150,3 +150,17 @@ func TestResolvedWorkloadExports(t *testing.T) {
 		t.Errorf("resolved JSON:\n%s\n%v", j, err)
 	}
 }
+
+// A YAML file on which cue's decoder panics (lone carriage returns, found
+// by fuzzing the DLIO importer) is an input error naming the file, not a
+// crash.
+func TestYAMLDecoderPanicIsAnInputError(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "cr.yaml")
+	if err := os.WriteFile(path, []byte("\r\r0"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err := Load(path, nil)
+	if err == nil || !IsInputError(err) || !strings.Contains(err.Error(), "cr.yaml:1:1: ") || !strings.Contains(err.Error(), "YAML decoder cannot read this file") {
+		t.Errorf("Load = %v; want an input error at cr.yaml:1:1 saying the decoder cannot read it", err)
+	}
+}

@@ -9,7 +9,6 @@ import (
 
 	"cuelang.org/go/cue/ast"
 	"cuelang.org/go/cue/token"
-	cueyaml "cuelang.org/go/encoding/yaml"
 
 	"mlps.dev/mlps/dsl"
 )
@@ -43,7 +42,7 @@ func (n *node) child(key string) *node {
 // parseYAML reads a DLIO workload into a tree of nodes. A syntax error
 // comes back as a dsl.Error at the line and column where parsing fails.
 func parseYAML(filename string, data []byte) (*node, error) {
-	f, err := cueyaml.Extract(filename, data)
+	f, err := dsl.ExtractYAML(filename, data)
 	if err != nil {
 		return nil, syntaxError(filename, data, err)
 	}
@@ -158,7 +157,7 @@ func syntaxError(filename string, data []byte, err error) error {
 			if l < len(starts) {
 				end = starts[l]
 			}
-			if _, perr := cueyaml.Extract(filename, data[:end]); perr != nil {
+			if _, perr := dsl.ExtractYAML(filename, data[:end]); perr != nil {
 				line = l
 				break
 			}
