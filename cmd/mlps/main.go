@@ -229,7 +229,7 @@ var now = time.Now
 func execCmd(args []string, stdout, stderr io.Writer) int {
 	fs := newFlags("exec", execHelp, stderr)
 	resultsDir := fs.String("results", "", "results `directory`, new or empty (default ./results/WORKLOAD/YYYYMMDD_HHMMSS, with _2, _3 ... when taken)")
-	force := fs.Bool("force", false, "write into a --results directory that already holds files, removing an earlier result's files there first")
+	force := fs.Bool("force", false, "write into a --results directory that already holds files, removing an earlier mlps result's files there first (only those of a directory with an mlps provenance.json)")
 	asJSON := fs.Bool("json", false, "print the summary as JSON instead of a table")
 	progress := fs.String("progress", "auto", "progress on stderr: auto, live, plain or none")
 	var overrides sets

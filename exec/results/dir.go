@@ -94,12 +94,32 @@ func Claim(dir string, force bool) error {
 		return &DirError{dir, fmt.Sprintf("already holds %s: %s; results are written only into a new or empty directory: choose another with --results, or pass --force to remove an earlier result's files there and write into it",
 			what, strings.Join(names, ", "))}
 	}
+	// --force removes only what an earlier run of mlps wrote, known by the
+	// provenance.json it wrote first: a directory of the user's may hold
+	// a stages/ or a plan.json of its own (a source tree given as
+	// --results .), which no flag makes mlps delete.
+	if !isResult(dir) {
+		for _, name := range ownNames {
+			if _, err := os.Lstat(filepath.Join(dir, name)); err == nil {
+				return &DirError{dir, fmt.Sprintf("holds %s but no provenance.json of an mlps run, so --force will not remove it: choose another directory with --results", name)}
+			}
+		}
+		return nil
+	}
 	for _, name := range ownNames {
 		if err := os.RemoveAll(filepath.Join(dir, name)); err != nil {
 			return dirError(dir, err)
 		}
 	}
 	return nil
+}
+
+// isResult says whether dir holds the provenance.json an mlps run writes
+// before its first stage.
+func isResult(dir string) bool {
+	var p Provenance
+	b, err := os.ReadFile(filepath.Join(dir, "provenance.json"))
+	return err == nil && json.Unmarshal(b, &p) == nil && p.MlpsVersion != ""
 }
 
 func dirError(dir string, err error) error {

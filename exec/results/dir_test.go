@@ -39,9 +39,15 @@ func TestClaim(t *testing.T) {
 		{name: "forced over a killed run", force: true, setup: func(t *testing.T, dir string) {
 			mkdir(t, filepath.Join(dir, "stages", "train"))
 			write(t, filepath.Join(dir, "stages", "train", "steps.csv"), "old")
+			write(t, filepath.Join(dir, "provenance.json"), `{"mlps_version": "v0.1.0"}`)
 			write(t, filepath.Join(dir, "summary.json"), "{}")
 			write(t, filepath.Join(dir, "notes.txt"), "mine")
 		}},
+		{name: "forced over a source tree", force: true, setup: func(t *testing.T, dir string) {
+			mkdir(t, filepath.Join(dir, "stages"))
+			write(t, filepath.Join(dir, "stages", "stages.go"), "package stages")
+			write(t, filepath.Join(dir, "go.mod"), "module x")
+		}, want: "holds stages but no provenance.json of an mlps run, so --force will not remove it"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
