@@ -17,7 +17,8 @@ import (
 type UntrustedError struct {
 	// Endpoint is the server's base URL, https://host:port.
 	Endpoint string
-	// CAFile is the target's ca_file, "" when it names none.
+	// CAFile is the CA bundle the client trusted beside the system's: the
+	// target's ca_file, or for s3 AWS_CA_BUNDLE; "" when there is none.
 	CAFile string
 	Err    *tls.CertificateVerificationError
 }
@@ -29,7 +30,9 @@ func (e *UntrustedError) Error() string {
 		return fmt.Sprintf("the TLS certificate of %s is not trusted: %v; the endpoint must use a host name or address the certificate names", e.Endpoint, e.Err.Err)
 	}
 	if e.CAFile != "" {
-		return fmt.Sprintf("the TLS certificate of %s is not trusted: %v; the target's ca_file %s does not hold the CA that signed it", e.Endpoint, e.Err.Err, e.CAFile)
+		// Say the file, not the option: for s3 it may have come from
+		// AWS_CA_BUNDLE rather than ca_file.
+		return fmt.Sprintf("the TLS certificate of %s is not trusted: %v; the CA bundle %s does not hold the CA that signed it: give that CA's PEM file as the target's ca_file", e.Endpoint, e.Err.Err, e.CAFile)
 	}
 	return fmt.Sprintf("the TLS certificate of %s is not trusted: %v; give the PEM file of the CA that signed it as the target's ca_file (or, for a test store only, set insecure_skip_verify: true)",
 		e.Endpoint, e.Err.Err)

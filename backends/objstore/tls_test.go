@@ -53,7 +53,7 @@ func TestTrust(t *testing.T) {
 		{"untrusted", srv.URL, backends.Config{},
 			[]string{"certificate of " + srv.URL + " is not trusted", "ca_file", "insecure_skip_verify: true"}, nil},
 		{"another CA", srv.URL, backends.Config{CAFile: theirs},
-			[]string{"not trusted", "ca_file " + theirs + " does not hold the CA"}, []string{"insecure_skip_verify"}},
+			[]string{"not trusted", "CA bundle " + theirs + " does not hold the CA", "as the target's ca_file"}, []string{"insecure_skip_verify"}},
 		{"another name", byName, backends.Config{CAFile: mine},
 			[]string{"not trusted", "host name or address the certificate names"}, []string{"ca_file"}},
 	} {
