@@ -1,14 +1,13 @@
 package dsl
 
 import (
-	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
-	"runtime/debug"
 	"strings"
 	"testing"
-	"time"
+
+	"mlps.dev/mlps/dsl/fuzzcheck"
 )
 
 // The fuzz targets hold the loader to what a user is promised: any bytes
@@ -37,48 +36,6 @@ func checkRejection(t *testing.T, err error) {
 	}
 }
 
-// answerWithin runs f, failing the test on a panic or when f has not
-// returned within bound. The bound is generous and scaled by a reference
-// measured in the same process (see bound), so a loaded machine, which
-// slows both alike, does not fail it.
-func answerWithin(t *testing.T, bound time.Duration, f func()) {
-	t.Helper()
-	done := make(chan string, 1)
-	go func() {
-		defer func() {
-			if r := recover(); r != nil {
-				done <- fmt.Sprintf("panic: %v\n%s", r, debug.Stack())
-				return
-			}
-			done <- ""
-		}()
-		f()
-	}()
-	timer := time.NewTimer(bound)
-	defer timer.Stop()
-	select {
-	case p := <-done:
-		if p != "" {
-			t.Fatal(p)
-		}
-	case <-timer.C:
-		t.Fatalf("no answer within %v", bound)
-	}
-}
-
-// bound is the time an input may take: ten seconds plus a hundred times
-// what loading the reference (the shipped demo) takes here, the slowest of
-// three tries, so that it grows with the machine's load.
-func bound(t testing.TB, ref func()) time.Duration {
-	var slowest time.Duration
-	for range 3 {
-		start := time.Now()
-		ref()
-		slowest = max(slowest, time.Since(start))
-	}
-	return 10*time.Second + 100*slowest
-}
-
 var demo = filepath.Join("..", "workloads", "demo.cue")
 
 func loadDemo() {
@@ -91,13 +48,13 @@ var exts = []string{".cue", ".yaml", ".json"}
 
 // FuzzLoad loads any bytes as a .cue, .yaml or .json workload.
 func FuzzLoad(f *testing.F) {
-	b := bound(f, loadDemo)
+	b := fuzzcheck.Bound(loadDemo)
 	f.Fuzz(func(t *testing.T, src []byte, format uint8) {
 		p := filepath.Join(t.TempDir(), "workload"+exts[int(format)%len(exts)])
 		if err := os.WriteFile(p, src, 0o644); err != nil {
 			t.Fatal(err)
 		}
-		answerWithin(t, b, func() {
+		fuzzcheck.AnswerWithin(t, b, func() {
 			_, err := Load(p, nil)
 			checkRejection(t, err)
 		})
@@ -106,9 +63,9 @@ func FuzzLoad(f *testing.F) {
 
 // FuzzSet applies any --set argument to the shipped demo.
 func FuzzSet(f *testing.F) {
-	b := bound(f, loadDemo)
+	b := fuzzcheck.Bound(loadDemo)
 	f.Fuzz(func(t *testing.T, arg string) {
-		answerWithin(t, b, func() {
+		fuzzcheck.AnswerWithin(t, b, func() {
 			_, err := Load(demo, []string{arg})
 			checkRejection(t, err)
 		})

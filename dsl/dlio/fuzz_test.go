@@ -1,17 +1,15 @@
 package dlio
 
 import (
-	"fmt"
 	"os"
 	"regexp"
-	"runtime/debug"
 	"strings"
 	"testing"
-	"time"
 
 	"cuelang.org/go/cue/parser"
 
 	"mlps.dev/mlps/dsl"
+	"mlps.dev/mlps/dsl/fuzzcheck"
 )
 
 // placed is how the first line of an input error starts: file, line and
@@ -28,13 +26,13 @@ func FuzzConvert(f *testing.F) {
 		f.Fatal(err)
 	}
 	opts := Options{Accelerators: 8, BaseDir: "/nonexistent"}
-	b := bound(func() {
+	b := fuzzcheck.Bound(func() {
 		if _, err := Convert("unet3d_h100.yaml", ref, opts); err != nil {
 			panic(err)
 		}
 	})
 	f.Fuzz(func(t *testing.T, data []byte) {
-		answerWithin(t, b, func() {
+		fuzzcheck.AnswerWithin(t, b, func() {
 			res, err := Convert("config.yaml", data, opts)
 			if err != nil {
 				if !dsl.IsInputError(err) {
@@ -51,44 +49,4 @@ func FuzzConvert(f *testing.F) {
 			}
 		})
 	})
-}
-
-// answerWithin runs f, failing the test on a panic or when f has not
-// returned within bound.
-func answerWithin(t *testing.T, bound time.Duration, f func()) {
-	t.Helper()
-	done := make(chan string, 1)
-	go func() {
-		defer func() {
-			if r := recover(); r != nil {
-				done <- fmt.Sprintf("panic: %v\n%s", r, debug.Stack())
-				return
-			}
-			done <- ""
-		}()
-		f()
-	}()
-	timer := time.NewTimer(bound)
-	defer timer.Stop()
-	select {
-	case p := <-done:
-		if p != "" {
-			t.Fatal(p)
-		}
-	case <-timer.C:
-		t.Fatalf("no answer within %v", bound)
-	}
-}
-
-// bound is ten seconds plus a hundred times the slowest of three runs of
-// a reference conversion in this process, so that it grows with the
-// machine's load instead of failing under it.
-func bound(ref func()) time.Duration {
-	var slowest time.Duration
-	for range 3 {
-		start := time.Now()
-		ref()
-		slowest = max(slowest, time.Since(start))
-	}
-	return 10*time.Second + 100*slowest
 }

@@ -2,16 +2,14 @@ package results_test
 
 import (
 	"encoding/json"
-	"fmt"
 	"io"
 	"os"
 	"path/filepath"
-	"runtime/debug"
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 
+	"mlps.dev/mlps/dsl/fuzzcheck"
 	"mlps.dev/mlps/exec/results"
 )
 
@@ -24,7 +22,7 @@ func FuzzLoad(f *testing.F) {
 	ref := f.TempDir()
 	seed := corpusEntry(f, filepath.Join("testdata", "fuzz", "FuzzLoad", "read"))
 	writeDir(f, ref, seed[0], seed[1], seed[2])
-	b := bound(func() {
+	b := fuzzcheck.Bound(func() {
 		if _, err := results.Load(ref); err != nil {
 			panic(err)
 		}
@@ -32,7 +30,7 @@ func FuzzLoad(f *testing.F) {
 	f.Fuzz(func(t *testing.T, summary, plan, stage []byte) {
 		dir := t.TempDir()
 		writeDir(t, dir, summary, plan, stage)
-		answerWithin(t, b, func() {
+		fuzzcheck.AnswerWithin(t, b, func() {
 			rep, err := results.Load(dir)
 			if err != nil {
 				if strings.TrimSpace(err.Error()) == "" {
@@ -101,44 +99,4 @@ func writeDir(t testing.TB, dir string, summary, plan, stage []byte) {
 			write(filepath.Join("stages", s.ID+".json"), stage)
 		}
 	}
-}
-
-// answerWithin runs f, failing the test on a panic or when f has not
-// returned within bound.
-func answerWithin(t *testing.T, bound time.Duration, f func()) {
-	t.Helper()
-	done := make(chan string, 1)
-	go func() {
-		defer func() {
-			if r := recover(); r != nil {
-				done <- fmt.Sprintf("panic: %v\n%s", r, debug.Stack())
-				return
-			}
-			done <- ""
-		}()
-		f()
-	}()
-	timer := time.NewTimer(bound)
-	defer timer.Stop()
-	select {
-	case p := <-done:
-		if p != "" {
-			t.Fatal(p)
-		}
-	case <-timer.C:
-		t.Fatalf("no answer within %v", bound)
-	}
-}
-
-// bound is ten seconds plus a hundred times the slowest of three loads of
-// the reference directory in this process, so that it grows with the
-// machine's load instead of failing under it.
-func bound(ref func()) time.Duration {
-	var slowest time.Duration
-	for range 3 {
-		start := time.Now()
-		ref()
-		slowest = max(slowest, time.Since(start))
-	}
-	return 10*time.Second + 100*slowest
 }
