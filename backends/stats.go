@@ -46,6 +46,11 @@ func (s *Stats) FailedTransiently(key string) {
 // one that failed transiently.
 func (s *Stats) Sent(key string) {
 	s.Requests.Add(1)
+	if s.Transient.Load() == 0 {
+		// Nothing has failed, so nothing can be a retry: the common
+		// case takes no lock on the request path.
+		return
+	}
 	s.mu.Lock()
 	_, retry := s.failed[key]
 	delete(s.failed, key)
