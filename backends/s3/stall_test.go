@@ -220,7 +220,9 @@ func TestIdleCallerIsNotAStall(t *testing.T) {
 	srv := servers.MinIO(t)
 	for _, client := range []string{"aws", "minio"} {
 		t.Run(client, func(t *testing.T) {
-			b, data := stallBackend(t, srv, client, "3s")
+			// 5 s: a loaded machine's MinIO may pause for seconds between
+			// bytes, and that must not be what this test sees as a stall.
+			b, data := stallBackend(t, srv, client, "5s")
 			var st backends.Stats
 			ctx := backends.WithStats(t.Context(), &st)
 			r, err := b.Open(ctx, "big", 0, -1)
@@ -228,12 +230,12 @@ func TestIdleCallerIsNotAStall(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer r.Close()
-			time.Sleep(4 * time.Second) // before the first Read
+			time.Sleep(6 * time.Second) // before the first Read
 			head := make([]byte, 1<<20)
 			if _, err := io.ReadFull(r, head); err != nil {
 				t.Fatalf("read after idling: %v", err)
 			}
-			time.Sleep(4 * time.Second) // between Reads
+			time.Sleep(6 * time.Second) // between Reads
 			rest, err := io.ReadAll(r)
 			if err != nil || !bytes.Equal(append(head, rest...), data) {
 				t.Fatalf("read %d bytes after idling: %v", len(head)+len(rest), err)
