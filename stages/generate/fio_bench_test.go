@@ -3,6 +3,7 @@ package generate_test
 import (
 	"context"
 	"fmt"
+	"path/filepath"
 	"testing"
 
 	"mlps.dev/mlps/backends/pairbench"
@@ -33,11 +34,12 @@ stages: g: {kind: "generate", dataset: "train", workers: %d, write_bytes: %d, fs
 //   - unet3d: 24 npz files of one 140 MiB sample each (3.3 GiB), each
 //     synced before it is closed (generate's fsync, fio's
 //     fsync_on_close), so the figures include the flush to the disk;
-//   - retinanet: 6,000 jpeg files of 316 KiB (1.9 GiB) in 16 folders,
+//   - retinanet: 6,000 jpeg files of 316 KiB (1.9 GiB) in 8 folders,
 //     without a flush (DLIO's datagen does none), compared in files/s.
 //
 // Both use the stage's default 8 workers; fio runs 8 jobs (a process
-// each), each creating its share of the files as it reaches them
+// each), each creating its share of the files (of its own, in a folder per
+// job) as it reaches them
 // (create_on_open, no layout before its clock, no preallocation) and
 // writing each whole, sequentially, with psync, in 1 MiB blocks (unet3d)
 // or in one block per file (retinanet, whose file is smaller than a
@@ -60,7 +62,7 @@ func BenchmarkGenerateVsFio(b *testing.B) {
 		perFile   bool // compare files/s rather than MB/s
 	}{
 		{"unet3d", "npz", 24, fiobench.UNet3DFileBytes, 0, true, genWrite, false},
-		{"retinanet", "jpeg", 6000, fiobench.RetinanetFileBytes, 16, false, fiobench.RetinanetFileBytes, true},
+		{"retinanet", "jpeg", 6000, fiobench.RetinanetFileBytes, genWorkers, false, fiobench.RetinanetFileBytes, true},
 	} {
 		b.Run(sh.name, func(b *testing.B) {
 			dir := b.TempDir()
@@ -78,8 +80,18 @@ func BenchmarkGenerateVsFio(b *testing.B) {
 			for _, f := range files {
 				total += f.Size
 			}
-			jobs := fiobench.Deal(files, genWorkers)
-			fresh := fiobench.Fresh(b, files)
+			// fio writes files of its own, as many and as large, each job
+			// into a folder of its own as mlps's workers spread theirs
+			// over as many folders.
+			jobs := fiobench.Numbered(filepath.Join(dir, "fio"), genWorkers, int(sh.files)/genWorkers, sh.fileBytes)
+			var fioFiles []fiobench.File
+			for _, j := range jobs {
+				fioFiles = append(fioFiles, j...)
+			}
+			if int64(len(fioFiles)) != sh.files {
+				b.Fatalf("%d files do not split evenly over %d fio jobs", sh.files, genWorkers)
+			}
+			fresh := fiobench.Fresh(b, append(files, fioFiles...))
 			mlps := pairbench.Side{Name: "mlps", Prepare: fresh, Run: func(context.Context) (pairbench.Run, error) {
 				_, rep := exectest.Run(b, src)
 				sr := rep.Stages[0]
@@ -97,7 +109,7 @@ func BenchmarkGenerateVsFio(b *testing.B) {
 				if err != nil {
 					return pairbench.Run{}, err
 				}
-				return r.Pair(), fiobench.CheckSizes(files)
+				return r.Pair(), fiobench.CheckSizes(fioFiles)
 			}}
 			flush := "none: the page cache"
 			if sh.fsync {

@@ -19,6 +19,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -145,14 +146,73 @@ func (s Spec) JobFile() (string, error) {
 		fmt.Fprintf(&b, "create_on_open=1\nfallocate=none\nfsync=0\nend_fsync=0\nfsync_on_close=%d\n", sync)
 	}
 	for i, job := range s.Jobs {
+		fmt.Fprintf(&b, "\n[job%d]\n", i)
+		if dir, ok := numbered(job); ok {
+			fmt.Fprintf(&b, "directory=%s\nnrfiles=%d\nfilename_format=$filenum\n", dir, len(job))
+			continue
+		}
 		names := make([]string, len(job))
 		for k, f := range job {
 			// fio separates file names with ':'.
 			names[k] = strings.ReplaceAll(f.Path, ":", `\:`)
 		}
-		fmt.Fprintf(&b, "\n[job%d]\nfilename=%s\n", i, strings.Join(names, ":"))
+		list := strings.Join(names, ":")
+		if len(list) > maxOption {
+			return "", fmt.Errorf("fio: job %d names %d files in %d bytes, over fio's %d-byte option: name them with Numbered or Link", i, len(job), len(list), maxOption)
+		}
+		fmt.Fprintf(&b, "filename=%s\n", list)
 	}
 	return b.String(), nil
+}
+
+// maxOption is the longest value fio takes for an option (its parser's
+// limit is 4096 bytes with the name).
+const maxOption = 4000
+
+// numbered reports whether job's files are dir/0, dir/1, ... in order,
+// which fio names itself (directory, nrfiles, filename_format=$filenum)
+// where a list of thousands of paths would exceed its option length.
+func numbered(job []File) (dir string, ok bool) {
+	dir = filepath.Dir(job[0].Path)
+	for k, f := range job {
+		if f.Path != filepath.Join(dir, strconv.Itoa(k)) {
+			return "", false
+		}
+	}
+	return dir, !strings.ContainsAny(dir, ":")
+}
+
+// Numbered returns the files of jobs jobs of files files each, of size
+// bytes, named dir/<job>/<k>: fio's own names for them, so that a job of
+// thousands of files fits in its job file.
+func Numbered(dir string, jobs, files int, size int64) [][]File {
+	out := make([][]File, jobs)
+	for j := range out {
+		for k := range files {
+			out[j] = append(out[j], File{Path: filepath.Join(dir, strconv.Itoa(j), strconv.Itoa(k)), Size: size})
+		}
+	}
+	return out
+}
+
+// Link hard-links every file of jobs as dir/<job>/<k>, so that fio reads
+// the very files mlps reads, in the same order, under names it can
+// generate; it returns the links as jobs.
+func Link(jobs [][]File, dir string) ([][]File, error) {
+	out := make([][]File, len(jobs))
+	for j, job := range jobs {
+		if err := os.MkdirAll(filepath.Join(dir, strconv.Itoa(j)), 0o755); err != nil {
+			return nil, err
+		}
+		for k, f := range job {
+			l := File{Path: filepath.Join(dir, strconv.Itoa(j), strconv.Itoa(k)), Size: f.Size}
+			if err := os.Link(f.Path, l.Path); err != nil {
+				return nil, err
+			}
+			out[j] = append(out[j], l)
+		}
+	}
+	return out, nil
 }
 
 // Result is what one fio run moved and in how long.

@@ -1,6 +1,8 @@
 package fiobench
 
 import (
+	"fmt"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -151,5 +153,53 @@ func TestChainsWriteExactFiles(t *testing.T) {
 	}
 	if err := CheckSizes(f); err != nil {
 		t.Error(err)
+	}
+}
+
+// A job of thousands of files names them through fio's own numbering; a
+// list too long for fio's option parser is refused, not passed on.
+func TestJobFileManyFiles(t *testing.T) {
+	s := Spec{RW: "write", BlockSize: 4096, Jobs: Numbered("/d/fio", 2, 3000, 8192)}
+	jf, err := s.JobFile()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "[job1]\ndirectory=/d/fio/1\nnrfiles=3000\nfilename_format=$filenum\n"; !strings.Contains(jf, want) {
+		t.Errorf("job file lacks %q:\n%.500s", want, jf)
+	}
+	var long []File
+	for k := range 3000 {
+		long = append(long, File{Path: fmt.Sprintf("/d/x/img_%04d.jpeg", k), Size: 8192})
+	}
+	if _, err := (Spec{RW: "read", BlockSize: 4096, Jobs: [][]File{long}}).JobFile(); err == nil || !strings.Contains(err.Error(), "Numbered or Link") {
+		t.Errorf("a 3000-name list: error %v, want one saying to use Numbered or Link", err)
+	}
+}
+
+// fio reads linked files whole: every byte of every file, one call each.
+func TestLinkedRead(t *testing.T) {
+	fio := Require(t)
+	dir := t.TempDir()
+	var files []File
+	for i := range 10 {
+		f := File{Path: filepath.Join(dir, "ds", fmt.Sprintf("%d", i%3), fmt.Sprintf("img_%02d.jpeg", i)), Size: 3 << 12}
+		if err := os.MkdirAll(filepath.Dir(f.Path), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(f.Path, make([]byte, f.Size), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		files = append(files, f)
+	}
+	jobs, err := Link(Deal(files, 3), filepath.Join(dir, "links"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := Run(t.Context(), fio, dir, Spec{RW: "read", BlockSize: 3 << 12, Jobs: jobs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Bytes != 10*3<<12 || r.Files != 10 || r.Jobs != 3 {
+		t.Errorf("fio read %+v, want %d bytes of 10 files by 3 jobs", r, 10*3<<12)
 	}
 }
