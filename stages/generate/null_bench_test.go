@@ -7,6 +7,8 @@ import (
 
 	"mlps.dev/mlps/exec"
 	"mlps.dev/mlps/exec/exectest"
+	"mlps.dev/mlps/planner"
+	"mlps.dev/mlps/stages"
 	"mlps.dev/mlps/stages/content"
 	"mlps.dev/mlps/stages/internal/fiobench"
 )
@@ -34,14 +36,10 @@ func BenchmarkGenerateRetinanetNull(b *testing.B) {
 	var elapsed time.Duration
 	var written, bytes int64
 	for b.Loop() {
-		start := time.Now()
-		rep := exec.Run(b.Context(), p, exec.Options{})
-		elapsed += time.Since(start)
-		if !rep.Complete {
-			b.Fatalf("run incomplete: %v", rep.Err)
-		}
-		written += rep.Stages[0].Metrics["files_written"].(int64)
-		bytes += rep.Stages[0].Metrics["bytes_written"].(int64)
+		m, d := runGenerate(b, p)
+		elapsed += d
+		written += m["files_written"].(int64)
+		bytes += m["bytes_written"].(int64)
 	}
 	b.ReportMetric(float64(written)/elapsed.Seconds(), "files/s")
 	b.ReportMetric(float64(bytes)/1e6/elapsed.Seconds(), "MB/s")
@@ -80,16 +78,12 @@ stages: g: {kind: "generate", dataset: "train", workers: %d}
 			var genTime, fillTime time.Duration
 			var genBytes, fillBytes int64
 			for b.Loop() {
-				start := time.Now()
-				rep := exec.Run(b.Context(), p, exec.Options{})
-				genTime += time.Since(start)
-				if !rep.Complete {
-					b.Fatalf("run incomplete: %v", rep.Err)
-				}
-				n := rep.Stages[0].Metrics["bytes_written"].(int64)
+				m, d := runGenerate(b, p)
+				genTime += d
+				n := m["bytes_written"].(int64)
 				genBytes += n
 
-				start = time.Now()
+				start := time.Now()
 				for off := int64(0); off < n; off += int64(len(buf)) {
 					gen.Fill(buf, uint64(off>>30), off)
 				}
@@ -103,4 +97,16 @@ stages: g: {kind: "generate", dataset: "train", workers: %d}
 			b.ReportMetric(0, "ns/op")
 		})
 	}
+}
+
+// runGenerate runs the plan p of one generate stage and returns the
+// stage's metrics and the run's wall time.
+func runGenerate(b *testing.B, p *planner.Plan) (stages.Metrics, time.Duration) {
+	start := time.Now()
+	rep := exec.Run(b.Context(), p, exec.Options{})
+	d := time.Since(start)
+	if !rep.Complete {
+		b.Fatalf("run incomplete: %v", rep.Err)
+	}
+	return rep.Stages[0].Metrics, d
 }
