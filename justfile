@@ -13,13 +13,22 @@ test:
 run:
     go run ./cmd/mlps exec workloads/demo.cue
 
-# The *VsFio benchmarks need fio, installed here when missing, and a few GiB
-# of real disk under TMPDIR; their first iteration outlasts -benchtime, so
-# each runs its rounds once.
-# benchmarks, each quoted against a reference measured in the same run
+# The side-by-side benchmarks (backends/pairbench: mlps against fio, a
+# plain client loop, copy) need fio, installed here when missing, and a few
+# GiB of real disk under TMPDIR; each runs at least 7 alternated pairs, more
+# while their ratios disagree, within MLPS_BENCH_BUDGET (default 4m) each.
+# benchmarks, then one table of every mlps/reference ratio with its spread
 bench:
+    #!/usr/bin/env bash
+    set -uo pipefail
     command -v fio >/dev/null || apt-get install -y fio || sudo apt-get install -y fio
-    go test -run '^$' -bench . -benchmem ./...
+    table=$(mktemp)
+    MLPS_BENCH_TABLE=$table go test -run '^$' -bench . -benchmem -timeout 3h ./...
+    rc=$?
+    echo
+    go run ./backends/pairbench/benchtable "$table"
+    rm -f "$table"
+    exit $rc
 
 # every fuzz target for a while each (60s; CI runs `.ci/fuzz 10s`)
 fuzz time="60s":

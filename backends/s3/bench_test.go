@@ -7,21 +7,20 @@ import (
 	"io"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/minio/minio-go/v7"
 
 	"mlps.dev/mlps/backends"
+	"mlps.dev/mlps/backends/pairbench"
 	"mlps.dev/mlps/backends/servers"
 )
 
 const (
 	benchObject      = 16 << 20
 	benchConcurrency = 8
-	benchObjects     = 48 // per round and way
-	benchRounds      = 4  // per iteration, so even one iteration compares the ways several times
+	benchObjects     = 48 // per run
 )
 
 // BenchmarkS3VsPlainMinio measures PUT and GET of 16 MiB objects at
@@ -32,14 +31,14 @@ const (
 // minio-go's fastest path, the one mlps's minio client takes: Client's
 // GetObject would move every 8 KiB through a goroutine and burn most of a
 // core, and flatter mlps. Every way reads into a reused 1 MiB buffer.
-// mlps stores the held payload with
-// backends.Put, as the plain loop does; the "_stream" ways write it in
-// 1 MiB pieces through a Writer, as generate does, which costs a copy
-// into the part buffer that retries need. Rounds interleave the ways, in
-// rotating order, so that drift on a shared machine hits them alike; each
-// way reports MB/s and its ratio to the plain loop, and the client
-// process's CPU in cores. MinIO stores in tmpfs when the host has one, so
-// the disk's write-back does not swamp the clients' differences.
+// mlps stores the held payload with backends.Put, as the plain loop does;
+// the "_stream" ways write it in 1 MiB pieces through a Writer, as
+// generate does, which costs a copy into the part buffer that retries
+// need. Each way is compared with the plain loop in alternated pairs
+// (backends/pairbench): the ratio of MB/s, and both sides' client CPU
+// seconds per GB (MinIO's own CPU is not counted on either side). MinIO
+// stores in tmpfs when the host has one, so the disk's write-back does not
+// swamp the clients' differences.
 func BenchmarkS3VsPlainMinio(b *testing.B) {
 	srv := servers.MinIOInMemory(b)
 	srv.Bucket(b, "bench")
@@ -125,62 +124,36 @@ func BenchmarkS3VsPlainMinio(b *testing.B) {
 			return drain(r)
 		}
 	}
-	ops := map[string][]string{
-		"put": {"plain", "aws", "minio", "aws_stream", "minio_stream"},
-		"get": {"plain", "aws", "minio"},
+	compared := map[string][]string{
+		"put": {"aws", "minio", "aws_stream", "minio_stream"},
+		"get": {"aws", "minio"},
 	}
-	elapsed := map[string]time.Duration{}
-	cpu := map[string]time.Duration{}
-	round := func(n int) {
-		for _, op := range []string{"put", "get"} {
-			order := ops[op]
-			// Rotate who goes first: a way that follows another's writes
-			// meets the server's dirty pages.
-			for k := range order {
-				way := order[(k+n)%len(order)]
-				f := put[way]
-				if op == "get" {
-					f = get[way]
-				}
-				c0 := cpuTime()
-				d, err := parallel(f)
-				if err != nil {
-					b.Fatalf("%s %s: %v", way, op, err)
-				}
-				elapsed[op+"/"+way] += d
-				cpu[op+"/"+way] += cpuTime() - c0
-			}
-		}
-	}
-	rounds := 0
-	b.ResetTimer()
-	for b.Loop() {
-		for range benchRounds {
-			round(rounds)
-			rounds++
-		}
-	}
-	mbps := func(k string) float64 {
-		return float64(rounds*benchObjects*benchObject) / 1e6 / elapsed[k].Seconds()
+	side := func(name string, f func(ctx context.Context, i int) error) pairbench.Side {
+		return pairbench.Side{Name: name, Run: func(context.Context) (pairbench.Run, error) {
+			d, err := parallel(f)
+			return pairbench.Run{Bytes: benchObjects * benchObject, Files: benchObjects, Seconds: d.Seconds()}, err
+		}}
 	}
 	for _, op := range []string{"put", "get"} {
-		ref := mbps(op + "/plain")
-		for _, way := range ops[op] {
-			k := op + "/" + way
-			b.ReportMetric(mbps(k), op+"_"+way+"_MB/s")
-			b.ReportMetric(cpu[k].Seconds()/elapsed[k].Seconds(), op+"_"+way+"_cores")
-			if way != "plain" {
-				b.ReportMetric(mbps(k)/ref, op+"_"+way+"_x_plain")
+		if op == "get" {
+			// The objects the gets read, written once.
+			if _, err := parallel(put["plain"]); err != nil {
+				b.Fatal(err)
 			}
 		}
+		for _, way := range compared[op] {
+			b.Run(op+"/"+way, func(b *testing.B) {
+				f := put
+				if op == "get" {
+					f = get
+				}
+				pairbench.Compare(b, pairbench.Config{
+					Name:  fmt.Sprintf("s3 %s %d × %d MiB objects at concurrency %d, MinIO on loopback", op, benchObjects, benchObject>>20, benchConcurrency),
+					Flush: map[string]string{"put": "as MinIO acknowledges a PUT, both sides"}[op],
+				}, side(way, f[way]), side("plain", f["plain"]))
+			})
+		}
 	}
-}
-
-// cpuTime is the CPU time the process has used, user and system.
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // parallel runs f for benchObjects objects, benchConcurrency at a time,

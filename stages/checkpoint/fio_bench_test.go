@@ -1,23 +1,24 @@
 package checkpoint_test
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
 
+	"mlps.dev/mlps/backends/pairbench"
 	"mlps.dev/mlps/exec/exectest"
 	"mlps.dev/mlps/stages/internal/fiobench"
 )
 
 // Save benchmark shape: llama3-8b's 8 ranks and ZeRO-3, with a smaller
 // model (4 layers, hidden 2048, ffn 7168, vocab 32000) so one checkpoint
-// is 4.7 GiB: 8 ranks each saving a weights file and an optimizer file
-// in the stage's default 32 MiB chunks, fsync on.
+// is 4.7 GiB: each of 8 ranks saves its weights file (85 MiB) and then its
+// optimizer file (512 MiB) in the stage's default 32 MiB chunks, fsync on.
 const (
-	saveRanks  = 8
-	saveChunk  = 32 << 20
-	saveRounds = 3
+	saveRanks = 8
+	saveChunk = 32 << 20
 )
 
 const saveWorkload = `name: "bench-checkpoint"
@@ -30,22 +31,24 @@ stages: c: {
 }
 `
 
-// BenchmarkCheckpointSaveVsFio saves one checkpoint saveRounds times per
-// iteration with the checkpoint stage, and writes as many bytes as often
-// with fio, rotating the order, and reports the median bandwidth of each
-// and their ratio; with and without O_DIRECT, fsync on in both.
+// BenchmarkCheckpointSaveVsFio saves one checkpoint with the checkpoint
+// stage and writes the same bytes in the same files with fio, in
+// alternated pairs (backends/pairbench), with and without O_DIRECT, fsync
+// on in both.
 //
-// fio runs one job per rank (a process each), writing one file of the
-// rank's bytes rounded down to whole 32 MiB blocks (fio writes no partial
-// block), sequentially in 32 MiB pwrites with psync, and fsyncs it before
-// closing (fsync_on_close), as each rank's files are synced before they
-// are closed. Before every run the files are removed and the page cache
-// written back and dropped.
+// fio runs one chain per rank (fio jobs in a process each, one after
+// another with wait_for), writing files of the sizes the rank's files
+// have, in the same order, sequentially in 32 MiB pwrites with psync and
+// the tail of each file in one last pwrite, and syncing each before
+// closing (fsync_on_close). A file is two fio jobs, whole blocks and tail,
+// as one fio job writes no partial block, so fio syncs each file twice.
+// Before every run the files are removed and the page cache written back
+// and dropped.
 //
-// mlps_MB/s is the checkpoint's bytes over the save's duration (the
+// mlps's figure is the checkpoint's bytes over the save's duration (the
 // slowest rank's time, from its first Create to its last Close after
-// fsync); fio_MB/s is fio's group bandwidth, all jobs' bytes over the
-// longest job's runtime; MB = 10^6 bytes.
+// fsync); fio's is all bytes over the longest chain's runtime, the sum of
+// its jobs' runtimes.
 func BenchmarkCheckpointSaveVsFio(b *testing.B) {
 	fioPath := fiobench.Require(b)
 	for _, direct := range []bool{false, true} {
@@ -59,56 +62,45 @@ func BenchmarkCheckpointSaveVsFio(b *testing.B) {
 			p := exectest.Plan(b, src)
 			size := p.Nodes[0].Task.Work().WriteBytes
 			fiobench.RealDisk(b, dir, 2*size)
-			perRank := size / saveRanks / saveChunk * saveChunk
-			jobs := make([][]fiobench.File, saveRanks)
-			var fioFiles []fiobench.File
-			for r := range jobs {
-				f := fiobench.File{Path: filepath.Join(dir, fmt.Sprintf("fio/rank%d", r)), Size: perRank}
-				jobs[r] = []fiobench.File{f}
-				fioFiles = append(fioFiles, f)
-			}
-			if err := os.MkdirAll(filepath.Join(dir, "fio"), 0o755); err != nil {
-				b.Fatal(err)
-			}
-			dropped := true
-			fresh := func() {
-				if err := os.RemoveAll(filepath.Join(dir, "ck")); err != nil {
-					b.Fatal(err)
-				}
-				if err := fiobench.Remove(fioFiles); err != nil {
-					b.Fatal(err)
-				}
-				if err := fiobench.DropCaches(); err != nil && dropped {
-					dropped = false
-					b.Logf("page cache not dropped between runs (%v)", err)
+			// One save first, untimed, to learn the sizes of each rank's
+			// files as the stage writes them.
+			exectest.Run(b, src)
+			var mlpsFiles, fioFiles []fiobench.File
+			chains := make([][]fiobench.Step, saveRanks)
+			for r := range saveRanks {
+				for _, kind := range []string{"model", "optim"} {
+					base := fmt.Sprintf("zero_pp_rank_%d_mp_rank_0_%s_states.pt", r, kind)
+					fi, err := os.Stat(filepath.Join(dir, "ck", "global_step1", base))
+					if err != nil {
+						b.Fatal(err)
+					}
+					mlpsFiles = append(mlpsFiles, fiobench.File{Path: filepath.Join(dir, "ck", "global_step1", base), Size: fi.Size()})
+					f := fiobench.File{Path: filepath.Join(dir, "fio", base), Size: fi.Size()}
+					fioFiles = append(fioFiles, f)
+					chains[r] = append(chains[r], fiobench.Split(f, saveChunk)...)
 				}
 			}
-			mlps := func() float64 {
-				fresh()
+			fresh := fiobench.Fresh(b, append(mlpsFiles, fioFiles...))
+			mlps := pairbench.Side{Name: "mlps", Prepare: fresh, Run: func(context.Context) (pairbench.Run, error) {
 				_, rep := exectest.Run(b, src)
 				m := rep.Stages[0].Metrics
 				if m["save_bytes"] != size {
-					b.Fatalf("saved %v bytes, planned %d", m["save_bytes"], size)
+					return pairbench.Run{}, fmt.Errorf("saved %v bytes, planned %d", m["save_bytes"], size)
 				}
-				return float64(size) / 1e6 / m["save_checkpoint_duration_mean_seconds"].(float64)
-			}
-			fio := func() float64 {
-				fresh()
-				r, err := fiobench.Run(b.Context(), fioPath, b.TempDir(),
-					fiobench.Spec{RW: "write", BlockSize: saveChunk, Direct: direct, Fsync: true, Jobs: jobs})
+				return pairbench.Run{Bytes: size, Files: int64(len(mlpsFiles)), Seconds: m["save_checkpoint_duration_mean_seconds"].(float64)},
+					fiobench.CheckSizes(mlpsFiles)
+			}}
+			fio := pairbench.Side{Name: "fio", Prepare: fresh, Run: func(ctx context.Context) (pairbench.Run, error) {
+				r, err := fiobench.RunChains(ctx, fioPath, b.TempDir(), fiobench.ChainSpec{Direct: direct, Fsync: true, Chains: chains})
 				if err != nil {
-					b.Fatal(err)
+					return pairbench.Run{}, err
 				}
-				if r.Bytes != perRank*saveRanks {
-					b.Fatalf("fio wrote %d bytes, want %d", r.Bytes, perRank*saveRanks)
-				}
-				return r.MBPerSecond()
-			}
-			runners := []fiobench.Runner{{Name: "mlps", Run: mlps}, {Name: "fio", Run: fio}}
-			med := fiobench.Rounds(b, b.N*saveRounds, runners)
-			b.Logf("save a %.2f GiB checkpoint (fio: %.2f GiB) from %d ranks in %d MiB writes, fsync, odirect %v; medians of %d rounds: %s",
-				float64(size)/(1<<30), float64(perRank*saveRanks)/(1<<30), saveRanks, saveChunk>>20, direct, b.N*saveRounds,
-				fiobench.Report(b, runners, med))
+				return r.Pair(), fiobench.CheckSizes(fioFiles)
+			}}
+			pairbench.Compare(b, pairbench.Config{
+				Name:  fmt.Sprintf("checkpoint save %s: %.2f GiB in %d files from %d ranks, 32 MiB writes, file", name, float64(size)/(1<<30), len(mlpsFiles), saveRanks),
+				Flush: "fsync of every file before its close, both sides",
+			}, mlps, fio)
 		})
 	}
 }

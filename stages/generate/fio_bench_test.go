@@ -1,107 +1,124 @@
 package generate_test
 
 import (
+	"context"
 	"fmt"
+	"path/filepath"
 	"testing"
 
+	"mlps.dev/mlps/backends/pairbench"
 	"mlps.dev/mlps/exec/exectest"
 	"mlps.dev/mlps/stages/internal/fiobench"
+	"mlps.dev/mlps/stages/measure"
 )
 
-// Generation benchmark shape: unet3d-sized npz files (one 140 MiB sample
-// each, see fiobench.UNet3DFileBytes) written by the generate stage's
-// default 8 workers in 1 MiB write calls, 24 files (3.3 GiB) in all.
+// genWorkers is the generate stage's default worker count, and fio's job
+// count; genWrite its default write size, and fio's block where the file
+// holds whole blocks of it.
 const (
-	genFiles   = 24
 	genWorkers = 8
 	genWrite   = 1 << 20
-	// genRounds is how many times each writer runs per iteration; the
-	// medians are reported, as buffered writes of this size vary a lot
-	// from run to run with the kernel's writeback and the host.
-	genRounds = 5
 )
 
 const genWorkload = `name: "bench-generate"
 targets: t: uri: "file://%s"
-datasets: train: {target: "t", path: "unet3d/train", format: "npz", files: %d, samples_per_file: 1,
-	record_bytes: %d, record_bytes_stdev: 0}
-stages: g: {kind: "generate", dataset: "train", workers: %d, write_bytes: %d}
+datasets: train: {target: "t", path: "train", format: %q, files: %d, samples_per_file: 1,
+	record_bytes: %d, record_bytes_stdev: 0, subfolders: %d}
+stages: g: {kind: "generate", dataset: "train", workers: %d, write_bytes: %d, fsync: %v}
 `
 
-// BenchmarkGenerateVsFio writes the same files genRounds times per
-// iteration with the generate stage and as many times with fio, rotating
-// the order, and reports the median bandwidth of each and their ratio.
-// fio runs one job per worker (fio's default process per job), each
-// writing its share of the files sequentially in the same 1 MiB calls with
-// psync. Before every run the files are removed and the page cache is
-// written back and dropped, so that no run pays for another's dirty pages.
-// Neither fsyncs: the file backend's Close does not, so fio is told not to
-// either, and both leave the data to the kernel's writeback.
+// BenchmarkGenerateVsFio writes a dataset with the generate stage and the
+// same bytes in the same number of files with fio, in alternated pairs
+// (backends/pairbench), for two shapes:
 //
-// mlps_MB/s is the stage's bytes written over the span from its first
-// Create to its last Close (measure's write span_MB_per_second); fio_MB/s is
-// fio's group bandwidth, all jobs' bytes over the longest job's runtime;
-// MB = 10^6 bytes. -benchtime Nx runs N × genRounds rounds.
+//   - unet3d: 24 npz files of one 140 MiB sample each (3.3 GiB), each
+//     synced before it is closed (generate's fsync, fio's
+//     fsync_on_close), so the figures include the flush to the disk;
+//   - retinanet: 6,000 jpeg files of 316 KiB (1.9 GiB) in 8 folders,
+//     without a flush (DLIO's datagen does none), compared in files/s.
+//
+// Both use the stage's default 8 workers; fio runs 8 jobs (a process
+// each), each creating its share of the files (of its own, in a folder per
+// job) as it reaches them
+// (create_on_open, no layout before its clock, no preallocation) and
+// writing each whole, sequentially, with psync, in 1 MiB blocks (unet3d)
+// or in one block per file (retinanet, whose file is smaller than a
+// write). Before every run the files are removed and the page cache
+// written back and dropped, so that no run pays for another's dirty pages.
+//
+// mlps's figure is the stage's bytes (files) written over the span from
+// its first Create to its last Close; fio's is all jobs' bytes (files) over
+// the longest job's runtime.
 func BenchmarkGenerateVsFio(b *testing.B) {
 	fioPath := fiobench.Require(b)
-	dir := b.TempDir()
-	fiobench.RealDisk(b, dir, genFiles*fiobench.UNet3DFileBytes)
-	rec, err := fiobench.NPZRecordBytes(fiobench.UNet3DFileBytes)
-	if err != nil {
-		b.Fatal(err)
+	for _, sh := range []struct {
+		name      string
+		format    string
+		files     int64
+		fileBytes int64
+		folders   int64
+		fsync     bool
+		block     int64
+		perFile   bool // compare files/s rather than MB/s
+	}{
+		{"unet3d", "npz", 24, fiobench.UNet3DFileBytes, 0, true, genWrite, false},
+		{"retinanet", "jpeg", 6000, fiobench.RetinanetFileBytes, genWorkers, false, fiobench.RetinanetFileBytes, true},
+	} {
+		b.Run(sh.name, func(b *testing.B) {
+			dir := b.TempDir()
+			fiobench.RealDisk(b, dir, sh.files*sh.fileBytes)
+			rec, err := fiobench.RecordBytes(sh.format, sh.fileBytes)
+			if err != nil {
+				b.Fatal(err)
+			}
+			src := fmt.Sprintf(genWorkload, dir, sh.format, sh.files, rec, sh.folders, genWorkers, genWrite, sh.fsync)
+			files, err := fiobench.Files(exectest.Plan(b, src).Workload, "train", dir)
+			if err != nil {
+				b.Fatal(err)
+			}
+			total := int64(0)
+			for _, f := range files {
+				total += f.Size
+			}
+			// fio writes files of its own, as many and as large, each job
+			// into a folder of its own as mlps's workers spread theirs
+			// over as many folders.
+			jobs := fiobench.Numbered(filepath.Join(dir, "fio"), genWorkers, int(sh.files)/genWorkers, sh.fileBytes)
+			var fioFiles []fiobench.File
+			for _, j := range jobs {
+				fioFiles = append(fioFiles, j...)
+			}
+			if int64(len(fioFiles)) != sh.files {
+				b.Fatalf("%d files do not split evenly over %d fio jobs", sh.files, genWorkers)
+			}
+			fresh := fiobench.Fresh(b, append(files, fioFiles...))
+			mlps := pairbench.Side{Name: "mlps", Prepare: fresh, Run: func(context.Context) (pairbench.Run, error) {
+				_, rep := exectest.Run(b, src)
+				sr := rep.Stages[0]
+				if len(sr.Measured.Ops) != 1 || sr.Measured.Ops[0].Op != "write" || sr.Measured.Errors != 0 {
+					return pairbench.Run{}, fmt.Errorf("generate measured %+v, want write operations only, without errors", sr.Measured.Ops)
+				}
+				op := sr.Measured.Ops[0]
+				if op.Bytes != total || int64(op.Count) != sh.files {
+					return pairbench.Run{}, fmt.Errorf("generate wrote %d bytes in %d files, the dataset is %d in %d", op.Bytes, op.Count, total, sh.files)
+				}
+				return pairbench.Run{Bytes: op.Bytes, Files: int64(op.Count), Seconds: op.Seconds}, fiobench.CheckSizes(files)
+			}}
+			fio := pairbench.Side{Name: "fio", Prepare: fresh, Run: func(ctx context.Context) (pairbench.Run, error) {
+				r, err := fiobench.Run(ctx, fioPath, b.TempDir(), fiobench.Spec{RW: "write", BlockSize: sh.block, Fsync: sh.fsync, Jobs: jobs})
+				if err != nil {
+					return pairbench.Run{}, err
+				}
+				return r.Pair(), fiobench.CheckSizes(fioFiles)
+			}}
+			flush := "none: the page cache"
+			if sh.fsync {
+				flush = "fsync of every file before its close, both sides"
+			}
+			pairbench.Compare(b, pairbench.Config{
+				Name:  fmt.Sprintf("generate %s: %d %s files of %s, file", sh.name, sh.files, sh.format, measure.IEC(sh.fileBytes)),
+				Flush: flush, Files: sh.perFile,
+			}, mlps, fio)
+		})
 	}
-	src := fmt.Sprintf(genWorkload, dir, genFiles, rec, genWorkers, genWrite)
-	files, err := fiobench.Files(exectest.Plan(b, src).Workload, "train", dir)
-	if err != nil {
-		b.Fatal(err)
-	}
-	total := int64(0)
-	for _, f := range files {
-		total += f.Size
-	}
-	jobs := fiobench.Deal(files, genWorkers)
-	dropped := true
-	fresh := func() {
-		if err := fiobench.Remove(files); err != nil {
-			b.Fatal(err)
-		}
-		if err := fiobench.DropCaches(); err != nil && dropped {
-			dropped = false
-			b.Logf("page cache not dropped between runs (%v): each run may find the previous one's dirty pages", err)
-		}
-	}
-	mlps := func() float64 {
-		fresh()
-		_, rep := exectest.Run(b, src)
-		sr := rep.Stages[0]
-		if len(sr.Measured.Ops) != 1 || sr.Measured.Ops[0].Op != "write" || sr.Measured.Errors != 0 {
-			b.Fatalf("generate measured %+v, want write operations only, without errors", sr.Measured.Ops)
-		}
-		if sr.Measured.Bytes != total {
-			b.Fatalf("generate wrote %d bytes, the dataset is %d", sr.Measured.Bytes, total)
-		}
-		if err := fiobench.CheckSizes(files); err != nil {
-			b.Fatal(err)
-		}
-		return sr.Measured.Ops[0].MBPerSecond
-	}
-	fio := func() float64 {
-		fresh()
-		r, err := fiobench.Run(b.Context(), fioPath, b.TempDir(), fiobench.Spec{RW: "write", BlockSize: genWrite, Jobs: jobs})
-		if err != nil {
-			b.Fatal(err)
-		}
-		if r.Bytes != total {
-			b.Fatalf("fio wrote %d bytes, the dataset is %d", r.Bytes, total)
-		}
-		if err := fiobench.CheckSizes(files); err != nil {
-			b.Fatal(err)
-		}
-		return r.MBPerSecond()
-	}
-	runners := []fiobench.Runner{{Name: "mlps", Run: mlps}, {Name: "fio", Run: fio}}
-	med := fiobench.Rounds(b, b.N*genRounds, runners)
-	b.Logf("generate %d × %d-byte npz files (%.2f GiB), %d workers, %d-byte writes, no fsync; medians of %d rounds: %s",
-		genFiles, fiobench.UNet3DFileBytes, float64(total)/(1<<30), genWorkers, genWrite, b.N*genRounds,
-		fiobench.Report(b, runners, med))
 }

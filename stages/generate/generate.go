@@ -26,6 +26,7 @@ type Spec struct {
 	Dataset    string `json:"dataset"`
 	Workers    int    `json:"workers"`
 	WriteBytes int64  `json:"write_bytes"`
+	Fsync      bool   `json:"fsync"`
 }
 
 func init() {
@@ -71,9 +72,13 @@ func (t *task) Work() stages.Work {
 
 func (t *task) Describe() string {
 	l := t.layout
-	return fmt.Sprintf("writes dataset %s: %d %s files of %d×%s records to %s:%s/ with %d workers",
+	sync := ""
+	if t.spec.Fsync {
+		sync = ", fsync per file"
+	}
+	return fmt.Sprintf("writes dataset %s: %d %s files of %d×%s records to %s:%s/ with %d workers%s",
 		l.Name, l.Files, l.Format, l.SamplesPerFile, measure.IEC(l.Dataset.RecordBytes), l.Target, l.Path,
-		min(int64(t.spec.Workers), l.Files))
+		min(int64(t.spec.Workers), l.Files), sync)
 }
 
 func (t *task) Run(ctx context.Context, env *stages.Env) (stages.Metrics, error) {
@@ -120,13 +125,18 @@ func (t *task) Run(ctx context.Context, env *stages.Env) (stages.Metrics, error)
 }
 
 // writeFile writes one file of size bytes with write and records it as one
-// write operation: from Create to a successful Close, with the bytes the
-// backend accepted.
+// write operation: from Create to a successful Close (after a sync, with
+// fsync), with the bytes the backend accepted.
 func (t *task) writeFile(ctx context.Context, b backends.Backend, name string, size int64, rec *measure.Worker, write func(io.Writer) (int64, error)) (int64, error) {
 	op := rec.Begin(measure.Write, t.layout.Target)
 	w, err := b.Create(ctx, name, size)
 	if err == nil {
 		if _, err = write(op.Writer(w)); err == nil {
+			if s, ok := backends.As[backends.Syncer](w); ok && t.spec.Fsync {
+				err = s.Sync()
+			}
+		}
+		if err == nil {
 			err = w.Close()
 		} else {
 			w.Abort()

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"mlps.dev/mlps/exec/exectest"
@@ -14,17 +15,27 @@ import (
 
 // Generate writes every file of the dataset under its computed name, at
 // its planned size, with payloads that verify against the generator: no
-// stored checksum is needed to check any byte.
+// stored checksum is needed to check any byte. With fsync each file is
+// synced before it is closed, and the files are the same.
 func TestGenerateWritesVerifiableFiles(t *testing.T) {
+	for _, fsync := range []bool{false, true} {
+		t.Run(fmt.Sprintf("fsync=%v", fsync), func(t *testing.T) { testGenerateWritesVerifiableFiles(t, fsync) })
+	}
+}
+
+func testGenerateWritesVerifiableFiles(t *testing.T, fsync bool) {
 	dir := t.TempDir()
 	src := fmt.Sprintf(`name: "gen"
 seed: 7
 targets: t: uri: "file://%s"
 datasets: d: {target: "t", path: "ds", format: "npz", files: 12, samples_per_file: 3,
 	record_bytes: 10000, record_bytes_stdev: 3000, subfolders: 3}
-stages: g: {kind: "generate", dataset: "d", workers: 5, write_bytes: 4096}
-`, dir)
+stages: g: {kind: "generate", dataset: "d", workers: 5, write_bytes: 4096, fsync: %v}
+`, dir, fsync)
 	p, rep := exectest.Run(t, src)
+	if d := p.Nodes[0].Task.Describe(); strings.Contains(d, "fsync per file") != fsync {
+		t.Errorf("fsync %v, described as %q", fsync, d)
+	}
 	w := p.Workload
 	l, err := dataset.New("d", w.Datasets["d"], 7)
 	if err != nil {

@@ -1,108 +1,126 @@
 package readepoch_test
 
 import (
+	"context"
 	"fmt"
+	"path/filepath"
 	"testing"
 
+	"mlps.dev/mlps/backends/pairbench"
 	"mlps.dev/mlps/exec/exectest"
 	"mlps.dev/mlps/stages/internal/fiobench"
+	"mlps.dev/mlps/stages/measure"
 )
 
-// Read benchmark shape: unet3d-sized npz files (one 140 MiB sample each,
-// see fiobench.UNet3DFileBytes), 24 of them (3.3 GiB), read whole with
-// O_DIRECT in 1 MiB calls (transfer_bytes' default) by one accelerator's
-// 4 read threads (unet3d's read_threads) with no compute, so that the
-// stage reads as fast as it can.
-const (
-	readFiles    = 24
-	readThreads  = 4
-	readTransfer = 1 << 20
-	// readRounds is how many times each reader runs per iteration; the
-	// medians are reported, as the storage's speed drifts between runs.
-	readRounds = 5
-)
+// readTransfer is transfer_bytes' default, the size of every read call,
+// and fio's block where the file holds whole blocks of it.
+const readTransfer = 1 << 20
+
+// readPrefetch is how many batches each loader thread may finish ahead of
+// the accelerator. PyTorch's default of 2 ties every thread to the slowest
+// one's file, a data loader's ordering that fio's independent jobs do not
+// have; 16 lets each thread read on as fio's job does, so the ratio
+// compares I/O paths, not the loader's ordering.
+const readPrefetch = 16
 
 const readDataset = `targets: t: uri: "file://%s"
-datasets: train: {target: "t", path: "unet3d/train", format: "npz", files: %d, samples_per_file: 1,
-	record_bytes: %d, record_bytes_stdev: 0}
+datasets: train: {target: "t", path: "train", format: %q, files: %d, samples_per_file: 1,
+	record_bytes: %d, record_bytes_stdev: 0, subfolders: %d}
 `
 
-// BenchmarkReadEpochVsFio generates the dataset once, then reads it
-// readRounds times per iteration with the read-epoch stage and as many
-// times with fio, rotating the order, and reports the median bandwidth of
-// each and their ratio. batch_size 1 and no shuffling make loader thread w
-// read files w, w+T, w+2T...; fio runs T jobs (fio's default process per
-// job) with exactly those files, in the same order, with --direct=1, psync
-// and the same 1 MiB block. The page cache is dropped before every run,
-// though O_DIRECT should not touch it.
+// BenchmarkReadEpochVsFio generates a dataset once, then reads it whole
+// with the read-epoch stage and with fio, in alternated pairs
+// (backends/pairbench), for three shapes:
 //
-// mlps_MB/s is the stage's train_read_MB_per_second: the bytes read over
-// the epoch's wall time; fio_MB/s is fio's group bandwidth, all jobs'
-// bytes over the longest job's runtime; MB = 10^6 bytes. -benchtime Nx
-// runs N × readRounds rounds.
+//   - unet3d: 24 npz files of 140 MiB (3.3 GiB) with O_DIRECT, by
+//     unet3d's 4 read threads, compared in MB/s;
+//   - retinanet, and retinanet with O_DIRECT: 6,000 jpeg files of 316 KiB
+//     (1.9 GiB) in 8 folders, by retinanet's 8 read threads, compared in
+//     files/s.
+//
+// One accelerator, batch_size 1, no compute and no shuffling make loader
+// thread w read files w, w+T, w+2T...; fio runs T jobs (a process each)
+// with exactly those files (hard links to them) in the same order, each
+// opened when the job
+// reaches it and read whole, sequentially, with psync, in 1 MiB blocks
+// (unet3d) or one block per file (retinanet, whose file is smaller than a
+// read call), so fio reads every byte mlps reads. The page cache is
+// dropped before every run.
+//
+// mlps's figure is train_read_MB_per_second (the bytes read over the
+// epoch's wall time) and the files over the same time; fio's is all jobs'
+// bytes (files) over the longest job's runtime.
 func BenchmarkReadEpochVsFio(b *testing.B) {
 	fioPath := fiobench.Require(b)
-	dir := b.TempDir()
-	fiobench.RealDisk(b, dir, readFiles*fiobench.UNet3DFileBytes)
-	rec, err := fiobench.NPZRecordBytes(fiobench.UNet3DFileBytes)
-	if err != nil {
-		b.Fatal(err)
-	}
-	ds := fmt.Sprintf(readDataset, dir, readFiles, rec)
-	gen := `name: "bench-read-generate"
-` + ds + `stages: g: {kind: "generate", dataset: "train"}
-`
-	read := fmt.Sprintf(`name: "bench-read"
+	for _, sh := range []struct {
+		name      string
+		format    string
+		files     int64
+		fileBytes int64
+		folders   int64
+		threads   int
+		direct    bool
+		block     int64
+		perFile   bool // compare files/s rather than MB/s
+	}{
+		{"unet3d-odirect", "npz", 24, fiobench.UNet3DFileBytes, 0, 4, true, readTransfer, false},
+		{"retinanet", "jpeg", 6000, fiobench.RetinanetFileBytes, 8, 8, false, fiobench.RetinanetFileBytes, true},
+		{"retinanet-odirect", "jpeg", 6000, fiobench.RetinanetFileBytes, 8, 8, true, fiobench.RetinanetFileBytes, true},
+	} {
+		b.Run(sh.name, func(b *testing.B) {
+			dir := b.TempDir()
+			fiobench.RealDisk(b, dir, sh.files*sh.fileBytes)
+			rec, err := fiobench.RecordBytes(sh.format, sh.fileBytes)
+			if err != nil {
+				b.Fatal(err)
+			}
+			ds := fmt.Sprintf(readDataset, dir, sh.format, sh.files, rec, sh.folders)
+			p, _ := exectest.Run(b, "name: \"bench-read-generate\"\n"+ds+"stages: g: {kind: \"generate\", dataset: \"train\"}\n")
+			read := fmt.Sprintf(`name: "bench-read"
 `+ds+`stages: r: {kind: "read-epoch", dataset: "train", epochs: 1, accelerators: 1, batch_size: 1,
-	read_threads: %d, computation_time: 0, odirect: true, transfer_bytes: %d,
+	read_threads: %d, prefetch_size: %d, computation_time: 0, odirect: %v, transfer_bytes: %d,
 	file_shuffle: "off", sample_shuffle: "off", exclude_start_steps: 0, exclude_end_steps: 0}
-`, readThreads, readTransfer)
-	p, _ := exectest.Run(b, gen)
-	files, err := fiobench.Files(p.Workload, "train", dir)
-	if err != nil {
-		b.Fatal(err)
+`, sh.threads, readPrefetch*sh.threads, sh.direct, readTransfer)
+			files, err := fiobench.Files(p.Workload, "train", dir)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if err := fiobench.CheckSizes(files); err != nil {
+				b.Fatal(err)
+			}
+			total := int64(0)
+			for _, f := range files {
+				total += f.Size
+			}
+			// fio reads the very files, through links it can name.
+			jobs, err := fiobench.Link(fiobench.Deal(files, sh.threads), filepath.Join(dir, "fio"))
+			if err != nil {
+				b.Fatal(err)
+			}
+			dropped := true
+			drop := func() error { fiobench.Drop(b, &dropped); return nil }
+			mlps := pairbench.Side{Name: "mlps", Prepare: drop, Run: func(context.Context) (pairbench.Run, error) {
+				_, rep := exectest.Run(b, read)
+				sr := rep.Stages[0]
+				got := sr.Metrics["train_bytes_read"].(int64)
+				if got != total || sr.Measured.Bytes != total || sr.Measured.Errors != 0 {
+					return pairbench.Run{}, fmt.Errorf("read-epoch read %d bytes (measured %d, %d errors), the dataset is %d",
+						got, sr.Measured.Bytes, sr.Measured.Errors, total)
+				}
+				return pairbench.Run{Bytes: got, Files: sh.files, Seconds: sr.Metrics["train_wall_seconds"].(float64)}, nil
+			}}
+			fio := pairbench.Side{Name: "fio", Prepare: drop, Run: func(ctx context.Context) (pairbench.Run, error) {
+				r, err := fiobench.Run(ctx, fioPath, b.TempDir(), fiobench.Spec{RW: "read", BlockSize: sh.block, Direct: sh.direct, Jobs: jobs})
+				return r.Pair(), err
+			}}
+			how := "buffered"
+			if sh.direct {
+				how = "O_DIRECT"
+			}
+			pairbench.Compare(b, pairbench.Config{
+				Name:  fmt.Sprintf("read-epoch %s: %d %s files of %s, %s, %d threads, file", sh.name, sh.files, sh.format, measure.IEC(sh.fileBytes), how, sh.threads),
+				Files: sh.perFile,
+			}, mlps, fio)
+		})
 	}
-	if err := fiobench.CheckSizes(files); err != nil {
-		b.Fatal(err)
-	}
-	total := int64(0)
-	for _, f := range files {
-		total += f.Size
-	}
-	jobs := fiobench.Deal(files, readThreads)
-	dropped := true
-	drop := func() {
-		if err := fiobench.DropCaches(); err != nil && dropped {
-			dropped = false
-			b.Logf("page cache not dropped between runs (%v)", err)
-		}
-	}
-
-	mlps := func() float64 {
-		drop()
-		_, rep := exectest.Run(b, read)
-		sr := rep.Stages[0]
-		got := sr.Metrics["train_bytes_read"].(int64)
-		if got != total || sr.Measured.Bytes != total || sr.Measured.Errors != 0 {
-			b.Fatalf("read-epoch read %d bytes (measured %d, %d errors), the dataset is %d", got, sr.Measured.Bytes, sr.Measured.Errors, total)
-		}
-		return sr.Metrics["train_read_MB_per_second"].(float64)
-	}
-	fio := func() float64 {
-		drop()
-		r, err := fiobench.Run(b.Context(), fioPath, b.TempDir(),
-			fiobench.Spec{RW: "read", BlockSize: readTransfer, Direct: true, Jobs: jobs})
-		if err != nil {
-			b.Fatal(err)
-		}
-		if r.Bytes != total {
-			b.Fatalf("fio read %d bytes, the dataset is %d", r.Bytes, total)
-		}
-		return r.MBPerSecond()
-	}
-	runners := []fiobench.Runner{{Name: "mlps", Run: mlps}, {Name: "fio", Run: fio}}
-	med := fiobench.Rounds(b, b.N*readRounds, runners)
-	b.Logf("read %d × %d-byte npz files (%.2f GiB), O_DIRECT, %d threads, %d-byte reads; medians of %d rounds: %s",
-		readFiles, fiobench.UNet3DFileBytes, float64(total)/(1<<30), readThreads, readTransfer, b.N*readRounds,
-		fiobench.Report(b, runners, med))
 }

@@ -3,9 +3,10 @@
 // test, measured in the same run, so that a stage's bandwidth can be quoted
 // as a ratio to what fio gets from the same storage.
 //
-// It also holds what the benchmarks share about their dataset: the
-// unet3d-shaped npz files sized so that fio's whole-block I/O covers
-// exactly the bytes mlps moves.
+// It also holds what the benchmarks share about their datasets: unet3d- and
+// retinanet-shaped files sized so that fio's whole-block I/O covers exactly
+// the bytes mlps moves. The comparisons themselves run in the one
+// side-by-side harness, backends/pairbench.
 package fiobench
 
 import (
@@ -18,13 +19,13 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
-	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
+	"mlps.dev/mlps/backends/pairbench"
 	"mlps.dev/mlps/dsl"
 	"mlps.dev/mlps/stages/dataset"
-	"mlps.dev/mlps/stages/format/npz"
 	"mlps.dev/mlps/stages/measure"
 )
 
@@ -80,7 +81,9 @@ type File struct {
 // Spec is one fio run: every job in parallel, each going through its files
 // one after another, whole, sequentially, in BlockSize calls with the psync
 // engine (one pread or pwrite at a time per job, as a Go worker does), a
-// process per job as fio runs them by default.
+// process per job as fio runs them by default. A job holds one file open
+// at a time (openfiles=1), opening each when it reaches it and closing it
+// when done, as mlps's workers do.
 type Spec struct {
 	// RW is "write" or "read".
 	RW        string
@@ -92,17 +95,20 @@ type Spec struct {
 	Fsync bool
 	// Jobs are the files of each job, in order. Every file must have the
 	// same size, a multiple of BlockSize: fio sizes all files of a job
-	// alike and does no partial block at a file's end.
+	// alike and silently skips a partial block at a file's end (a block
+	// larger than the file reads or writes nothing), so a file of another
+	// size would have fio move fewer bytes than mlps.
 	Jobs [][]File
 }
 
 // JobFile renders s as a fio job file.
 //
-// Writes create each file when the job reaches it (create_on_open) and
-// neither preallocate it (fallocate=none) nor sync it unless Fsync asks
-// (then once, before closing: fsync_on_close): the file backend's writer
-// creates with O_TRUNC, appends and closes without fsync, so fio does the
-// same and both leave the data in the page cache for writeback.
+// Writes create each file when the job reaches it (create_on_open), not in
+// a layout pass before fio's clock starts, and neither preallocate it
+// (fallocate=none) nor sync it unless Fsync asks (then once, before
+// closing: fsync_on_close): the file backend's writer creates with O_TRUNC,
+// appends, syncs when the stage's fsync asks and closes, so fio does the
+// same.
 func (s Spec) JobFile() (string, error) {
 	if s.RW != "read" && s.RW != "write" {
 		return "", fmt.Errorf("fio: rw %q, want read or write", s.RW)
@@ -131,7 +137,7 @@ func (s Spec) JobFile() (string, error) {
 	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "[global]\nioengine=psync\nrw=%s\nbs=%d\ndirect=%d\nfilesize=%d\n", s.RW, s.BlockSize, direct, size)
-	b.WriteString("file_service_type=sequential\n")
+	b.WriteString("file_service_type=sequential\nopenfiles=1\n")
 	if s.RW == "write" {
 		sync := 0
 		if s.Fsync {
@@ -140,19 +146,81 @@ func (s Spec) JobFile() (string, error) {
 		fmt.Fprintf(&b, "create_on_open=1\nfallocate=none\nfsync=0\nend_fsync=0\nfsync_on_close=%d\n", sync)
 	}
 	for i, job := range s.Jobs {
+		fmt.Fprintf(&b, "\n[job%d]\n", i)
+		if dir, ok := numbered(job); ok {
+			fmt.Fprintf(&b, "directory=%s\nnrfiles=%d\nfilename_format=$filenum\n", dir, len(job))
+			continue
+		}
 		names := make([]string, len(job))
 		for k, f := range job {
 			// fio separates file names with ':'.
 			names[k] = strings.ReplaceAll(f.Path, ":", `\:`)
 		}
-		fmt.Fprintf(&b, "\n[job%d]\nfilename=%s\n", i, strings.Join(names, ":"))
+		list := strings.Join(names, ":")
+		if len(list) > maxOption {
+			return "", fmt.Errorf("fio: job %d names %d files in %d bytes, over fio's %d-byte option: name them with Numbered or Link", i, len(job), len(list), maxOption)
+		}
+		fmt.Fprintf(&b, "filename=%s\n", list)
 	}
 	return b.String(), nil
 }
 
+// maxOption is the longest value fio takes for an option (its parser's
+// limit is 4096 bytes with the name).
+const maxOption = 4000
+
+// numbered reports whether job's files are dir/0, dir/1, ... in order,
+// which fio names itself (directory, nrfiles, filename_format=$filenum)
+// where a list of thousands of paths would exceed its option length.
+func numbered(job []File) (dir string, ok bool) {
+	dir = filepath.Dir(job[0].Path)
+	for k, f := range job {
+		if f.Path != filepath.Join(dir, strconv.Itoa(k)) {
+			return "", false
+		}
+	}
+	return dir, !strings.ContainsAny(dir, ":")
+}
+
+// Numbered returns the files of jobs jobs of files files each, of size
+// bytes, named dir/<job>/<k>: fio's own names for them, so that a job of
+// thousands of files fits in its job file.
+func Numbered(dir string, jobs, files int, size int64) [][]File {
+	out := make([][]File, jobs)
+	for j := range out {
+		for k := range files {
+			out[j] = append(out[j], File{Path: filepath.Join(dir, strconv.Itoa(j), strconv.Itoa(k)), Size: size})
+		}
+	}
+	return out
+}
+
+// Link hard-links every file of jobs as dir/<job>/<k>, so that fio reads
+// the very files mlps reads, in the same order, under names it can
+// generate; it returns the links as jobs.
+func Link(jobs [][]File, dir string) ([][]File, error) {
+	out := make([][]File, len(jobs))
+	for j, job := range jobs {
+		if err := os.MkdirAll(filepath.Join(dir, strconv.Itoa(j)), 0o755); err != nil {
+			return nil, err
+		}
+		for k, f := range job {
+			l := File{Path: filepath.Join(dir, strconv.Itoa(j), strconv.Itoa(k)), Size: f.Size}
+			if err := os.Link(f.Path, l.Path); err != nil {
+				return nil, err
+			}
+			out[j] = append(out[j], l)
+		}
+	}
+	return out, nil
+}
+
 // Result is what one fio run moved and in how long.
 type Result struct {
-	Jobs  int
+	Jobs int
+	// Files is the number of files of the run's jobs, each moved whole
+	// when Bytes is their total.
+	Files int64
 	Bytes int64
 	// Seconds is the longest job's runtime, as fio's group bandwidth
 	// divides by it.
@@ -162,13 +230,25 @@ type Result struct {
 // MBPerSecond is the group bandwidth in MB (10^6 bytes) per second.
 func (r Result) MBPerSecond() float64 { return measure.MBPerSecond(r.Bytes, r.Seconds) }
 
+// Pair is r as one run of a side-by-side comparison.
+func (r Result) Pair() pairbench.Run {
+	return pairbench.Run{Bytes: r.Bytes, Files: r.Files, Seconds: r.Seconds}
+}
+
 // Run runs fio on s with the job file in dir and returns its result.
 func Run(ctx context.Context, fio, dir string, s Spec) (Result, error) {
 	jf, err := s.JobFile()
 	if err != nil {
 		return Result{}, err
 	}
-	path := filepath.Join(dir, fmt.Sprintf("fio-%s-%d.job", s.RW, len(s.Jobs)))
+	r, err := runJobFile(ctx, fio, filepath.Join(dir, fmt.Sprintf("fio-%s-%d.job", s.RW, len(s.Jobs))), jf, s.RW)
+	for _, job := range s.Jobs {
+		r.Files += int64(len(job))
+	}
+	return r, err
+}
+
+func runJobFile(ctx context.Context, fio, path, jf, rw string) (Result, error) {
 	if err := os.WriteFile(path, []byte(jf), 0o644); err != nil {
 		return Result{}, err
 	}
@@ -178,7 +258,7 @@ func Run(ctx context.Context, fio, dir string, s Spec) (Result, error) {
 	if err := cmd.Run(); err != nil {
 		return Result{}, fmt.Errorf("fio %s: %v: %s", path, err, strings.TrimSpace(stderr.String()))
 	}
-	return Parse(out.Bytes(), s.RW)
+	return Parse(out.Bytes(), rw)
 }
 
 // report is the part of fio's --output-format=json that Parse reads.
@@ -213,7 +293,7 @@ func Parse(out []byte, rw string) (Result, error) {
 		return Result{}, errors.New("fio JSON: no jobs")
 	}
 	var r Result
-	var ms int64
+	chain := map[string]int64{}
 	for _, j := range rep.Jobs {
 		if j.Error != 0 {
 			return Result{}, fmt.Errorf("fio job %s failed with error %d", j.Name, j.Error)
@@ -228,10 +308,95 @@ func Parse(out []byte, rw string) (Result, error) {
 		}
 		r.Jobs++
 		r.Bytes += d.IOBytes
-		ms = max(ms, d.RuntimeMS)
+		// The steps of a chain ("chain2.step0", "chain2.step1") run one
+		// after another, so their runtimes add up.
+		c, _, _ := strings.Cut(j.Name, ".")
+		chain[c] += d.RuntimeMS
+	}
+	var ms int64
+	for _, t := range chain {
+		ms = max(ms, t)
 	}
 	r.Seconds = float64(ms) / 1000
 	return r, nil
+}
+
+// Step is one fio job of a chain: it writes Size bytes of Path from
+// Offset in Block-byte calls.
+type Step struct {
+	Path                string
+	Offset, Size, Block int64
+}
+
+// ChainSpec is a fio write run of chains in parallel, each writing its
+// steps one after another (wait_for), for files whose size is no multiple
+// of one block: a file is a step of whole blocks and a step of its tail,
+// so fio writes exactly the bytes and files mlps writes, in the same
+// order, where one job would silently skip the partial last block.
+type ChainSpec struct {
+	Direct, Fsync bool
+	Chains        [][]Step
+}
+
+// JobFile renders s as a fio job file. Every step syncs what it wrote
+// before closing when Fsync is set, so a file split in two steps is
+// synced twice; that costs fio, never flatters mlps.
+func (s ChainSpec) JobFile() (string, error) {
+	if len(s.Chains) == 0 {
+		return "", errors.New("fio: no chains")
+	}
+	direct, sync := 0, 0
+	if s.Direct {
+		direct = 1
+	}
+	if s.Fsync {
+		sync = 1
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "[global]\nioengine=psync\nrw=write\ndirect=%d\ncreate_on_open=1\nfallocate=none\nfsync=0\nend_fsync=0\nfsync_on_close=%d\n", direct, sync)
+	for c, steps := range s.Chains {
+		for k, st := range steps {
+			if st.Size <= 0 || st.Block <= 0 || st.Size%st.Block != 0 {
+				return "", fmt.Errorf("fio: %s step of %d bytes in %d-byte blocks: the size must be a positive multiple of the block", st.Path, st.Size, st.Block)
+			}
+			fmt.Fprintf(&b, "\n[chain%d.step%d]\nfilename=%s\noffset=%d\nsize=%d\nbs=%d\n", c, k, strings.ReplaceAll(st.Path, ":", `\:`), st.Offset, st.Size, st.Block)
+			if k > 0 {
+				fmt.Fprintf(&b, "wait_for=chain%d.step%d\n", c, k-1)
+			}
+		}
+	}
+	return b.String(), nil
+}
+
+// Split returns the steps that write f whole in block-byte calls: the
+// whole blocks, then the tail in one call.
+func Split(f File, block int64) []Step {
+	whole := f.Size / block * block
+	var out []Step
+	if whole > 0 {
+		out = append(out, Step{Path: f.Path, Size: whole, Block: block})
+	}
+	if tail := f.Size - whole; tail > 0 {
+		out = append(out, Step{Path: f.Path, Offset: whole, Size: tail, Block: tail})
+	}
+	return out
+}
+
+// RunChains runs fio on s with the job file in dir and returns its result.
+func RunChains(ctx context.Context, fio, dir string, s ChainSpec) (Result, error) {
+	jf, err := s.JobFile()
+	if err != nil {
+		return Result{}, err
+	}
+	r, err := runJobFile(ctx, fio, filepath.Join(dir, fmt.Sprintf("fio-chains-%d.job", len(s.Chains))), jf, "write")
+	files := map[string]bool{}
+	for _, c := range s.Chains {
+		for _, st := range c {
+			files[st.Path] = true
+		}
+	}
+	r.Files = int64(len(files))
+	return r, err
 }
 
 // UNet3DFileBytes is the size of every file of the benchmarks' dataset:
@@ -239,12 +404,25 @@ func Parse(out []byte, rw string) (Result, error) {
 // mean record of unet3d.
 const UNet3DFileBytes = 140 << 20
 
-// NPZRecordBytes returns the record size that makes a one-sample npz file
-// exactly fileBytes long.
-func NPZRecordBytes(fileBytes int64) (int64, error) {
+// RetinanetFileBytes is the size of every file of the small-file
+// benchmarks: 79 pages, a whole number of 4 KiB blocks (so that O_DIRECT
+// reads it whole) just above retinanet's 322,957-byte record.
+const RetinanetFileBytes = 79 << 12
+
+// RecordBytes returns the record size that makes a one-sample file of
+// format exactly fileBytes long, so that fio's whole-block I/O covers
+// exactly the bytes mlps moves.
+func RecordBytes(format string, fileBytes int64) (int64, error) {
+	size := func(r int64) (int64, error) {
+		l, err := dataset.New("x", dsl.Dataset{Format: format, Files: 1, SamplesPerFile: 1, RecordBytes: r}, 1)
+		if err != nil {
+			return 0, err
+		}
+		return l.FileSize(0), nil
+	}
 	r := fileBytes
-	for range 4 {
-		n, err := npz.Size(npz.Spec{RecordBytes: r, Samples: 1})
+	for range 8 {
+		n, err := size(r)
 		if err != nil {
 			return 0, err
 		}
@@ -253,7 +431,7 @@ func NPZRecordBytes(fileBytes int64) (int64, error) {
 		}
 		r -= n - fileBytes
 	}
-	return 0, fmt.Errorf("no one-sample npz file is exactly %d bytes", fileBytes)
+	return 0, fmt.Errorf("no one-sample %s file is exactly %d bytes", format, fileBytes)
 }
 
 // Files returns the files of dataset name in w below dir, the target's
@@ -299,67 +477,33 @@ func CheckSizes(files []File) error {
 	return nil
 }
 
-// Runner is one way of doing a benchmark's work; Run returns the MB/s it
-// got.
-type Runner struct {
-	Name string
-	Run  func() float64
-}
-
-// Rounds runs every runner once per round for n rounds, rotating which goes
-// first from round to round so that none always follows the same one, logs
-// each round and returns each runner's median MB/s.
-func Rounds(tb testing.TB, n int, runners []Runner) []float64 {
-	tb.Helper()
-	got := make([][]float64, len(runners))
-	for r := range n {
-		line := fmt.Sprintf("round %d:", r+1)
-		for k := range runners {
-			i := (r + k) % len(runners)
-			v := runners[i].Run()
-			got[i] = append(got[i], v)
-			line += fmt.Sprintf(" %s %.0f MB/s", runners[i].Name, v)
+// Fresh returns a side's Prepare for writers of files: it removes them,
+// so that the next writer creates them afresh, keeps their folders, and
+// writes back and drops the page cache so that no run pays for another's
+// dirty pages; it says once if the cache cannot be dropped (not root).
+func Fresh(tb testing.TB, files []File) func() error {
+	dropped := true
+	return func() error {
+		if err := Remove(files); err != nil {
+			return err
 		}
-		tb.Log(line)
-	}
-	med := make([]float64, len(runners))
-	for i := range runners {
-		med[i] = Median(got[i])
-	}
-	return med
-}
-
-// Report reports each runner's median as <name>_MB/s and the first
-// runner's ratio to each of the others as <first>/<name>, and returns the
-// same figures as one line. It suppresses ns/op, which would time all the
-// runners of an iteration together and mean none of them.
-func Report(b *testing.B, runners []Runner, med []float64) string {
-	b.ReportMetric(0, "ns/op")
-	var figs, ratios []string
-	for i, r := range runners {
-		b.ReportMetric(med[i], r.Name+"_MB/s")
-		figs = append(figs, fmt.Sprintf("%s %.0f MB/s", r.Name, med[i]))
-		if i > 0 && med[i] > 0 {
-			unit := runners[0].Name + "/" + r.Name
-			b.ReportMetric(med[0]/med[i], unit)
-			ratios = append(ratios, fmt.Sprintf("%s %.2f", unit, med[0]/med[i]))
+		for _, f := range files {
+			if err := os.MkdirAll(filepath.Dir(f.Path), 0o755); err != nil {
+				return err
+			}
 		}
+		Drop(tb, &dropped)
+		return nil
 	}
-	return strings.Join(figs, ", ") + "; " + strings.Join(ratios, ", ")
 }
 
-// Median is the median of xs (the mean of the middle two for an even
-// count), 0 for none.
-func Median(xs []float64) float64 {
-	if len(xs) == 0 {
-		return 0
+// Drop writes back and drops the page cache, or says once (while *ok)
+// that it cannot.
+func Drop(tb testing.TB, ok *bool) {
+	if err := DropCaches(); err != nil && *ok {
+		*ok = false
+		tb.Logf("page cache not dropped between runs (%v): each run may find the previous one's dirty or cached pages", err)
 	}
-	s := slices.Sorted(slices.Values(xs))
-	n := len(s)
-	if n%2 == 1 {
-		return s[n/2]
-	}
-	return (s[n/2-1] + s[n/2]) / 2
 }
 
 // Remove deletes the files, so that the next writer creates them afresh.

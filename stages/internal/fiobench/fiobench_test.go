@@ -1,20 +1,33 @@
 package fiobench
 
 import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
-	"mlps.dev/mlps/stages/format/npz"
+	"mlps.dev/mlps/dsl"
+	"mlps.dev/mlps/stages/dataset"
 )
 
-func TestNPZRecordBytes(t *testing.T) {
-	r, err := NPZRecordBytes(UNet3DFileBytes)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Logf("a one-sample npz file of %d bytes holds a %d-byte record", UNet3DFileBytes, r)
-	if n, _ := npz.Size(npz.Spec{RecordBytes: r, Samples: 1}); n != UNet3DFileBytes {
-		t.Errorf("record %d makes a %d-byte file, want %d", r, n, UNet3DFileBytes)
+func TestRecordBytes(t *testing.T) {
+	for _, tc := range []struct {
+		format string
+		file   int64
+	}{{"npz", UNet3DFileBytes}, {"jpeg", RetinanetFileBytes}, {"npz", RetinanetFileBytes}} {
+		r, err := RecordBytes(tc.format, tc.file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		l, err := dataset.New("x", dsl.Dataset{Format: tc.format, Files: 1, SamplesPerFile: 1, RecordBytes: r}, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n := l.FileSize(0); n != tc.file {
+			t.Errorf("%s record %d makes a %d-byte file, want %d", tc.format, r, n, tc.file)
+		}
 	}
 }
 
@@ -52,6 +65,7 @@ func TestJobFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, want := range []string{"rw=write\n", "bs=1048576\n", "filesize=2097152\n", "end_fsync=0\n", "fallocate=none\n",
+		"openfiles=1\n", "create_on_open=1\n",
 		"[job0]\nfilename=/d/a:/d/c\\:x\n", "[job1]\nfilename=/d/b\n"} {
 		if !strings.Contains(jf, want) {
 			t.Errorf("job file lacks %q:\n%s", want, jf)
@@ -60,5 +74,132 @@ func TestJobFile(t *testing.T) {
 	s.Jobs[1][0].Size = 3 << 20
 	if _, err := s.JobFile(); err == nil {
 		t.Error("files of different sizes accepted")
+	}
+}
+
+// Chained jobs add up: chain0 ran 0.4 + 0.6 s, chain1 0.5 s, so the run
+// took 1 s; a job of another direction's bytes are not counted.
+func TestParseChains(t *testing.T) {
+	out := `{"jobs": [
+  {"jobname": "chain0.step0", "error": 0, "write": {"io_bytes": 4000000, "runtime": 400}},
+  {"jobname": "chain0.step1", "error": 0, "write": {"io_bytes": 1000000, "runtime": 600}},
+  {"jobname": "chain1.step0", "error": 0, "write": {"io_bytes": 3000000, "runtime": 500}, "read": {"io_bytes": 7, "runtime": 9000}}
+]}`
+	r, err := Parse([]byte(out), "write")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Jobs != 3 || r.Bytes != 8000000 || r.Seconds != 1 {
+		t.Errorf("parsed %+v, want 3 jobs, 8 MB in 1 s", r)
+	}
+}
+
+func TestSplit(t *testing.T) {
+	for _, tc := range []struct {
+		size, block int64
+		want        []Step
+	}{
+		{96, 32, []Step{{Path: "f", Size: 96, Block: 32}}},
+		{100, 32, []Step{{Path: "f", Size: 96, Block: 32}, {Path: "f", Offset: 96, Size: 4, Block: 4}}},
+		{20, 32, []Step{{Path: "f", Size: 20, Block: 20}}},
+	} {
+		got := Split(File{Path: "f", Size: tc.size}, tc.block)
+		if !slices.Equal(got, tc.want) {
+			t.Errorf("Split(%d, %d) = %+v, want %+v", tc.size, tc.block, got, tc.want)
+		}
+	}
+}
+
+func TestChainJobFile(t *testing.T) {
+	s := ChainSpec{Fsync: true, Chains: [][]Step{
+		append(Split(File{"/d/m", 100}, 32), Split(File{"/d/o", 64}, 32)...),
+		{{Path: "/d/x", Size: 64, Block: 32}},
+	}}
+	jf, err := s.JobFile()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"fsync_on_close=1\n", "create_on_open=1\n",
+		"[chain0.step0]\nfilename=/d/m\noffset=0\nsize=96\nbs=32\n",
+		"[chain0.step1]\nfilename=/d/m\noffset=96\nsize=4\nbs=4\nwait_for=chain0.step0\n",
+		"[chain0.step2]\nfilename=/d/o\noffset=0\nsize=64\nbs=32\nwait_for=chain0.step1\n",
+		"[chain1.step0]\nfilename=/d/x\noffset=0\nsize=64\nbs=32\n\n"} {
+		if !strings.Contains(jf+"\n", want) {
+			t.Errorf("job file lacks %q:\n%s", want, jf)
+		}
+	}
+	s.Chains[1][0].Block = 48
+	if _, err := s.JobFile(); err == nil {
+		t.Error("a step that is no whole number of blocks accepted")
+	}
+}
+
+// fio itself writes a chain's files to exactly the planned sizes: the tail
+// step extends the file rather than truncating it.
+func TestChainsWriteExactFiles(t *testing.T) {
+	fio := Require(t)
+	dir := t.TempDir()
+	f := []File{{filepath.Join(dir, "a"), 3<<20 + 12<<10}, {filepath.Join(dir, "b"), 1 << 20}}
+	var chain []Step
+	for _, x := range f {
+		chain = append(chain, Split(x, 1<<20)...)
+	}
+	r, err := RunChains(t.Context(), fio, dir, ChainSpec{Fsync: true, Chains: [][]Step{chain}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Bytes != f[0].Size+f[1].Size || r.Files != 2 || r.Jobs != 3 {
+		t.Errorf("fio result %+v, want %d bytes in 2 files by 3 jobs", r, f[0].Size+f[1].Size)
+	}
+	if err := CheckSizes(f); err != nil {
+		t.Error(err)
+	}
+}
+
+// A job of thousands of files names them through fio's own numbering; a
+// list too long for fio's option parser is refused, not passed on.
+func TestJobFileManyFiles(t *testing.T) {
+	s := Spec{RW: "write", BlockSize: 4096, Jobs: Numbered("/d/fio", 2, 3000, 8192)}
+	jf, err := s.JobFile()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "[job1]\ndirectory=/d/fio/1\nnrfiles=3000\nfilename_format=$filenum\n"; !strings.Contains(jf, want) {
+		t.Errorf("job file lacks %q:\n%.500s", want, jf)
+	}
+	var long []File
+	for k := range 3000 {
+		long = append(long, File{Path: fmt.Sprintf("/d/x/img_%04d.jpeg", k), Size: 8192})
+	}
+	if _, err := (Spec{RW: "read", BlockSize: 4096, Jobs: [][]File{long}}).JobFile(); err == nil || !strings.Contains(err.Error(), "Numbered or Link") {
+		t.Errorf("a 3000-name list: error %v, want one saying to use Numbered or Link", err)
+	}
+}
+
+// fio reads linked files whole: every byte of every file, one call each.
+func TestLinkedRead(t *testing.T) {
+	fio := Require(t)
+	dir := t.TempDir()
+	var files []File
+	for i := range 10 {
+		f := File{Path: filepath.Join(dir, "ds", fmt.Sprintf("%d", i%3), fmt.Sprintf("img_%02d.jpeg", i)), Size: 3 << 12}
+		if err := os.MkdirAll(filepath.Dir(f.Path), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(f.Path, make([]byte, f.Size), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		files = append(files, f)
+	}
+	jobs, err := Link(Deal(files, 3), filepath.Join(dir, "links"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := Run(t.Context(), fio, dir, Spec{RW: "read", BlockSize: 3 << 12, Jobs: jobs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Bytes != 10*3<<12 || r.Files != 10 || r.Jobs != 3 {
+		t.Errorf("fio read %+v, want %d bytes of 10 files by 3 jobs", r, 10*3<<12)
 	}
 }
