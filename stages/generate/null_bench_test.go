@@ -58,7 +58,7 @@ func BenchmarkGenerateRetinanetNull(b *testing.B) {
 // at least as fast as one core's fill). MB = 10^6 bytes.
 func BenchmarkGenerateUNet3DNullVsFill(b *testing.B) {
 	const files = 8
-	rec, err := fiobench.NPZRecordBytes(fiobench.UNet3DFileBytes)
+	rec, err := fiobench.RecordBytes("npz", fiobench.UNet3DFileBytes)
 	if err != nil {
 		b.Fatal(err)
 	}
