@@ -70,6 +70,13 @@ type Traits struct {
 	// this process's memory (mem), so a plan must fit what it writes there
 	// in the host's memory.
 	InMemory bool
+	// Discards is set when the backend stores nothing (null): writes are
+	// discarded and reads synthesized, so an object is as long as a
+	// reader asks, has no size to Stat, and nothing written can be read
+	// back. Stages refuse at plan time whatever needs the bytes or the
+	// size of what was written (verify, formats parsed on read, copying
+	// from it) and ask reads of exactly the planned length.
+	Discards bool
 	// Clients are the client libraries a target may choose with its
 	// client option, the default first; empty when there is one.
 	Clients []string

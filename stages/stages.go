@@ -97,6 +97,20 @@ func (in *PlanInput) ODirect(name string, write bool, at ...any) error {
 		name, t.URI, strings.Join(can, " or "))
 }
 
+// Stores is nil when target name keeps what is written to it, and
+// otherwise (Traits.Discards: null://, which makes up whatever is read)
+// an input error at the field path at: "target n (null://) stores
+// nothing, so " and because, which says what cannot work and what to do.
+// Every stage that needs stored bytes or sizes asks it, so that the run
+// does not fail, or worse, pass, on bytes that were never written.
+func (in *PlanInput) Stores(name, because string, at ...any) error {
+	t := in.Targets[name]
+	if t == nil || !t.Traits.Discards {
+		return nil
+	}
+	return in.Workload.ErrorAt(at, "target %s (%s) stores nothing, so %s", name, t.URI, because)
+}
+
 // Task is a planned stage: what it reads and writes, how much work it
 // plans, and how to run it. Tasks are built once per plan and must describe
 // millions of files by count and formula, not by lists.

@@ -8,5 +8,6 @@ import (
 	_ "mlps.dev/mlps/backends/file"
 	_ "mlps.dev/mlps/backends/gs"
 	_ "mlps.dev/mlps/backends/mem"
+	_ "mlps.dev/mlps/backends/null"
 	_ "mlps.dev/mlps/backends/s3"
 )

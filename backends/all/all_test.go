@@ -10,7 +10,7 @@ import (
 
 func TestSchemesRegistered(t *testing.T) {
 	got := backends.Schemes()
-	for _, want := range []string{"file", "mem", "tmp"} {
+	for _, want := range []string{"file", "mem", "null", "tmp"} {
 		if !slices.Contains(got, want) {
 			t.Errorf("Schemes() = %v, missing %q", got, want)
 		}

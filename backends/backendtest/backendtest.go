@@ -17,6 +17,9 @@
 // (backends/capability.go) that the backend, or a reader or writer it
 // returns, has: each is found with backends.As, as stages find it, and a
 // capability the backend lacks shows as a skipped subtest named after it.
+// A backend whose scheme's Traits say Discards (null) cannot read back
+// what it was written: the cases that do are not run for it, and one case
+// holds it to what it promises instead.
 //
 // A backend opened with endpoints says so with an Option, since the
 // suite cannot see how open configured it:
@@ -53,30 +56,34 @@ func Run(t *testing.T, open func(t *testing.T) backends.Backend, opts ...Option)
 		// has, for an optional capability, says whether the backend has
 		// it; a case the backend has no capability for is not run, so
 		// that nothing in the suite skips. (testTraits holds the
-		// backend to the capabilities its scheme declares.)
+		// backend to the capabilities its scheme declares.) keeps marks
+		// the cases that read back what they wrote, which a scheme whose
+		// Traits say Discards cannot honour; testDiscards holds it to
+		// what it promises instead.
 		has func(backends.Backend) bool
 	}{
-		{"WriteStatRead", testWriteStatRead, nil},
-		{"RangedRead", testRangedRead, nil},
-		{"OffsetPastEnd", testOffsetPastEnd, nil},
-		{"Missing", testMissing, nil},
-		{"Delete", testDelete, nil},
-		{"Abort", testAbort, nil},
-		{"Overwrite", testOverwrite, nil},
-		{"Nested", testNested, nil},
+		{"WriteStatRead", testWriteStatRead, keeps},
+		{"RangedRead", testRangedRead, keeps},
+		{"OffsetPastEnd", testOffsetPastEnd, keeps},
+		{"Missing", testMissing, keeps},
+		{"Delete", testDelete, keeps},
+		{"Abort", testAbort, keeps},
+		{"Overwrite", testOverwrite, keeps},
+		{"Nested", testNested, keeps},
 		{"InvalidName", testInvalidName, nil},
-		{"Concurrent", testConcurrent, nil},
-		{"Large", testLarge, nil},
-		{"AnnouncedSize", testAnnouncedSize, nil},
-		{"Put", testPut, nil},
-		{"Canceled", testCanceled, nil},
+		{"Concurrent", testConcurrent, keeps},
+		{"Large", testLarge, keeps},
+		{"AnnouncedSize", testAnnouncedSize, keeps},
+		{"Put", testPut, keeps},
+		{"Canceled", testCanceled, keeps},
 		{"Properties", testProperties, nil},
 		{"Traits", testTraits, nil},
+		{"Discards", testDiscards, discards},
 		{"DirectOpener", testDirectOpener, has[backends.DirectOpener]},
 		{"DirectCreator", testDirectCreator, has[backends.DirectCreator]},
 		{"Syncer", testSyncer, func(b backends.Backend) bool { return hasSyncer(t.Context(), b) }},
 		{"Evicter", testEvicter, has[backends.Evicter]},
-		{"Putter", testPutter, has[backends.Putter]},
+		{"Putter", testPutter, func(b backends.Backend) bool { return keeps(b) && has[backends.Putter](b) }},
 		{"Endpointer", func(t *testing.T, b backends.Backend) { testEndpointer(t, b, cfg.endpoints) },
 			func(backends.Backend) bool { return len(cfg.endpoints) > 0 }},
 	}
@@ -90,7 +97,7 @@ func Run(t *testing.T, open func(t *testing.T) backends.Backend, opts ...Option)
 	}
 	for _, tc := range tests {
 		if tc.has != nil && !probe(tc.has) {
-			t.Logf("%s: the backend does not have it; not run", tc.name)
+			t.Logf("%s: the backend does not have it (or discards what it is written); not run", tc.name)
 			continue
 		}
 		t.Run(tc.name, func(t *testing.T) {
@@ -106,6 +113,15 @@ func Run(t *testing.T, open func(t *testing.T) backends.Backend, opts ...Option)
 			tc.run(t, b)
 		})
 	}
+}
+
+// keeps reports whether b's scheme stores what is written (its Traits do
+// not say Discards).
+func keeps(b backends.Backend) bool { return !discards(b) }
+
+func discards(b backends.Backend) bool {
+	tr, _ := backends.TraitsOf(b.Properties().Scheme)
+	return tr.Discards
 }
 
 // has reports whether b has the optional capability T, through decorators.
@@ -691,5 +707,15 @@ func testTraits(t *testing.T, b backends.Backend) {
 		if c.declared != c.has {
 			t.Errorf("scheme %s declares %s %v, and the backend implements %s: %v", scheme, c.trait, c.declared, c.capability, c.has)
 		}
+	}
+	// A backend that stores reads back what it wrote and no more; one
+	// that discards serves as many bytes as are asked.
+	put(t, b, "traits/short.bin", content(37, 10))
+	got, err := get(t.Context(), b, "traits/short.bin", 0, 20)
+	if err != nil {
+		t.Fatalf("Open(off=0, length=20) of a 10-byte object and read: %v", err)
+	}
+	if discarded := len(got) == 20; discarded != tr.Discards {
+		t.Errorf("scheme %s declares Discards %v, and a 20-byte read of a 10-byte object returned %d bytes", scheme, tr.Discards, len(got))
 	}
 }

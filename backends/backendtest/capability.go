@@ -394,3 +394,92 @@ func testEndpointer(t *testing.T, b backends.Backend, endpoints []string) {
 		check("Put", ep)
 	}
 }
+
+// testDiscards holds a backend whose Traits say Discards to what it
+// promises instead of read-back: every write and Put is accepted whole;
+// a read of a named length returns exactly that many bytes, the same bytes
+// each time and whatever was written; a read that names no length, and
+// Stat, are permanent errors (there is no size to know); Delete succeeds,
+// again and again; names and cancellation are checked as for any backend.
+func testDiscards(t *testing.T, b backends.Backend) {
+	ctx := t.Context()
+	t.Run("writes", func(t *testing.T) {
+		for _, size := range []int{0, 1, 4099, 3<<20 + 7} {
+			data := content(40, size)
+			w, err := b.Create(ctx, "discard/w.bin", int64(size/2))
+			if err != nil {
+				t.Fatalf("Create: %v", err)
+			}
+			for rest := data; len(rest) > 0; {
+				k := min(1_000_003, len(rest))
+				if n, err := w.Write(rest[:k]); err != nil || n != k {
+					t.Fatalf("Write of %d bytes = %d, %v; want all of them accepted", k, n, err)
+				}
+				rest = rest[k:]
+			}
+			if err := w.Close(); err != nil {
+				t.Errorf("Close after %d bytes: %v", size, err)
+			}
+			if err := w.Abort(); err != nil {
+				t.Errorf("Abort after Close = %v, want nil", err)
+			}
+			w, err = b.Create(ctx, "discard/aborted.bin", -1)
+			if err != nil {
+				t.Fatalf("Create: %v", err)
+			}
+			w.Write(data)
+			if err := w.Abort(); err != nil {
+				t.Errorf("Abort: %v", err)
+			}
+			if _, err := backends.Put(ctx, b, "discard/put.bin", data); err != nil {
+				t.Errorf("Put of %d bytes: %v", size, err)
+			}
+		}
+	})
+	t.Run("reads", func(t *testing.T) {
+		put(t, b, "discard/written.bin", content(41, 100_000))
+		for _, rg := range []struct{ off, length int64 }{
+			{0, 0}, {0, 1}, {0, 100_000}, {0, 100_001}, {12_345, 3 << 20}, {1 << 40, 77},
+		} {
+			first, err := get(ctx, b, "discard/written.bin", rg.off, rg.length)
+			if err != nil {
+				t.Fatalf("Open(off=%d, length=%d) and read: %v", rg.off, rg.length, err)
+			}
+			if int64(len(first)) != rg.length {
+				t.Errorf("Open(off=%d, length=%d) read %d bytes, want exactly the length asked", rg.off, rg.length, len(first))
+			}
+			again := mustGet(t, b, "discard/never-written.bin", rg.off, rg.length)
+			checkSame(t, fmt.Sprintf("Open(off=%d, length=%d) of a name never written against a written one", rg.off, rg.length), again, first)
+		}
+		if _, err := get(ctx, b, "discard/written.bin", 0, -1); backends.KindOf(err) != backends.Permanent {
+			t.Errorf("Open(length=-1) error = %v (kind %v), want kind permanent: a discarding backend knows no length", err, backends.KindOf(err))
+		}
+	})
+	t.Run("stat and delete", func(t *testing.T) {
+		put(t, b, "discard/s.bin", content(42, 100))
+		if info, err := b.Stat(ctx, "discard/s.bin"); backends.KindOf(err) != backends.Permanent {
+			t.Errorf("Stat = %+v, %v (kind %v), want a permanent error: nothing is kept", info, err, backends.KindOf(err))
+		}
+		for i := range 2 {
+			if err := b.Delete(ctx, "discard/s.bin"); err != nil {
+				t.Errorf("Delete #%d = %v, want nil", i+1, err)
+			}
+		}
+	})
+	t.Run("canceled", func(t *testing.T) {
+		canceled, cancel := context.WithCancel(ctx)
+		cancel()
+		if w, err := b.Create(canceled, "discard/c.bin", 10); backends.KindOf(err) != backends.Canceled {
+			if err == nil {
+				w.Abort()
+			}
+			t.Errorf("Create under a canceled context: error = %v (kind %v), want kind canceled", err, backends.KindOf(err))
+		}
+		if _, err := get(canceled, b, "discard/c.bin", 0, 10); backends.KindOf(err) != backends.Canceled {
+			t.Errorf("Open under a canceled context: error = %v (kind %v), want kind canceled", err, backends.KindOf(err))
+		}
+		if _, err := backends.Put(canceled, b, "discard/c.bin", []byte("x")); backends.KindOf(err) != backends.Canceled {
+			t.Errorf("Put under a canceled context: error = %v (kind %v), want kind canceled", err, backends.KindOf(err))
+		}
+	})
+}

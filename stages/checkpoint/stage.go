@@ -71,9 +71,15 @@ func plan(in *stages.PlanInput, id string) (stages.Task, error) {
 	if s.ODirect && s.ChunkBytes%backends.DirectAlign != 0 {
 		return nil, w.ErrorAt(at("chunk_bytes"), "odirect needs chunk_bytes to be a multiple of %d, not %d", backends.DirectAlign, s.ChunkBytes)
 	}
+	if s.Verify && s.Reads > 0 {
+		if err := in.Stores(s.Target, "verify has nothing saved to check the loads against: drop verify or use a target that stores", at("verify")...); err != nil {
+			return nil, err
+		}
+	}
 	t := &task{spec: s, sizing: sz, ranks: ranks, full: full, seed: w.Seed, pageCache: target.Traits.PageCache,
 		set: &ckpt.Set{Target: s.Target, Path: s.Path, Ranks: ranks, RankFiles: sz.Files,
-			ChunkBytes: s.ChunkBytes, Fsync: s.Fsync, ODirect: s.ODirect, Verify: s.Verify},
+			ChunkBytes: s.ChunkBytes, Fsync: s.Fsync, ODirect: s.ODirect, Verify: s.Verify,
+			Exact: target.Traits.Discards},
 		lo: math.MaxInt64}
 	// Ranks that save the same are counted once per group: the plan
 	// costs the pipeline's stages and the layers, not the ranks.

@@ -130,10 +130,13 @@ func (ld *loader) read(ctx context.Context, i, off, n int64) (int64, error) {
 	op := ld.rec.Begin(measure.Read, l.Target)
 	// A length, not "to the end": an object store splits a long read into
 	// parallel ranged requests only when it knows the length. One byte more
-	// than planned still tells a file that grew.
+	// than planned still tells a file that grew, on a target that stores.
 	length := n
 	if n < 0 {
-		length = want + 1
+		length = want
+		if !ld.ph.exact {
+			length++
+		}
 	}
 	rc, err := ld.open(ctx, name, off, length)
 	if err == nil {

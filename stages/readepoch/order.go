@@ -18,6 +18,10 @@ type phase struct {
 	window                     int64 // sample shuffle window; 0 shuffles the whole block
 	excludeStart, excludeEnd   int64
 	columns                    []string // parquet columns read; nil: all
+	// exact is set when the target makes up as many bytes as a read asks
+	// (Traits.Discards): a whole-file read then asks the file's size, not
+	// the one byte more that tells a file that grew.
+	exact bool
 }
 
 func newPhase(name string, l *dataset.Layout, batch int64, ranks int64, c Compute) *phase {

@@ -112,9 +112,22 @@ func plan(in *stages.PlanInput, id string) (stages.Task, error) {
 			return nil, err
 		}
 	}
+	if s.Verify {
+		if err := in.Stores(l.Target, noVerify, "stages", id, "verify"); err != nil {
+			return nil, err
+		}
+	}
+	at := []any{"stages", id, "dataset"}
+	if s.Via != "" {
+		at = []any{"stages", id, "via"}
+	}
+	if err := readable(in, l, at); err != nil {
+		return nil, err
+	}
 	ranks := int64(s.Accelerators)
 	t := &task{id: id, spec: s, seed: w.Seed, pageCache: reads.Traits.PageCache,
 		train: newPhase("train", l, s.BatchSize, ranks, s.ComputationTime)}
+	t.train.exact = reads.Traits.Discards
 	t.train.fileShuffle = s.FileShuffle != "off"
 	t.train.sampleShuffle = s.SampleShuffle != "off"
 	t.train.window = s.ShuffleSize
@@ -139,7 +152,19 @@ func plan(in *stages.PlanInput, id string) (stages.Task, error) {
 		if s.Via != "" {
 			el.Dataset.Target = s.Via
 		}
+		if s.Via == "" {
+			at = []any{"stages", id, "evaluation", "dataset"}
+		}
+		if err := readable(in, el, at); err != nil {
+			return nil, err
+		}
+		if s.Verify {
+			if err := in.Stores(el.Target, noVerify, "stages", id, "verify"); err != nil {
+				return nil, err
+			}
+		}
 		t.eval = newPhase("eval", el, ev.BatchSize, ranks, ev.ComputationTime)
+		t.eval.exact = in.Targets[el.Target].Traits.Discards
 		if err := checkSteps(w, id, t.eval, "evaluation", "batch_size"); err != nil {
 			return nil, err
 		}
@@ -172,6 +197,27 @@ func plan(in *stages.PlanInput, id string) (stages.Task, error) {
 		}
 	}
 	return t, nil
+}
+
+// noVerify is why verify is refused on a target that stores nothing.
+const noVerify = "verify has nothing written to check: drop verify or use a target that stores"
+
+// readable refuses, at the field path at, a dataset whose format the
+// loader parses as it reads (tfrecord's framing, parquet's footer) on a
+// target that stores nothing: the bytes it makes up parse as neither.
+// Formats read whole (npz, jpeg...) are read as bytes and pass.
+func readable(in *stages.PlanInput, l *dataset.Layout, at []any) error {
+	var what string
+	switch l.Access() {
+	case dataset.Records:
+		what = "no record framing to follow"
+	case dataset.RowGroups:
+		what = "no footer to parse"
+	default:
+		return nil
+	}
+	return in.Stores(l.Target, fmt.Sprintf("the %s reader of dataset %s has %s: read a dataset of a format read whole, such as npz or jpeg, or use a target that stores",
+		l.Format, l.Name, what), at...)
 }
 
 // checkpoints is the number of checkpoints the stage saves.

@@ -55,6 +55,9 @@ func plan(in *stages.PlanInput, id string) (stages.Task, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := in.Stores(src.Target, fmt.Sprintf("there are no files of dataset %s to upload: upload from a target that stores", src.Name), "stages", id, "from"); err != nil {
+		return nil, err
+	}
 	if err := sameFiles(in, id, src, dst); err != nil {
 		return nil, err
 	}

@@ -34,6 +34,10 @@ type Set struct {
 	Fsync      bool
 	ODirect    bool
 	Verify     bool
+	// Exact is set when the target makes up as many bytes as a load asks
+	// (Traits.Discards): the last chunk then asks what was saved, not the
+	// one byte more that tells a longer file.
+	Exact bool
 }
 
 // Name is the object of rank file f in checkpoint k (counted from 1).
@@ -269,7 +273,7 @@ func (s *Set) readChunk(ctx context.Context, b backends.Backend, pool *Pool, gen
 	// The last chunk asks for one byte more, to tell a file longer than
 	// its rank saved from a complete one.
 	want := n
-	if off+n == size {
+	if off+n == size && !s.Exact {
 		want++
 	}
 	var rc io.ReadCloser
