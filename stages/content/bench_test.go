@@ -2,6 +2,7 @@ package content
 
 import (
 	"fmt"
+	"slices"
 	"testing"
 	"time"
 )
@@ -53,13 +54,16 @@ func BenchmarkCopy(b *testing.B) {
 	}
 }
 
-// BenchmarkFillVsCopy reports fill throughput over copy throughput as
-// "fill/copy" (the target is at least 1.2 from 1 MiB up). Separate runs of
-// BenchmarkFill and BenchmarkCopy are at the mercy of whatever else the
-// machine does in between, so here the two alternate in short batches and
-// each is timed on its own: load from neighbours hits both alike. Batches of
-// several operations keep each side's buffers as warm as they are in the
-// separate benchmarks.
+// BenchmarkFillVsCopy reports fill throughput over copy throughput (the
+// target is at least 1.2 at every size). Separate runs of BenchmarkFill and
+// BenchmarkCopy are at the mercy of whatever else the machine does in
+// between, so here the two alternate in short batches, each timed on its
+// own, and every pair of batches gives one ratio: "fill/copy" is the median
+// of those ratios, with their min and max beside it, so one pair disturbed
+// by a neighbour moves the range, not the figure. Which side goes first
+// alternates too, so neither always runs on the caches the other left.
+// Batches of several operations keep each side's buffers as warm as they
+// are in the separate benchmarks.
 func BenchmarkFillVsCopy(b *testing.B) {
 	g := New(1)
 	for _, n := range benchSizes {
@@ -69,25 +73,56 @@ func BenchmarkFillVsCopy(b *testing.B) {
 			g.Fill(p, 7, 0)
 			copy(dst, src)
 			batch := max(1, (16<<20)/n)
-			var fill, cp time.Duration
 			off := int64(0)
-			for b.Loop() {
+			fillBatch := func() time.Duration {
 				t0 := time.Now()
 				for range batch {
 					g.Fill(p, 7, off)
 					off += int64(n)
 				}
-				t1 := time.Now()
+				return time.Since(t0)
+			}
+			copyBatch := func() time.Duration {
+				t0 := time.Now()
 				for range batch {
 					copy(dst, src)
 				}
-				cp += time.Since(t1)
-				fill += t1.Sub(t0)
+				return time.Since(t0)
 			}
-			bytes := float64(n) * float64(batch) * float64(b.N)
+			var fill, cp time.Duration
+			var ratios []float64
+			for b.Loop() {
+				var f, c time.Duration
+				if len(ratios)%2 == 0 {
+					f = fillBatch()
+					c = copyBatch()
+				} else {
+					c = copyBatch()
+					f = fillBatch()
+				}
+				fill += f
+				cp += c
+				ratios = append(ratios, float64(c)/float64(f))
+			}
+			reportRatios(b, "fill/copy", ratios)
+			bytes := float64(n) * float64(batch) * float64(len(ratios))
 			b.ReportMetric(bytes/fill.Seconds()/1e6, "fill_MB/s")
 			b.ReportMetric(bytes/cp.Seconds()/1e6, "copy_MB/s")
-			b.ReportMetric(float64(cp)/float64(fill), "fill/copy")
 		})
 	}
+}
+
+// reportRatios reports the median of per-pair ratios as name and their
+// range as name_min and name_max, plus how many pairs there were.
+func reportRatios(b *testing.B, name string, ratios []float64) {
+	slices.Sort(ratios)
+	k := len(ratios)
+	med := ratios[k/2]
+	if k%2 == 0 {
+		med = (ratios[k/2-1] + ratios[k/2]) / 2
+	}
+	b.ReportMetric(med, name)
+	b.ReportMetric(ratios[0], name+"_min")
+	b.ReportMetric(ratios[k-1], name+"_max")
+	b.ReportMetric(float64(k), "pairs")
 }

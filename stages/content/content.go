@@ -86,20 +86,55 @@ func Stream(dataset string, index int64) uint64 {
 // Fill sets p to the content of stream at offsets [off, off+len(p)). Any
 // offset and length are allowed; the result does not depend on how a range
 // is split across calls. off must not be negative.
+//
+// Fills of at least ntMin bytes bypass the cache (see ntMin); smaller ones
+// leave p in the cache for whoever reads it next.
 func (g *Generator) Fill(p []byte, stream uint64, off int64) {
+	m := storeCached
+	if len(p) >= ntMin {
+		m = storeNT
+	}
+	g.fill(p, stream, off, m)
+}
+
+// storeMode chooses how fill writes whole blocks. Every mode produces the
+// same bytes; tests compare them.
+type storeMode int
+
+const (
+	storeCached  storeMode = iota // the architecture's fastest cached stores
+	storeNT                       // non-temporal stores where the CPU has them
+	storeGeneric                  // the portable Go loop, the reference
+)
+
+func (g *Generator) fill(p []byte, stream uint64, off int64, m storeMode) {
 	if off < 0 {
 		panic("content: negative offset")
 	}
 	ks := g.streamKey(stream)
 	blk := uint64(off) / BlockSize
-	in := int(uint64(off) % BlockSize)
-	for len(p) > 0 {
+	if in := int(uint64(off) % BlockSize); in != 0 && len(p) > 0 {
 		n := min(len(p), BlockSize-in)
 		w, start := ks.block(blk)
 		fillBlock(p[:n], g.pool[start+in/8:start+blockWords], w, in%8)
 		p = p[n:]
 		blk++
-		in = 0
+	}
+	whole := len(p) / BlockSize * BlockSize
+	g.fillBlocks(p[:whole], ks, blk, m)
+	if p = p[whole:]; len(p) > 0 {
+		w, start := ks.block(blk + uint64(whole/BlockSize))
+		fillBlock(p, g.pool[start:start+blockWords], w, 0)
+	}
+}
+
+// fillBlocksGeneric fills p, a whole number of blocks starting at block
+// blk, one block at a time in portable Go.
+func (g *Generator) fillBlocksGeneric(p []byte, ks streamKey, blk uint64) {
+	for ; len(p) > 0; p = p[BlockSize:] {
+		w, start := ks.block(blk)
+		xorWordsGeneric(p[:BlockSize], g.pool[start:start+blockWords], w)
+		blk++
 	}
 }
 

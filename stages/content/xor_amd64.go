@@ -16,6 +16,19 @@ import (
 // cpu.X86.HasAVX2 also checks that the OS saves the YMM registers.
 var useAVX2 = cpu.X86.HasAVX2
 
+// ntMin is the smallest fill that bypasses the cache. A cached store to a
+// line that is not in the cache first reads the line from memory, so once
+// a fill spills out of the caches it moves every byte twice; non-temporal
+// stores move it once, which is how copy() (non-temporal from 1 MiB, see
+// runtime/memmove_amd64.s) outruns a cached fill at 64 MiB. mlps's callers
+// hand the bytes to a write right after filling them, though: generate fills
+// 1 MiB and writes it through the page cache, where the kernel's copy reads
+// it back; a cache-bypassing fill sends that read to memory too. 16 MiB is
+// past what a core's L2 and a fair share of L3 keep, so below it the caller's
+// read-back hits the cache (measured by BenchmarkFillThenWrite), above it
+// the fill would be evicted before it is read anyway.
+const ntMin = 16 << 20
+
 func xorWords(dst []byte, src []uint64, w uint64) {
 	if n := min(len(dst)/8, len(src)) / 16; useAVX2 && n > 0 {
 		xorAVX2(unsafe.SliceData(dst), unsafe.SliceData(src), n, w)
@@ -24,7 +37,55 @@ func xorWords(dst []byte, src []uint64, w uint64) {
 	xorWordsGeneric(dst, src, w)
 }
 
+// blockKey is what the assembly needs of one block: its XOR word and the
+// byte offset in the pool of its first word.
+type blockKey struct{ w, src uint64 }
+
+// keyBatch blocks (256 KiB) are keyed before each assembly call: the keys
+// of a batch are independent, so their multiplications overlap instead of
+// stalling the store stream once per block, and the call's fixed cost is
+// paid once per batch.
+const keyBatch = 64
+
+// fillBlocks fills p, a whole number of blocks starting at block blk.
+func (g *Generator) fillBlocks(p []byte, ks streamKey, blk uint64, m storeMode) {
+	if !useAVX2 || m == storeGeneric {
+		g.fillBlocksGeneric(p, ks, blk)
+		return
+	}
+	var keys [keyBatch]blockKey
+	for len(p) > 0 {
+		n := min(len(p)/BlockSize, keyBatch)
+		for i := range keys[:n] {
+			w, start := ks.block(blk + uint64(i))
+			keys[i] = blockKey{w, uint64(start) * 8}
+		}
+		dst := unsafe.SliceData(p)
+		if m == storeNT {
+			xorBlocksNT(dst, &g.pool[0], &keys[0], n, int(-uintptr(unsafe.Pointer(dst))&31))
+		} else {
+			xorBlocksAVX2(dst, &g.pool[0], &keys[0], n)
+		}
+		p = p[n*BlockSize:]
+		blk += uint64(n)
+	}
+}
+
 // xorAVX2 stores LE(src[i]^w) at dst[8i:] for i < 16*chunks; chunks > 0.
 //
 //go:noescape
 func xorAVX2(dst *byte, src *uint64, chunks int, w uint64)
+
+// xorBlocksAVX2 fills n > 0 consecutive blocks at dst, block i from keys[i].
+//
+//go:noescape
+func xorBlocksAVX2(dst *byte, pool *uint64, keys *blockKey, n int)
+
+// xorBlocksNT is xorBlocksAVX2 with non-temporal stores, followed by an
+// SFENCE so that the bytes are visible to other cores once it returns. head
+// is the distance from dst to the next 32-byte boundary (VMOVNTDQ needs
+// aligned addresses): with head > 0 each block's first and last 32 bytes
+// take cached unaligned stores and the aligned middle bypasses the cache.
+//
+//go:noescape
+func xorBlocksNT(dst *byte, pool *uint64, keys *blockKey, n int, head int)
