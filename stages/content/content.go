@@ -26,6 +26,7 @@ package content
 import (
 	"encoding/binary"
 	"math/bits"
+	"sync"
 )
 
 // BlockSize is the unit of uniqueness: blocks that start at stream offsets
@@ -54,6 +55,9 @@ const (
 type Generator struct {
 	seed uint64
 	pool [poolWords]uint64
+
+	crcOnce sync.Once
+	poolCRC *[starts]uint32 // see poolCRCs
 }
 
 // New returns the generator for seed. It costs about 20 KiB and a few
