@@ -180,3 +180,21 @@ func (t *crcShared) words(crc uint32, src []uint64, w uint64, skip, n int) uint3
 	}
 	return ^crc
 }
+
+// File is the content of one stream: a generator bound to it, for writers
+// that take their data as a value with both the bytes and their CRC.
+type File struct {
+	g      *Generator
+	stream uint64
+}
+
+// File binds g to stream.
+func (g *Generator) File(stream uint64) File { return File{g, stream} }
+
+// Fill is g.Fill of the file's stream.
+func (f File) Fill(p []byte, off int64) { f.g.Fill(p, f.stream, off) }
+
+// UpdateCRC32 is g.UpdateCRC32 of the file's stream.
+func (f File) UpdateCRC32(crc uint32, off, n int64) uint32 {
+	return f.g.UpdateCRC32(crc, f.stream, off, n)
+}
