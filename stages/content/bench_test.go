@@ -2,6 +2,8 @@ package content
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
 	"slices"
 	"testing"
 	"time"
@@ -125,4 +127,45 @@ func reportRatios(b *testing.B, name string, ratios []float64) {
 	b.ReportMetric(ratios[0], name+"_min")
 	b.ReportMetric(ratios[k-1], name+"_max")
 	b.ReportMetric(float64(k), "pairs")
+}
+
+// BenchmarkFillThenWrite decides ntMin: it fills a buffer and writes it
+// into a file's page cache, as generate and checkpoint do, once with cached
+// stores and once bypassing the cache, alternated in pairs.
+// "cached/nt" is the median of per-pair time ratios: above 1 the
+// non-temporal fill makes the fill-and-write faster at that size.
+func BenchmarkFillThenWrite(b *testing.B) {
+	g := New(1)
+	for _, n := range []int{1 << 20, 4 << 20, 8 << 20, 16 << 20, 32 << 20} {
+		b.Run(sizeName(n), func(b *testing.B) {
+			f, err := os.Create(filepath.Join(b.TempDir(), "fill"))
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer f.Close()
+			p := make([]byte, n)
+			round := func(m storeMode) time.Duration {
+				t0 := time.Now()
+				for i := range max(1, (16<<20)/n) {
+					g.fill(p, 7, int64(i*n), m)
+					if _, err := f.WriteAt(p, 0); err != nil {
+						b.Fatal(err)
+					}
+				}
+				return time.Since(t0)
+			}
+			round(storeCached) // the file's pages exist from here on
+			var ratios []float64
+			for b.Loop() {
+				var c, nt time.Duration
+				if len(ratios)%2 == 0 {
+					c, nt = round(storeCached), round(storeNT)
+				} else {
+					nt, c = round(storeNT), round(storeCached)
+				}
+				ratios = append(ratios, float64(c)/float64(nt))
+			}
+			reportRatios(b, "cached/nt", ratios)
+		})
+	}
 }
