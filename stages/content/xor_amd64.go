@@ -63,10 +63,11 @@ func (g *Generator) fillBlocks(p []byte, ks streamKey, blk uint64, m storeMode) 
 			keys[i] = blockKey{w, uint64(start) * 8}
 		}
 		dst := unsafe.SliceData(p)
+		head := int(-uintptr(unsafe.Pointer(dst)) & 31)
 		if m == storeNT {
-			xorBlocksNT(dst, &g.pool[0], &keys[0], n, int(-uintptr(unsafe.Pointer(dst))&31))
+			xorBlocksNT(dst, &g.pool[0], &keys[0], n, head)
 		} else {
-			xorBlocksAVX2(dst, &g.pool[0], &keys[0], n)
+			xorBlocksAVX2(dst, &g.pool[0], &keys[0], n, head)
 		}
 		p = p[n*BlockSize:]
 		blk += uint64(n)
@@ -79,15 +80,17 @@ func (g *Generator) fillBlocks(p []byte, ks streamKey, blk uint64, m storeMode) 
 func xorAVX2(dst *byte, src *uint64, chunks int, w uint64)
 
 // xorBlocksAVX2 fills n > 0 consecutive blocks at dst, block i from keys[i].
+// head is the distance from dst to the next 32-byte boundary: with head > 0
+// each block's first and last 32 bytes take unaligned stores and the rest
+// aligned ones.
 //
 //go:noescape
-func xorBlocksAVX2(dst *byte, pool *uint64, keys *blockKey, n int)
+func xorBlocksAVX2(dst *byte, pool *uint64, keys *blockKey, n int, head int)
 
-// xorBlocksNT is xorBlocksAVX2 with non-temporal stores, followed by an
-// SFENCE so that the bytes are visible to other cores once it returns. head
-// is the distance from dst to the next 32-byte boundary (VMOVNTDQ needs
-// aligned addresses): with head > 0 each block's first and last 32 bytes
-// take cached unaligned stores and the aligned middle bypasses the cache.
+// xorBlocksNT is xorBlocksAVX2 with non-temporal stores (VMOVNTDQ, which
+// needs the aligned addresses) for all but the unaligned ends of blocks,
+// followed by an SFENCE so that the bytes are visible to other cores once
+// it returns.
 //
 //go:noescape
 func xorBlocksNT(dst *byte, pool *uint64, keys *blockKey, n int, head int)
