@@ -56,8 +56,8 @@ type Generator struct {
 	seed uint64
 	pool [poolWords]uint64
 
-	crcOnce sync.Once
-	poolCRC *[starts]uint32 // see poolCRCs
+	crcOnce [crcKinds]sync.Once
+	poolCRC [crcKinds]*[starts]uint32 // see poolCRCs
 }
 
 // New returns the generator for seed. It costs about 20 KiB and a few

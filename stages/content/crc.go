@@ -5,8 +5,9 @@ import (
 	"sync"
 )
 
-// The CRC-32 of content comes from tables instead of from the bytes. CRC-32
-// is linear over GF(2): for equal lengths crc(a^b) = crc(a)^crc(b)^crc(0…),
+// The CRC-32 of content, with IEEE's polynomial (zip, png) or Castagnoli's
+// (TFRecord), comes from tables instead of from the bytes. A CRC is linear
+// over GF(2): for equal lengths crc(a^b) = crc(a)^crc(b)^crc(0…),
 // so a whole block, pool run P XOR the word w repeated, has
 // crc(P) ^ lin(w), where lin(w) = crc(w repeated) ^ crc(zeros) is itself
 // linear in w and so a XOR of 8 byte-table lookups. Consecutive blocks join
@@ -15,16 +16,35 @@ import (
 // the ends of a range are hashed word by word as they are generated
 // (slicing-by-8), with no buffer: hash/crc32 would make one escape.
 
-// crcShared holds the tables that do not depend on the seed.
+// crcShared holds the tables of one polynomial that do not depend on the
+// seed.
 type crcShared struct {
-	slice [8][256]uint32 // slicing-by-8 tables of the IEEE polynomial
+	kind  int // index of the generator's pool CRCs
+	poly  uint32
+	tab   *crc32.Table   // hash/crc32's own, which it hashes fastest
+	slice [8][256]uint32 // slicing-by-8 tables
 	word  [8][256]uint32 // lin of a block whose words are byte k = v, else 0
 	shift [4][256]uint32 // c ↦ c·x^(8·BlockSize) mod P, by byte of c
 }
 
-var crcTables = sync.OnceValue(func() *crcShared {
-	t := new(crcShared)
-	t.slice[0] = *crc32.IEEETable
+const (
+	kindIEEE = iota
+	kindCastagnoli
+	crcKinds
+)
+
+var (
+	ieeeTables = sync.OnceValue(func() *crcShared {
+		return newCRCShared(kindIEEE, crc32.IEEE, crc32.IEEETable)
+	})
+	castagnoliTables = sync.OnceValue(func() *crcShared {
+		return newCRCShared(kindCastagnoli, crc32.Castagnoli, crc32.MakeTable(crc32.Castagnoli))
+	})
+)
+
+func newCRCShared(kind int, poly uint32, tab *crc32.Table) *crcShared {
+	t := &crcShared{kind: kind, poly: poly, tab: tab}
+	t.slice[0] = *tab
 	for k := 1; k < 8; k++ {
 		for v := range 256 {
 			c := t.slice[k-1][v]
@@ -32,13 +52,13 @@ var crcTables = sync.OnceValue(func() *crcShared {
 		}
 	}
 	var zero, rep [BlockSize]byte
-	z := crc32.ChecksumIEEE(zero[:])
+	z := crc32.Checksum(zero[:], tab)
 	for k := range 8 {
 		for bit := range 8 {
 			for i := k; i < BlockSize; i += 8 {
 				rep[i] = 1 << bit
 			}
-			t.word[k][1<<bit] = crc32.ChecksumIEEE(rep[:]) ^ z
+			t.word[k][1<<bit] = crc32.Checksum(rep[:], tab) ^ z
 			for i := k; i < BlockSize; i += 8 {
 				rep[i] = 0
 			}
@@ -49,16 +69,16 @@ var crcTables = sync.OnceValue(func() *crcShared {
 	// x^0 and one step right multiplies by x.
 	xn := uint32(1 << 31)
 	for range 8 * BlockSize {
-		xn = mulx(xn)
+		xn = t.mulx(xn)
 	}
 	for k := range 4 {
 		for bit := range 8 {
-			t.shift[k][1<<bit] = multModP(xn, uint32(1)<<(8*k+bit))
+			t.shift[k][1<<bit] = t.multModP(xn, uint32(1)<<(8*k+bit))
 		}
 		linearTable(&t.shift[k])
 	}
 	return t
-})
+}
 
 // linearTable completes a table of a linear map from its values at the
 // powers of two.
@@ -70,23 +90,21 @@ func linearTable(t *[256]uint32) {
 	}
 }
 
-const crcPoly = 0xedb88320 // IEEE, reflected
-
-func mulx(a uint32) uint32 {
+func (t *crcShared) mulx(a uint32) uint32 {
 	if a&1 != 0 {
-		return a>>1 ^ crcPoly
+		return a>>1 ^ t.poly
 	}
 	return a >> 1
 }
 
 // multModP is a·b mod P in the reflected representation (zlib's multmodp).
-func multModP(a, b uint32) uint32 {
+func (t *crcShared) multModP(a, b uint32) uint32 {
 	var p uint32
 	for m := uint32(1 << 31); m != 0; m >>= 1 {
 		if a&m != 0 {
 			p ^= b
 		}
-		b = mulx(b)
+		b = t.mulx(b)
 	}
 	return p
 }
@@ -94,18 +112,18 @@ func multModP(a, b uint32) uint32 {
 // poolCRCs returns the CRC-32 of the BlockSize-byte pool run at every
 // start, computed on first use (8 MiB of hashing, about a millisecond) so
 // that New stays cheap for generators that never need a CRC.
-func (g *Generator) poolCRCs() *[starts]uint32 {
-	g.crcOnce.Do(func() {
-		t := new([starts]uint32)
+func (g *Generator) poolCRCs(t *crcShared) *[starts]uint32 {
+	g.crcOnce[t.kind].Do(func() {
+		pc := new([starts]uint32)
 		run := make([]byte, BlockSize)
-		for s := range t {
+		for s := range pc {
 			// Fill's own bytes with a zero word are the raw pool run.
 			fillBlock(run, g.pool[s:s+blockWords], 0, 0)
-			t[s] = crc32.ChecksumIEEE(run)
+			pc[s] = crc32.Checksum(run, t.tab)
 		}
-		g.poolCRC = t
+		g.poolCRC[t.kind] = pc
 	})
-	return g.poolCRC
+	return g.poolCRC[t.kind]
 }
 
 // UpdateCRC32 returns crc32.Update(crc, crc32.IEEETable, c) where c is the
@@ -113,10 +131,19 @@ func (g *Generator) poolCRCs() *[starts]uint32 {
 // the partial blocks at its ends: a whole block costs a dozen table lookups
 // instead of hashing 4 KiB. off and n must not be negative.
 func (g *Generator) UpdateCRC32(crc uint32, stream uint64, off, n int64) uint32 {
+	return g.updateCRC(ieeeTables(), crc, stream, off, n)
+}
+
+// UpdateCRC32C is UpdateCRC32 with Castagnoli's polynomial: it returns
+// crc32.Update(crc, crc32.MakeTable(crc32.Castagnoli), c).
+func (g *Generator) UpdateCRC32C(crc uint32, stream uint64, off, n int64) uint32 {
+	return g.updateCRC(castagnoliTables(), crc, stream, off, n)
+}
+
+func (g *Generator) updateCRC(t *crcShared, crc uint32, stream uint64, off, n int64) uint32 {
 	if off < 0 || n < 0 {
 		panic("content: negative offset or length")
 	}
-	t := crcTables()
 	ks := g.streamKey(stream)
 	blk := uint64(off) / BlockSize
 	if in := int(uint64(off) % BlockSize); in != 0 && n > 0 {
@@ -127,7 +154,7 @@ func (g *Generator) UpdateCRC32(crc uint32, stream uint64, off, n int64) uint32 
 		blk++
 	}
 	if n >= BlockSize {
-		pc := g.poolCRCs()
+		pc := g.poolCRCs(t)
 		for ; n >= BlockSize; n -= BlockSize {
 			w, start := ks.block(blk)
 			crc = t.shift[0][byte(crc)] ^ t.shift[1][byte(crc>>8)] ^
@@ -197,4 +224,9 @@ func (f File) Fill(p []byte, off int64) { f.g.Fill(p, f.stream, off) }
 // UpdateCRC32 is g.UpdateCRC32 of the file's stream.
 func (f File) UpdateCRC32(crc uint32, off, n int64) uint32 {
 	return f.g.UpdateCRC32(crc, f.stream, off, n)
+}
+
+// UpdateCRC32C is g.UpdateCRC32C of the file's stream.
+func (f File) UpdateCRC32C(crc uint32, off, n int64) uint32 {
+	return f.g.UpdateCRC32C(crc, f.stream, off, n)
 }

@@ -6,7 +6,24 @@ import (
 	"testing"
 )
 
+// polys are the two CRCs content can give without hashing, each with what
+// hash/crc32 says and the generator's own method.
+var polys = []struct {
+	name   string
+	tab    *crc32.Table
+	update func(g *Generator, crc uint32, stream uint64, off, n int64) uint32
+}{
+	{"IEEE", crc32.IEEETable, (*Generator).UpdateCRC32},
+	{"Castagnoli", crc32.MakeTable(crc32.Castagnoli), (*Generator).UpdateCRC32C},
+}
+
 func TestUpdateCRC32MatchesHashOfFill(t *testing.T) {
+	for _, poly := range polys {
+		t.Run(poly.name, func(t *testing.T) { testUpdateCRC(t, poly.tab, poly.update) })
+	}
+}
+
+func testUpdateCRC(t *testing.T, tab *crc32.Table, update func(g *Generator, crc uint32, stream uint64, off, n int64) uint32) {
 	g := New(11)
 	s := Stream("train", 2)
 	tests := []struct {
@@ -21,8 +38,8 @@ func TestUpdateCRC32MatchesHashOfFill(t *testing.T) {
 	for _, tt := range tests {
 		for _, init := range []uint32{0, 0xdeadbeef} {
 			t.Run(fmt.Sprintf("off%d/len%d/crc%#x", tt.off, tt.n, init), func(t *testing.T) {
-				want := crc32.Update(init, crc32.IEEETable, fill(g, s, tt.off, tt.n))
-				if got := g.UpdateCRC32(init, s, tt.off, int64(tt.n)); got != want {
+				want := crc32.Update(init, tab, fill(g, s, tt.off, tt.n))
+				if got := update(g, init, s, tt.off, int64(tt.n)); got != want {
 					t.Errorf("UpdateCRC32 = %#08x, hashing Fill's bytes gives %#08x", got, want)
 				}
 			})
@@ -36,55 +53,65 @@ func TestUpdateCRC32Splits(t *testing.T) {
 	g := New(12)
 	s := Stream("valid", 4)
 	const off, n = 333, 20*BlockSize + 5
-	want := crc32.ChecksumIEEE(fill(g, s, off, n))
-	for _, piece := range []int64{1, 7, BlockSize - 1, BlockSize, BlockSize + 1, 1 << 16} {
-		crc := uint32(0)
-		for at := int64(0); at < n; at += piece {
-			crc = g.UpdateCRC32(crc, s, off+at, min(piece, n-at))
-		}
-		if crc != want {
-			t.Errorf("pieces of %d: CRC %#08x, want %#08x", piece, crc, want)
+	for _, poly := range polys {
+		want := crc32.Checksum(fill(g, s, off, n), poly.tab)
+		for _, piece := range []int64{1, 7, BlockSize - 1, BlockSize, BlockSize + 1, 1 << 16} {
+			crc := uint32(0)
+			for at := int64(0); at < n; at += piece {
+				crc = poly.update(g, crc, s, off+at, min(piece, n-at))
+			}
+			if crc != want {
+				t.Errorf("%s, pieces of %d: CRC %#08x, want %#08x", poly.name, piece, crc, want)
+			}
 		}
 	}
 }
 
 func TestUpdateCRC32NoAllocations(t *testing.T) {
 	g := New(1)
-	g.UpdateCRC32(0, 1, 0, 2*BlockSize) // the lazy tables
-	if n := testing.AllocsPerRun(100, func() { g.UpdateCRC32(0, 1, 5, 3*BlockSize) }); n != 0 {
-		t.Errorf("UpdateCRC32 allocates %.0f times per call", n)
+	for _, poly := range polys {
+		poly.update(g, 0, 1, 0, 2*BlockSize) // the lazy tables
+		if n := testing.AllocsPerRun(100, func() { poly.update(g, 0, 1, 5, 3*BlockSize) }); n != 0 {
+			t.Errorf("%s: allocates %.0f times per call", poly.name, n)
+		}
 	}
 }
 
+// FuzzCRC32 holds both polynomials to hash/crc32 over Fill's bytes.
 func FuzzCRC32(f *testing.F) {
 	f.Add(uint64(1), uint64(2), uint64(0), uint32(4096), uint32(0))
 	f.Add(uint64(3), uint64(4), uint64(4095), uint32(9000), uint32(1))
 	f.Fuzz(func(t *testing.T, seed, stream, off uint64, n, init uint32) {
 		g := New(seed)
 		o, k := int64(off>>2), int(n%(1<<18))
-		want := crc32.Update(init, crc32.IEEETable, fill(g, stream, o, k))
-		if got := g.UpdateCRC32(init, stream, o, int64(k)); got != want {
-			t.Fatalf("seed %d stream %d off %d len %d crc %#x: UpdateCRC32 = %#08x, hash of Fill = %#08x", seed, stream, o, k, init, got, want)
+		p := fill(g, stream, o, k)
+		for _, poly := range polys {
+			want := crc32.Update(init, poly.tab, p)
+			if got := poly.update(g, init, stream, o, int64(k)); got != want {
+				t.Fatalf("%s, seed %d stream %d off %d len %d crc %#x: %#08x from tables, %#08x from the bytes", poly.name, seed, stream, o, k, init, got, want)
+			}
 		}
 	})
 }
 
-// BenchmarkCRC32 quotes UpdateCRC32 against hashing the same bytes with
-// hash/crc32 (already filled, so only the hashing is timed) in one run.
+// BenchmarkCRC32 quotes the CRCs from tables against hashing the same bytes
+// with hash/crc32 (already filled, so only the hashing is timed).
 func BenchmarkCRC32(b *testing.B) {
 	g := New(1)
 	const n = 1 << 20
 	p := fill(g, 7, 0, n)
-	b.Run("tables", func(b *testing.B) {
-		b.SetBytes(n)
-		for b.Loop() {
-			g.UpdateCRC32(0, 7, 0, n)
-		}
-	})
-	b.Run("hash", func(b *testing.B) {
-		b.SetBytes(n)
-		for b.Loop() {
-			crc32.ChecksumIEEE(p)
-		}
-	})
+	for _, poly := range polys {
+		b.Run(poly.name+"/tables", func(b *testing.B) {
+			b.SetBytes(n)
+			for b.Loop() {
+				poly.update(g, 0, 7, 0, n)
+			}
+		})
+		b.Run(poly.name+"/hash", func(b *testing.B) {
+			b.SetBytes(n)
+			for b.Loop() {
+				crc32.Checksum(p, poly.tab)
+			}
+		})
+	}
 }
