@@ -113,6 +113,9 @@ func (tfrecordFormat) size(r, s int64) (int64, error) {
 func (tfrecordFormat) write(w io.Writer, r, s int64, fill func([]byte, int64), buf []byte) (int64, error) {
 	return tfrecord.Write(w, tfrecord.Spec{RecordBytes: r, Samples: s}, fill, buf)
 }
+func (tfrecordFormat) writeSource(w io.Writer, r, s int64, src content.File, buf []byte) (int64, error) {
+	return tfrecord.WriteSource(w, tfrecord.Spec{RecordBytes: r, Samples: s}, src, buf)
+}
 func (tfrecordFormat) extent(r, s, k int64) (int64, int64) {
 	return tfrecord.RecordExtent(tfrecord.Spec{RecordBytes: r, Samples: s}, k)
 }
