@@ -1,12 +1,15 @@
 package content
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
 	"testing"
 	"time"
+
+	"mlps.dev/mlps/backends/pairbench"
 )
 
 // benchSizes straddle the caches of a typical server core: 256 KiB fits in
@@ -56,17 +59,15 @@ func BenchmarkCopy(b *testing.B) {
 	}
 }
 
-// BenchmarkFillVsCopy reports fill throughput over copy throughput (the
-// target is at least 1.2 at every size). Separate runs of BenchmarkFill and
-// BenchmarkCopy are at the mercy of whatever else the machine does in
-// between, so here the two alternate in short batches, each timed on its
-// own, and every pair of batches gives one ratio: "fill/copy" is the median
-// of those ratios, with their min and max beside it, so one pair disturbed
-// by a neighbour moves the range, not the figure. Which side goes first
-// alternates too, so neither always runs on the caches the other left.
-// Batches of several operations keep each side's buffers as warm as they
-// are in the separate benchmarks.
+// BenchmarkFillVsCopy compares Fill with copy() of the same number of bytes
+// through backends/pairbench, the harness of every side-by-side benchmark:
+// alternated pairs of runs, the median of the per-pair ratios of fill's
+// rate over copy's (the target is at least 1.2 at every size) with its
+// range, both rates and both CPU costs, and a row in `just bench`'s table.
+// A run moves runBytes through one buffer, tens of milliseconds, so that a
+// pair sees one moment of a machine whose neighbours come and go.
 func BenchmarkFillVsCopy(b *testing.B) {
+	const runBytes = 1 << 30
 	g := New(1)
 	for _, n := range benchSizes {
 		b.Run(sizeName(n), func(b *testing.B) {
@@ -74,42 +75,33 @@ func BenchmarkFillVsCopy(b *testing.B) {
 			g.Fill(src, 7, 0)
 			g.Fill(p, 7, 0)
 			copy(dst, src)
-			batch := max(1, (16<<20)/n)
+			reps := runBytes / n
+			timed := func(op func()) (pairbench.Run, error) {
+				t0 := time.Now()
+				for range reps {
+					op()
+				}
+				return pairbench.Run{Bytes: int64(reps * n), Seconds: time.Since(t0).Seconds()}, nil
+			}
 			off := int64(0)
-			fillBatch := func() time.Duration {
-				t0 := time.Now()
-				for range batch {
-					g.Fill(p, 7, off)
-					off += int64(n)
-				}
-				return time.Since(t0)
-			}
-			copyBatch := func() time.Duration {
-				t0 := time.Now()
-				for range batch {
-					copy(dst, src)
-				}
-				return time.Since(t0)
-			}
-			var fill, cp time.Duration
-			var ratios []float64
+			fill := pairbench.Side{Name: "fill", Run: func(context.Context) (pairbench.Run, error) {
+				return timed(func() { g.Fill(p, 7, off); off += int64(n) })
+			}}
+			cp := pairbench.Side{Name: "copy", Run: func(context.Context) (pairbench.Run, error) {
+				return timed(func() { copy(dst, src) })
+			}}
+			// Comparing inside b.Loop, once, makes the framework call this
+			// function once: without b.Loop it would run the comparison
+			// again for a larger b.N and add its row to the table again.
+			done := false
 			for b.Loop() {
-				var f, c time.Duration
-				if len(ratios)%2 == 0 {
-					f = fillBatch()
-					c = copyBatch()
-				} else {
-					c = copyBatch()
-					f = fillBatch()
+				if !done {
+					pairbench.Compare(b, pairbench.Config{
+						Name: fmt.Sprintf("content fill vs copy, %s buffers, one core", sizeName(n)),
+					}, fill, cp)
+					done = true
 				}
-				fill += f
-				cp += c
-				ratios = append(ratios, float64(c)/float64(f))
 			}
-			reportRatios(b, "fill/copy", ratios)
-			bytes := float64(n) * float64(batch) * float64(len(ratios))
-			b.ReportMetric(bytes/fill.Seconds()/1e6, "fill_MB/s")
-			b.ReportMetric(bytes/cp.Seconds()/1e6, "copy_MB/s")
 		})
 	}
 }
@@ -117,16 +109,10 @@ func BenchmarkFillVsCopy(b *testing.B) {
 // reportRatios reports the median of per-pair ratios as name and their
 // range as name_min and name_max, plus how many pairs there were.
 func reportRatios(b *testing.B, name string, ratios []float64) {
-	slices.Sort(ratios)
-	k := len(ratios)
-	med := ratios[k/2]
-	if k%2 == 0 {
-		med = (ratios[k/2-1] + ratios[k/2]) / 2
-	}
-	b.ReportMetric(med, name)
-	b.ReportMetric(ratios[0], name+"_min")
-	b.ReportMetric(ratios[k-1], name+"_max")
-	b.ReportMetric(float64(k), "pairs")
+	b.ReportMetric(pairbench.Median(ratios), name)
+	b.ReportMetric(slices.Min(ratios), name+"_min")
+	b.ReportMetric(slices.Max(ratios), name+"_max")
+	b.ReportMetric(float64(len(ratios)), "pairs")
 }
 
 // BenchmarkFillThenWrite decides ntMin: it fills a buffer and writes it
