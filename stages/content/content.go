@@ -8,9 +8,12 @@
 //
 // The content is built for storage benchmarks: it does not compress, no two
 // BlockSize-aligned blocks of a dataset are equal (so deduplicating storage
-// cannot shrink it), and for buffers of 1 MiB and more it is produced faster
-// than copy() moves the same bytes, so generating it does not become the
-// bottleneck being measured (BenchmarkFillVsCopy keeps that true).
+// cannot shrink it), and it is produced faster than copy() moves the same
+// bytes at every buffer size from 256 KiB to 64 MiB, so generating it does
+// not become the bottleneck being measured (BenchmarkFillVsCopy keeps that
+// true). Its CRC-32s (IEEE and Castagnoli, the checksums of zip and
+// TFRecord) come from tables at a dozen lookups a block, without the bytes
+// (UpdateCRC32, UpdateCRC32C).
 //
 // How: New expands the seed into a small pool of random 64-bit words that
 // stays in the L1 cache. Each block of a stream is a run of pool words,
@@ -26,6 +29,7 @@ package content
 import (
 	"encoding/binary"
 	"math/bits"
+	"sync"
 )
 
 // BlockSize is the unit of uniqueness: blocks that start at stream offsets
@@ -54,6 +58,9 @@ const (
 type Generator struct {
 	seed uint64
 	pool [poolWords]uint64
+
+	crcOnce [crcKinds]sync.Once
+	poolCRC [crcKinds]*[starts]uint32 // see poolCRCs
 }
 
 // New returns the generator for seed. It costs about 20 KiB and a few
@@ -86,20 +93,55 @@ func Stream(dataset string, index int64) uint64 {
 // Fill sets p to the content of stream at offsets [off, off+len(p)). Any
 // offset and length are allowed; the result does not depend on how a range
 // is split across calls. off must not be negative.
+//
+// Fills of at least ntMin bytes bypass the cache (see ntMin); smaller ones
+// leave p in the cache for whoever reads it next.
 func (g *Generator) Fill(p []byte, stream uint64, off int64) {
+	m := storeCached
+	if len(p) >= ntMin {
+		m = storeNT
+	}
+	g.fill(p, stream, off, m)
+}
+
+// storeMode chooses how fill writes whole blocks. Every mode produces the
+// same bytes; tests compare them.
+type storeMode int
+
+const (
+	storeCached  storeMode = iota // the architecture's fastest cached stores
+	storeNT                       // non-temporal stores where the CPU has them
+	storeGeneric                  // the portable Go loop, the reference
+)
+
+func (g *Generator) fill(p []byte, stream uint64, off int64, m storeMode) {
 	if off < 0 {
 		panic("content: negative offset")
 	}
 	ks := g.streamKey(stream)
 	blk := uint64(off) / BlockSize
-	in := int(uint64(off) % BlockSize)
-	for len(p) > 0 {
+	if in := int(uint64(off) % BlockSize); in != 0 && len(p) > 0 {
 		n := min(len(p), BlockSize-in)
 		w, start := ks.block(blk)
 		fillBlock(p[:n], g.pool[start+in/8:start+blockWords], w, in%8)
 		p = p[n:]
 		blk++
-		in = 0
+	}
+	whole := len(p) / BlockSize * BlockSize
+	g.fillBlocks(p[:whole], ks, blk, m)
+	if p = p[whole:]; len(p) > 0 {
+		w, start := ks.block(blk + uint64(whole/BlockSize))
+		fillBlock(p, g.pool[start:start+blockWords], w, 0)
+	}
+}
+
+// fillBlocksGeneric fills p, a whole number of blocks starting at block
+// blk, one block at a time in portable Go.
+func (g *Generator) fillBlocksGeneric(p []byte, ks streamKey, blk uint64) {
+	for ; len(p) > 0; p = p[BlockSize:] {
+		w, start := ks.block(blk)
+		xorWordsGeneric(p[:BlockSize], g.pool[start:start+blockWords], w)
+		blk++
 	}
 }
 

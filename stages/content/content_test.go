@@ -305,3 +305,61 @@ func TestNegativeOffsetPanics(t *testing.T) {
 		})
 	}
 }
+
+// TestStoreModesAgree holds the cache-bypassing and cached block loops to
+// the portable one at every destination alignment (the non-temporal loop
+// takes a different path when blocks do not start on 32 bytes) and at
+// offsets and lengths that cut blocks anywhere.
+func TestStoreModesAgree(t *testing.T) {
+	g := New(31)
+	s := Stream("train", 5)
+	tests := []struct {
+		off int64
+		n   int
+	}{
+		{0, 0}, {0, BlockSize}, {0, 3 * BlockSize}, {1, 3 * BlockSize},
+		{BlockSize - 1, BlockSize + 2}, {13, 70*BlockSize + 77},
+		{7 * BlockSize, 65 * BlockSize}, {1<<40 + 9, 2*BlockSize + 31},
+		{5, 129 * BlockSize},
+	}
+	for _, tt := range tests {
+		for _, align := range []int{0, 1, 7, 8, 16, 24, 31, 32, 33} {
+			want := make([]byte, align+tt.n+64)
+			g.fill(want[align:align+tt.n], s, tt.off, storeGeneric)
+			for _, m := range []storeMode{storeCached, storeNT} {
+				got := make([]byte, len(want))
+				g.fill(got[align:align+tt.n], s, tt.off, m)
+				if !bytes.Equal(got, want) {
+					t.Errorf("mode %d, off %d, len %d, alignment %d: differs from the portable loop", m, tt.off, tt.n, align)
+				}
+			}
+		}
+	}
+}
+
+// FuzzFill compares every store mode with the portable loop on random
+// seeds, streams, offsets, lengths and alignments; the bytes beyond the
+// range must stay untouched.
+func FuzzFill(f *testing.F) {
+	f.Add(uint64(1), uint64(2), uint64(0), uint16(4096), uint8(0))
+	f.Add(uint64(3), uint64(4), uint64(4095), uint16(9000), uint8(5))
+	f.Add(uint64(5), uint64(6), uint64(1<<40+3), uint16(65535), uint8(31))
+	f.Fuzz(func(t *testing.T, seed, stream, off uint64, n uint16, align uint8) {
+		g := New(seed)
+		o := int64(off >> 2) // non-negative, far offsets included
+		a := int(align % 64)
+		want := make([]byte, a+int(n)+64)
+		for i := range want {
+			want[i] = 0xa5
+		}
+		got := bytes.Clone(want)
+		g.fill(want[a:a+int(n)], stream, o, storeGeneric)
+		for _, m := range []storeMode{storeCached, storeNT} {
+			copy(got, bytes.Repeat([]byte{0xa5}, len(got)))
+			g.fill(got[a:a+int(n)], stream, o, m)
+			if !bytes.Equal(got, want) {
+				t.Fatalf("mode %d (seed %d, stream %d, off %d, len %d, alignment %d) differs from the portable loop", m, seed, stream, o, n, a)
+			}
+		}
+	})
+}

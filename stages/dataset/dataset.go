@@ -75,6 +75,13 @@ type format interface {
 	write(w io.Writer, recordBytes, samples int64, fill func(p []byte, off int64), buf []byte) (int64, error)
 }
 
+// sourceFormat is a format that can take its data as a content.File, whose
+// CRCs come from the generator's tables instead of from hashing the bytes.
+type sourceFormat interface {
+	format
+	writeSource(w io.Writer, recordBytes, samples int64, src content.File, buf []byte) (int64, error)
+}
+
 // recordFormat is a Records format: record k of a file is a byte range.
 type recordFormat interface {
 	format
@@ -105,6 +112,9 @@ func (tfrecordFormat) size(r, s int64) (int64, error) {
 }
 func (tfrecordFormat) write(w io.Writer, r, s int64, fill func([]byte, int64), buf []byte) (int64, error) {
 	return tfrecord.Write(w, tfrecord.Spec{RecordBytes: r, Samples: s}, fill, buf)
+}
+func (tfrecordFormat) writeSource(w io.Writer, r, s int64, src content.File, buf []byte) (int64, error) {
+	return tfrecord.WriteSource(w, tfrecord.Spec{RecordBytes: r, Samples: s}, src, buf)
 }
 func (tfrecordFormat) extent(r, s, k int64) (int64, int64) {
 	return tfrecord.RecordExtent(tfrecord.Spec{RecordBytes: r, Samples: s}, k)
@@ -196,6 +206,9 @@ func (npzFormat) size(r, s int64) (int64, error) {
 }
 func (npzFormat) write(w io.Writer, r, s int64, fill func([]byte, int64), buf []byte) (int64, error) {
 	return npz.Write(w, npz.Spec{RecordBytes: r, Samples: s}, fill, buf)
+}
+func (npzFormat) writeSource(w io.Writer, r, s int64, src content.File, buf []byte) (int64, error) {
+	return npz.WriteSource(w, npz.Spec{RecordBytes: r, Samples: s}, src, buf)
 }
 
 type npyFormat struct{}
@@ -500,9 +513,11 @@ func (l *Layout) Stream(i int64) uint64 { return content.Stream(l.Name, i) }
 
 // Write streams file i to w with content from gen, using buf as scratch.
 func (l *Layout) Write(w io.Writer, i int64, gen *content.Generator, buf []byte) (int64, error) {
-	s := l.Stream(i)
-	fill := func(p []byte, off int64) { gen.Fill(p, s, off) }
-	return l.format.write(w, l.RecordBytes(i), l.SamplesPerFile, fill, buf)
+	src := gen.File(l.Stream(i))
+	if f, ok := l.format.(sourceFormat); ok {
+		return f.writeSource(w, l.RecordBytes(i), l.SamplesPerFile, src, buf)
+	}
+	return l.format.write(w, l.RecordBytes(i), l.SamplesPerFile, src.Fill, buf)
 }
 
 // keys lists a map's keys, sorted, for error messages.

@@ -214,14 +214,33 @@ func npyHeader(descr string, shape ...int64) string {
 // buf is scratch space the caller can reuse from file to file; its size sets
 // the write size. A buf shorter than 64 KiB is replaced by a 64 KiB one.
 func Write(w io.Writer, s Spec, fill func(p []byte, off int64), buf []byte) (int64, error) {
+	return write(w, s, zipWriter{w: w, buf: buf, fill: fill})
+}
+
+// Source is array data that knows its own CRC: Fill works as Write's fill,
+// and UpdateCRC32 continues an IEEE CRC-32 (as crc32.Update does) over the
+// bytes Fill would put at [off, off+n) without seeing them.
+// content.Generator.File gives one.
+type Source interface {
+	Fill(p []byte, off int64)
+	UpdateCRC32(crc uint32, off, n int64) uint32
+}
+
+// WriteSource is Write with the data's CRC-32 taken from src instead of
+// hashed from the bytes, which costs as much CPU as generating them: only
+// the .npy headers are hashed. The file is the same byte for byte.
+func WriteSource(w io.Writer, s Spec, src Source, buf []byte) (int64, error) {
+	return write(w, s, zipWriter{w: w, buf: buf, fill: src.Fill, crc: src.UpdateCRC32})
+}
+
+func write(w io.Writer, s Spec, z zipWriter) (int64, error) {
 	l, err := plan(s)
 	if err != nil {
 		return 0, err
 	}
-	if len(buf) < minBuf {
-		buf = make([]byte, minBuf)
+	if len(z.buf) < minBuf {
+		z.buf = make([]byte, minBuf)
 	}
-	z := zipWriter{w: w, buf: buf, fill: fill}
 	x := z.entry(xName, l.xHeader, l.xData)
 	y := z.entry(yName, l.yHeader, l.yData)
 
@@ -270,8 +289,10 @@ type zipWriter struct {
 	w    io.Writer
 	buf  []byte
 	fill func(p []byte, off int64)
-	n    int64
-	err  error
+	// crc, when set, gives the data's CRC without hashing it (Source).
+	crc func(crc uint32, off, n int64) uint32
+	n   int64
+	err error
 }
 
 type entry struct {
@@ -294,7 +315,8 @@ func (z *zipWriter) write(p []byte) {
 }
 
 // entry writes one stored member: local header, .npy prefix, the data from
-// fill, and the data descriptor with the CRC computed on the way.
+// fill, and the data descriptor with the CRC computed on the way (or from
+// z.crc).
 func (z *zipWriter) entry(name, npy string, data Extent) entry {
 	e := entry{name: name, local: z.n, size: int64(len(npy)) + data.Len}
 
@@ -320,9 +342,14 @@ func (z *zipWriter) entry(name, npy string, data Extent) entry {
 	for off := data.Off; off < data.Off+data.Len && z.err == nil; {
 		p := z.buf[:min(int64(len(z.buf)), data.Off+data.Len-off)]
 		z.fill(p, off)
-		e.crc = crc32.Update(e.crc, crc32.IEEETable, p)
+		if z.crc == nil {
+			e.crc = crc32.Update(e.crc, crc32.IEEETable, p)
+		}
 		z.write(p)
 		off += int64(len(p))
+	}
+	if z.crc != nil {
+		e.crc = z.crc(e.crc, data.Off, data.Len)
 	}
 
 	d := z.buf[:0]

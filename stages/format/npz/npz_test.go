@@ -127,80 +127,124 @@ func parseNpy(t *testing.T, b []byte) (descr string, shape []int64, n int) {
 	return m[1], shape, n
 }
 
+// sourceFor is fillFor's generator and stream as a Source.
+func sourceFor(seed uint64, index int64) Source {
+	return content.New(seed).File(content.Stream("train", index))
+}
+
+// writers are the two ways to write a file, which must give the same bytes:
+// with the CRC hashed from fill's bytes, and with it taken from the Source.
+var writers = []struct {
+	name  string
+	write func(w io.Writer, s Spec, seed uint64, index int64, buf []byte) (int64, error)
+}{
+	{"Write", func(w io.Writer, s Spec, seed uint64, index int64, buf []byte) (int64, error) {
+		return Write(w, s, fillFor(seed, index), buf)
+	}},
+	{"WriteSource", func(w io.Writer, s Spec, seed uint64, index int64, buf []byte) (int64, error) {
+		return WriteSource(w, s, sourceFor(seed, index), buf)
+	}},
+}
+
 func TestWriteRoundTrip(t *testing.T) {
 	// Buffer sizes: the 64 KiB floor, a size that divides nothing, and the
 	// 1 MiB a dataset writer would use.
-	for _, bufLen := range []int{0, 100003, 1 << 20} {
-		for i, s := range specs {
-			t.Run(fmt.Sprintf("%s/buf%d", specName(s), bufLen), func(t *testing.T) {
-				fill := fillFor(1, int64(i))
-				var out bytes.Buffer
-				n, err := Write(&out, s, fill, make([]byte, bufLen))
-				if err != nil {
-					t.Fatal(err)
-				}
-				size, err := Size(s)
-				if err != nil {
-					t.Fatal(err)
-				}
-				if n != size || int64(out.Len()) != size {
-					t.Fatalf("Write returned %d and wrote %d bytes; Size says %d", n, out.Len(), size)
-				}
-				file := out.Bytes()
+	for _, wr := range writers {
+		for _, bufLen := range []int{0, 100003, 1 << 20} {
+			for i, s := range specs {
+				t.Run(fmt.Sprintf("%s/%s/buf%d", wr.name, specName(s), bufLen), func(t *testing.T) {
+					roundTrip(t, s, bufLen, int64(i), wr.write)
+				})
+			}
+		}
+	}
+}
 
-				zr, err := zip.NewReader(bytes.NewReader(file), size)
-				if err != nil {
-					t.Fatal(err)
-				}
-				if names := []string{zr.File[0].Name, zr.File[1].Name}; len(zr.File) != 2 || !slices.Equal(names, []string{"x.npy", "y.npy"}) {
-					t.Fatalf("entries %v, want [x.npy y.npy]", names)
-				}
-				x, y, err := Payload(s)
-				if err != nil {
-					t.Fatal(err)
-				}
-				d1, d2 := Shape(s)
-				for _, e := range []struct {
-					f      *zip.File
-					descr  string
-					shape  []int64
-					region Extent
-				}{
-					{zr.File[0], "|u1", []int64{d1, d2, s.Samples}, x},
-					{zr.File[1], "<i8", []int64{s.Samples}, y},
-				} {
-					if e.f.Method != zip.Store {
-						t.Errorf("%s: method %d, want stored", e.f.Name, e.f.Method)
-					}
-					if !e.f.Modified.Equal(time.Date(1980, 1, 1, 0, 0, 0, 0, time.UTC)) {
-						t.Errorf("%s: modified %v, want the fixed 1980-01-01", e.f.Name, e.f.Modified)
-					}
-					rc, err := e.f.Open()
-					if err != nil {
-						t.Fatal(err)
-					}
-					// Reading to EOF makes archive/zip check the CRC.
-					data, err := io.ReadAll(rc)
-					rc.Close()
-					if err != nil {
-						t.Fatalf("%s: %v", e.f.Name, err)
-					}
-					descr, shape, hlen := parseNpy(t, data)
-					if descr != e.descr || !slices.Equal(shape, e.shape) {
-						t.Errorf("%s: descr %q shape %v, want %q %v", e.f.Name, descr, shape, e.descr, e.shape)
-					}
-					off, err := e.f.DataOffset()
-					if err != nil {
-						t.Fatal(err)
-					}
-					if got := (Extent{off + int64(hlen), int64(len(data) - hlen)}); got != e.region {
-						t.Errorf("%s: array data at %+v, Payload says %+v", e.f.Name, got, e.region)
-					}
-					if !bytes.Equal(data[hlen:], want(fill, e.region)) {
-						t.Errorf("%s: array data differs from fill's bytes at its file offsets", e.f.Name)
-					}
-				}
-			})
+// TestWriteSourceSameBytes: taking the CRC from the Source changes nothing
+// in the file.
+func TestWriteSourceSameBytes(t *testing.T) {
+	for i, s := range specs {
+		t.Run(specName(s), func(t *testing.T) {
+			var a, b bytes.Buffer
+			if _, err := Write(&a, s, fillFor(4, int64(i)), nil); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := WriteSource(&b, s, sourceFor(4, int64(i)), nil); err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(a.Bytes(), b.Bytes()) {
+				t.Error("WriteSource's file differs from Write's")
+			}
+		})
+	}
+}
+
+func roundTrip(t *testing.T, s Spec, bufLen int, i int64, write func(w io.Writer, s Spec, seed uint64, index int64, buf []byte) (int64, error)) {
+	fill := fillFor(1, i)
+	var out bytes.Buffer
+	n, err := write(&out, s, 1, i, make([]byte, bufLen))
+	if err != nil {
+		t.Fatal(err)
+	}
+	size, err := Size(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n != size || int64(out.Len()) != size {
+		t.Fatalf("Write returned %d and wrote %d bytes; Size says %d", n, out.Len(), size)
+	}
+	file := out.Bytes()
+
+	zr, err := zip.NewReader(bytes.NewReader(file), size)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if names := []string{zr.File[0].Name, zr.File[1].Name}; len(zr.File) != 2 || !slices.Equal(names, []string{"x.npy", "y.npy"}) {
+		t.Fatalf("entries %v, want [x.npy y.npy]", names)
+	}
+	x, y, err := Payload(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d1, d2 := Shape(s)
+	for _, e := range []struct {
+		f      *zip.File
+		descr  string
+		shape  []int64
+		region Extent
+	}{
+		{zr.File[0], "|u1", []int64{d1, d2, s.Samples}, x},
+		{zr.File[1], "<i8", []int64{s.Samples}, y},
+	} {
+		if e.f.Method != zip.Store {
+			t.Errorf("%s: method %d, want stored", e.f.Name, e.f.Method)
+		}
+		if !e.f.Modified.Equal(time.Date(1980, 1, 1, 0, 0, 0, 0, time.UTC)) {
+			t.Errorf("%s: modified %v, want the fixed 1980-01-01", e.f.Name, e.f.Modified)
+		}
+		rc, err := e.f.Open()
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Reading to EOF makes archive/zip check the CRC.
+		data, err := io.ReadAll(rc)
+		rc.Close()
+		if err != nil {
+			t.Fatalf("%s: %v", e.f.Name, err)
+		}
+		descr, shape, hlen := parseNpy(t, data)
+		if descr != e.descr || !slices.Equal(shape, e.shape) {
+			t.Errorf("%s: descr %q shape %v, want %q %v", e.f.Name, descr, shape, e.descr, e.shape)
+		}
+		off, err := e.f.DataOffset()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := (Extent{off + int64(hlen), int64(len(data) - hlen)}); got != e.region {
+			t.Errorf("%s: array data at %+v, Payload says %+v", e.f.Name, got, e.region)
+		}
+		if !bytes.Equal(data[hlen:], want(fill, e.region)) {
+			t.Errorf("%s: array data differs from fill's bytes at its file offsets", e.f.Name)
 		}
 	}
 }
@@ -405,7 +449,9 @@ sys.stdout.buffer.write(b.getvalue())`, tt.descr, strings.Join(dims, ", "))
 }
 
 // BenchmarkWrite writes a file of one 4 MiB record next to filling the same
-// bytes bare, so the cost of the format (CRC, headers, write calls) shows.
+// bytes bare, so the cost of the format (CRC, headers, write calls) shows:
+// "npz" hashes the data for its CRC, "npz-source" takes the CRC from the
+// generator's tables (WriteSource, what the dataset writer uses).
 func BenchmarkWrite(b *testing.B) {
 	s := Spec{RecordBytes: 4 << 20, Samples: 1}
 	size, err := Size(s)
@@ -418,6 +464,15 @@ func BenchmarkWrite(b *testing.B) {
 		b.SetBytes(size)
 		for b.Loop() {
 			if _, err := Write(io.Discard, s, fill, buf); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	src := sourceFor(1, 0)
+	b.Run("npz-source", func(b *testing.B) {
+		b.SetBytes(size)
+		for b.Loop() {
+			if _, err := WriteSource(io.Discard, s, src, buf); err != nil {
 				b.Fatal(err)
 			}
 		}
