@@ -11,7 +11,9 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"sync"
 	"time"
@@ -88,6 +90,12 @@ func Run(ctx context.Context, p *planner.Plan, opts Options) *results.Report {
 		rep.End = time.Now()
 		rep.Seconds = rep.End.Sub(rep.Start).Seconds()
 		return rep
+	}
+
+	rep.GoMaxProcs = runtime.GOMAXPROCS(0)
+	if n := procs(p, rep.GoMaxProcs); n > rep.GoMaxProcs {
+		defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(n))
+		rep.GoMaxProcs = n
 	}
 
 	host := stages.ThisHost()
@@ -174,6 +182,28 @@ func Run(ctx context.Context, p *planner.Plan, opts Options) *results.Report {
 		rep.Complete = rep.Complete && sr.Status == results.StatusOK
 	}
 	return rep
+}
+
+// maxProcs bounds the processors a run asks for: past it, more threads
+// in blocking calls than this cost more in scheduling than they gain.
+const maxProcs = 256
+
+// procs returns the processors (GOMAXPROCS) the run needs so that no
+// storage call waits for a processor held by another call that blocks
+// (see stages.Concurrent): the concurrency of all stages together, as
+// independent stages run at once, and never fewer than have: the
+// runtime's default, or what the user set in GOMAXPROCS, which is kept.
+func procs(p *planner.Plan, have int) int {
+	if os.Getenv("GOMAXPROCS") != "" {
+		return have
+	}
+	n := 0
+	for _, node := range p.Nodes {
+		if c, ok := node.Task.(stages.Concurrent); ok {
+			n += c.Concurrency()
+		}
+	}
+	return max(have, min(n, maxProcs))
 }
 
 // openTargets opens every target of the plan, as the planner resolved

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -73,5 +74,52 @@ stages: {
 	}
 	if !strings.Contains(progress.String(), "[read] ") || !strings.Contains(progress.String(), "[gen] done") {
 		t.Errorf("progress:\n%s", progress.String())
+	}
+}
+
+// A run gets at least as many processors as its stages make storage calls
+// at once, all stages together, and gives them back when it ends; a
+// GOMAXPROCS the user set is kept.
+func TestProcessorsForBlockingCalls(t *testing.T) {
+	src := `name: "procs"
+targets: t: uri: "mem://"
+datasets: {
+	d: {target: "t", format: "npz", files: 40, record_bytes: 1024}
+	e: {target: "t", format: "npz", files: 40, record_bytes: 1024}
+}
+stages: {
+	a: {kind: "generate", dataset: "d", workers: %d}
+	b: {kind: "generate", dataset: "e", workers: 3}
+}
+`
+	have := runtime.GOMAXPROCS(0)
+	for _, tc := range []struct {
+		name    string
+		workers int
+		env     string
+		want    int
+	}{
+		{"the stages' calls together", have + 30, "", have + 33},
+		{"never fewer than the runtime has", 1, "", max(have, 4)},
+		{"the user's GOMAXPROCS kept", have + 30, fmt.Sprint(have), have},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if tc.env != "" {
+				t.Setenv("GOMAXPROCS", tc.env)
+			}
+			rep := exec.Run(context.Background(), exectest.Plan(t, fmt.Sprintf(src, tc.workers)), exec.Options{})
+			if !rep.Complete {
+				t.Fatal(rep.Err)
+			}
+			if rep.GoMaxProcs != tc.want {
+				t.Errorf("ran on %d processors, want %d", rep.GoMaxProcs, tc.want)
+			}
+			if s := results.Summarize(rep); s.GoMaxProcs != rep.GoMaxProcs {
+				t.Errorf("summary says %d processors, the run %d", s.GoMaxProcs, rep.GoMaxProcs)
+			}
+			if n := runtime.GOMAXPROCS(0); n != have {
+				t.Errorf("after the run the runtime has %d processors, %d before", n, have)
+			}
+		})
 	}
 }

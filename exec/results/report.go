@@ -32,6 +32,10 @@ type Report struct {
 	// Seconds is the run's duration, by the monotonic clock.
 	Seconds  float64 `json:"seconds"`
 	Complete bool    `json:"complete"`
+	// GoMaxProcs is the processors the Go runtime ran the stages on:
+	// at least the stages' concurrent storage calls (stages.Concurrent),
+	// or GOMAXPROCS as the user set it.
+	GoMaxProcs int `json:"go_max_procs"`
 	// Stages are in the order the plan lists them.
 	Stages []*StageReport `json:"stages"`
 	// Targets describes every target of the workload as the planner

@@ -28,6 +28,9 @@ type Summary struct {
 	// store through different client libraries.
 	ClientAB []ClientAB `json:"client_ab,omitempty"`
 	NumHosts int        `json:"num_hosts"`
+	// GoMaxProcs is the processors the Go runtime ran the stages on
+	// (Report.GoMaxProcs).
+	GoMaxProcs int `json:"go_max_procs"`
 	// Warnings say what went wrong below the figures without failing the
 	// run: requests to a store that failed transiently, stalled or came
 	// close to it (StoreWarning).
@@ -99,7 +102,7 @@ func Summarize(rep *Report) Summary {
 	s := Summary{
 		Workload: rep.Workload, Complete: rep.Complete,
 		Start: rep.Start, End: rep.End, Seconds: rep.Seconds,
-		Stages: map[string]StageSummary{}, Targets: rep.Targets, NumHosts: 1, Keys: map[string]any{},
+		Stages: map[string]StageSummary{}, Targets: rep.Targets, NumHosts: 1, GoMaxProcs: rep.GoMaxProcs, Keys: map[string]any{},
 		Units: maps.Clone(stageUnits),
 	}
 	if rep.Err != nil {

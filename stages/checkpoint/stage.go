@@ -134,6 +134,8 @@ type task struct {
 func (t *task) Reads() []string  { return nil }
 func (t *task) Writes() []string { return nil }
 
+func (t *task) Concurrency() int { return t.set.Concurrency(t.spec.Reads > 0) }
+
 func (t *task) Work() stages.Work {
 	w, r := int64(t.spec.Writes), int64(t.spec.Reads)
 	return stages.Work{WriteBytes: w * t.bytes, ReadBytes: r * t.bytes,

@@ -70,6 +70,8 @@ func (t *task) Work() stages.Work {
 	return w
 }
 
+func (t *task) Concurrency() int { return int(min(int64(t.spec.Workers), t.layout.Files)) }
+
 func (t *task) Describe() string {
 	l := t.layout
 	sync := ""

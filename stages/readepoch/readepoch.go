@@ -249,6 +249,16 @@ func (t *task) Reads() []string {
 }
 func (t *task) Writes() []string { return nil }
 
+// Concurrency is every rank's loader threads, or the checkpoint's ranks
+// when they are more.
+func (t *task) Concurrency() int {
+	n := t.spec.Accelerators * t.spec.ReadThreads
+	if t.ckpt != nil {
+		n = max(n, t.ckpt.Concurrency(false))
+	}
+	return n
+}
+
 func (t *task) Work() stages.Work {
 	w := t.work(t.train)
 	epochs := int64(t.spec.Epochs)

@@ -180,6 +180,8 @@ func (t *task) Work() stages.Work {
 
 func (t *task) workers() int64 { return min(int64(t.spec.Workers), t.src.Files) }
 
+func (t *task) Concurrency() int { return int(t.workers()) }
+
 func (t *task) Describe() string {
 	s, d := t.src, t.dst
 	files := fmt.Sprintf("%d %s files", s.Files, s.Format)

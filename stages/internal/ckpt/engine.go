@@ -83,6 +83,15 @@ func (s *Set) PoolSize(chunks int) int {
 
 func (s *Set) ranks() int64 { return s.Ranks }
 
+// Concurrency is how many storage calls the set's ranks make at once: a
+// writer per rank saving, pipeDepth ranged reads per rank loading.
+func (s *Set) Concurrency(loads bool) int {
+	if loads {
+		return int(s.ranks() * pipeDepth)
+	}
+	return int(s.ranks())
+}
+
 // pipeDepth is how many filled chunks a rank's writer may have queued,
 // and how many ranged reads a rank has in flight.
 const pipeDepth = 4
