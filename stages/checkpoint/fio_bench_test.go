@@ -45,12 +45,14 @@ stages: c: {
 // Before every run the files are removed and the page cache written back
 // and dropped.
 //
-// mlps's figure is the checkpoint's bytes over the save's duration (the
+// mlps runs as `mlps exec`, a fresh process each run as fio is. Its figure
+// is the checkpoint's bytes over the save's duration (the
 // slowest rank's time, from its first Create to its last Close after
 // fsync); fio's is all bytes over the longest chain's runtime, the sum of
 // its jobs' runtimes.
 func BenchmarkCheckpointSaveVsFio(b *testing.B) {
 	fioPath := fiobench.Require(b)
+	bin := fiobench.Binary(b)
 	for _, direct := range []bool{false, true} {
 		name := "fsync"
 		if direct {
@@ -81,13 +83,16 @@ func BenchmarkCheckpointSaveVsFio(b *testing.B) {
 				}
 			}
 			fresh := fiobench.Fresh(b, append(mlpsFiles, fioFiles...))
-			mlps := pairbench.Side{Name: "mlps", Prepare: fresh, Run: func(context.Context) (pairbench.Run, error) {
-				_, rep := exectest.Run(b, src)
+			mlps := pairbench.Side{Name: "mlps", Prepare: fresh, Run: func(ctx context.Context) (pairbench.Run, error) {
+				rep, err := fiobench.Exec(ctx, bin, src, b.TempDir())
+				if err != nil {
+					return pairbench.Run{}, err
+				}
 				m := rep.Stages[0].Metrics
-				if m["save_bytes"] != size {
+				if int64(fiobench.Number(m["save_bytes"])) != size {
 					return pairbench.Run{}, fmt.Errorf("saved %v bytes, planned %d", m["save_bytes"], size)
 				}
-				return pairbench.Run{Bytes: size, Files: int64(len(mlpsFiles)), Seconds: m["save_checkpoint_duration_mean_seconds"].(float64)},
+				return pairbench.Run{Bytes: size, Files: int64(len(mlpsFiles)), Seconds: fiobench.Number(m["save_checkpoint_duration_mean_seconds"])},
 					fiobench.CheckSizes(mlpsFiles)
 			}}
 			fio := pairbench.Side{Name: "fio", Prepare: fresh, Run: func(ctx context.Context) (pairbench.Run, error) {

@@ -46,11 +46,13 @@ stages: g: {kind: "generate", dataset: "train", workers: %d, write_bytes: %d, fs
 // write). Before every run the files are removed and the page cache
 // written back and dropped, so that no run pays for another's dirty pages.
 //
-// mlps's figure is the stage's bytes (files) written over the span from
-// its first Create to its last Close; fio's is all jobs' bytes (files) over
+// mlps runs as `mlps exec`, a fresh process each run as fio is. Its figure
+// is the stage's bytes (files) written over the span from its first Create
+// to its last Close; fio's is all jobs' bytes (files) over
 // the longest job's runtime.
 func BenchmarkGenerateVsFio(b *testing.B) {
 	fioPath := fiobench.Require(b)
+	bin := fiobench.Binary(b)
 	for _, sh := range []struct {
 		name      string
 		format    string
@@ -92,8 +94,11 @@ func BenchmarkGenerateVsFio(b *testing.B) {
 				b.Fatalf("%d files do not split evenly over %d fio jobs", sh.files, genWorkers)
 			}
 			fresh := fiobench.Fresh(b, append(files, fioFiles...))
-			mlps := pairbench.Side{Name: "mlps", Prepare: fresh, Run: func(context.Context) (pairbench.Run, error) {
-				_, rep := exectest.Run(b, src)
+			mlps := pairbench.Side{Name: "mlps", Prepare: fresh, Run: func(ctx context.Context) (pairbench.Run, error) {
+				rep, err := fiobench.Exec(ctx, bin, src, b.TempDir())
+				if err != nil {
+					return pairbench.Run{}, err
+				}
 				sr := rep.Stages[0]
 				if len(sr.Measured.Ops) != 1 || sr.Measured.Ops[0].Op != "write" || sr.Measured.Errors != 0 {
 					return pairbench.Run{}, fmt.Errorf("generate measured %+v, want write operations only, without errors", sr.Measured.Ops)

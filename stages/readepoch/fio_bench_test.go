@@ -47,11 +47,13 @@ datasets: train: {target: "t", path: "train", format: %q, files: %d, samples_per
 // read call), so fio reads every byte mlps reads. The page cache is
 // dropped before every run.
 //
-// mlps's figure is train_read_MB_per_second (the bytes read over the
-// epoch's wall time) and the files over the same time; fio's is all jobs'
+// mlps runs as `mlps exec`, a fresh process each run as fio is. Its figure
+// is train_read_MB_per_second (the bytes read over the epoch's wall time)
+// and the files over the same time; fio's is all jobs'
 // bytes (files) over the longest job's runtime.
 func BenchmarkReadEpochVsFio(b *testing.B) {
 	fioPath := fiobench.Require(b)
+	bin := fiobench.Binary(b)
 	for _, sh := range []struct {
 		name      string
 		format    string
@@ -99,15 +101,18 @@ func BenchmarkReadEpochVsFio(b *testing.B) {
 			}
 			dropped := true
 			drop := func() error { fiobench.Drop(b, &dropped); return nil }
-			mlps := pairbench.Side{Name: "mlps", Prepare: drop, Run: func(context.Context) (pairbench.Run, error) {
-				_, rep := exectest.Run(b, read)
+			mlps := pairbench.Side{Name: "mlps", Prepare: drop, Run: func(ctx context.Context) (pairbench.Run, error) {
+				rep, err := fiobench.Exec(ctx, bin, read, b.TempDir())
+				if err != nil {
+					return pairbench.Run{}, err
+				}
 				sr := rep.Stages[0]
-				got := sr.Metrics["train_bytes_read"].(int64)
+				got := int64(fiobench.Number(sr.Metrics["train_bytes_read"]))
 				if got != total || sr.Measured.Bytes != total || sr.Measured.Errors != 0 {
 					return pairbench.Run{}, fmt.Errorf("read-epoch read %d bytes (measured %d, %d errors), the dataset is %d",
 						got, sr.Measured.Bytes, sr.Measured.Errors, total)
 				}
-				return pairbench.Run{Bytes: got, Files: sh.files, Seconds: sr.Metrics["train_wall_seconds"].(float64)}, nil
+				return pairbench.Run{Bytes: got, Files: sh.files, Seconds: fiobench.Number(sr.Metrics["train_wall_seconds"])}, nil
 			}}
 			fio := pairbench.Side{Name: "fio", Prepare: drop, Run: func(ctx context.Context) (pairbench.Run, error) {
 				r, err := fiobench.Run(ctx, fioPath, b.TempDir(), fiobench.Spec{RW: "read", BlockSize: sh.block, Direct: sh.direct, Jobs: jobs})
