@@ -129,7 +129,7 @@ func BenchmarkS3VsPlainMinio(b *testing.B) {
 		"get": {"aws", "minio"},
 	}
 	side := func(name string, f func(ctx context.Context, i int) error) pairbench.Side {
-		return pairbench.Side{Name: name, Run: func(context.Context) (pairbench.Run, error) {
+		return pairbench.Side{Name: name, Prepare: srv.EmptyTrash, Run: func(context.Context) (pairbench.Run, error) {
 			d, err := parallel(f)
 			return pairbench.Run{Bytes: benchObjects * benchObject, Files: benchObjects, Seconds: d.Seconds()}, err
 		}}

@@ -33,7 +33,29 @@ type MinIOServer struct {
 	// started by MinIOTLS).
 	Endpoint string
 	Addr     string
-	ca       *CA // the CA of its certificate; nil when it serves plain HTTP
+	ca       *CA    // the CA of its certificate; nil when it serves plain HTTP
+	dir      string // where it stores
+}
+
+// EmptyTrash removes the data of objects overwritten or deleted so far,
+// which MinIO keeps in its trash until a sweep of its own: a benchmark
+// that rewrites gigabytes a minute into tmpfs calls it between runs, or
+// the host runs out of memory before the sweep.
+func (s *MinIOServer) EmptyTrash() error {
+	trash := filepath.Join(s.dir, ".minio.sys", "tmp", ".trash")
+	entries, err := os.ReadDir(trash)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil
+		}
+		return err
+	}
+	for _, e := range entries {
+		if err := os.RemoveAll(filepath.Join(trash, e.Name())); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // MinIO starts a MinIO server for the test and stops it at cleanup.
@@ -104,7 +126,7 @@ func minioOnce(t testing.TB, dir string, ca *CA) *MinIOServer {
 			// the host's memory first.
 			"MINIO_API_DELETE_CLEANUP_INTERVAL=5s"},
 		httpReady(ca, endpoint+"/minio/health/live", 200))
-	return &MinIOServer{Process: p, Endpoint: endpoint, Addr: addr, ca: ca}
+	return &MinIOServer{Process: p, Endpoint: endpoint, Addr: addr, ca: ca, dir: dir}
 }
 
 // Client is a minio-go client of the server, for test setup.
