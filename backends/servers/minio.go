@@ -119,12 +119,7 @@ func minioOnce(t testing.TB, dir string, ca *CA) *MinIOServer {
 	}
 	p := Start(t, "minio", bin, append(args, dir),
 		[]string{"MINIO_ROOT_USER=" + MinIOUser, "MINIO_ROOT_PASSWORD=" + MinIOPassword,
-			"MINIO_BROWSER=off", "MINIO_UPDATE=off", "MINIO_CI_CD=1",
-			// An overwritten or deleted object's data waits in MinIO's
-			// trash for this sweep (5 minutes by default): a benchmark
-			// that rewrites gigabytes a minute into tmpfs would fill
-			// the host's memory first.
-			"MINIO_API_DELETE_CLEANUP_INTERVAL=5s"},
+			"MINIO_BROWSER=off", "MINIO_UPDATE=off", "MINIO_CI_CD=1"},
 		httpReady(ca, endpoint+"/minio/health/live", 200))
 	return &MinIOServer{Process: p, Endpoint: endpoint, Addr: addr, ca: ca, dir: dir}
 }

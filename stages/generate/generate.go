@@ -134,8 +134,10 @@ func (t *task) writeFile(ctx context.Context, b backends.Backend, name string, s
 	w, err := b.Create(ctx, name, size)
 	if err == nil {
 		if _, err = write(op.Writer(w)); err == nil {
-			if s, ok := backends.As[backends.Syncer](w); ok && t.spec.Fsync {
-				err = s.Sync()
+			if t.spec.Fsync {
+				if s, ok := backends.As[backends.Syncer](w); ok {
+					err = s.Sync()
+				}
 			}
 		}
 		if err == nil {
