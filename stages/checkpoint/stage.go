@@ -196,7 +196,7 @@ func (t *task) Run(ctx context.Context, env *stages.Env) (stages.Metrics, error)
 	defer detail.Close()
 	enc := json.NewEncoder(detail)
 
-	pool := ckpt.NewPool(t.set.PoolSize(t.spec.Chunks), int(t.spec.ChunkBytes), t.spec.ODirect)
+	pool := ckpt.NewPool(t.set.PoolSize(t.spec.Chunks, t.spec.Reads > 0), int(t.spec.ChunkBytes), t.spec.ODirect)
 	gen := content.New(t.seed)
 	var saves, loads []ckpt.PhaseResult
 	phase := func(name string, k int) error {

@@ -56,7 +56,7 @@ func (t *task) Run(ctx context.Context, env *stages.Env) (stages.Metrics, error)
 		}
 		// Allocated and touched before the first epoch, so no epoch pays
 		// for the checkpoint's buffers.
-		pool := ckpt.NewPool(t.ckpt.PoolSize(64), int(t.ckpt.ChunkBytes), false)
+		pool := ckpt.NewPool(t.ckpt.PoolSize(64, false), int(t.ckpt.ChunkBytes), false)
 		gen := content.New(t.seed)
 		save = func(e int) error {
 			_, pr, err := t.ckpt.Run(ctx, env.Meter, cb, pool, gen, "save", e)

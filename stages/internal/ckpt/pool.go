@@ -2,6 +2,7 @@ package ckpt
 
 import (
 	"context"
+	"sync/atomic"
 
 	"mlps.dev/mlps/backends"
 )
@@ -13,7 +14,12 @@ type buffer struct{ buf []byte }
 // stage starts, then passed between fillers, writers and readers: memory
 // is the pool's size whatever the checkpoint's, and no chunk pays its
 // page faults inside a measured operation.
-type Pool struct{ free chan *buffer }
+type Pool struct {
+	free chan *buffer
+	// out and peak count the chunks taken and not yet put back, now and
+	// at most, for the tests that pin how many a rank holds.
+	out, peak atomic.Int64
+}
 
 // NewPool allocates n chunks of size bytes, aligned for O_DIRECT when asked.
 func NewPool(n, size int, aligned bool) *Pool {
@@ -36,17 +42,26 @@ func NewPool(n, size int, aligned bool) *Pool {
 // get takes a chunk, waiting while all are in use; false when ctx ends
 // first.
 func (p *Pool) get(ctx context.Context) (*buffer, bool) {
+	var b *buffer
 	select {
-	case b := <-p.free:
-		return b, true
+	case b = <-p.free:
 	default:
+		select {
+		case b = <-p.free:
+		case <-ctx.Done():
+			return nil, false
+		}
 	}
-	select {
-	case b := <-p.free:
-		return b, true
-	case <-ctx.Done():
-		return nil, false
+	n := p.out.Add(1)
+	for {
+		m := p.peak.Load()
+		if n <= m || p.peak.CompareAndSwap(m, n) {
+			return b, true
+		}
 	}
 }
 
-func (p *Pool) put(b *buffer) { p.free <- b }
+func (p *Pool) put(b *buffer) {
+	p.out.Add(-1)
+	p.free <- b
+}
