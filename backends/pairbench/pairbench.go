@@ -96,6 +96,17 @@ type Result struct {
 	Ratio    float64 `json:"ratio_median"`
 	RatioMin float64 `json:"ratio_min"`
 	RatioMax float64 `json:"ratio_max"`
+	// RatioAFirst and RatioBFirst are the medians of the pairs in which A
+	// ran first and of those in which B did. Far apart, they say that a
+	// run leaves the machine slower or faster for the run after it (on a
+	// virtual machine, page-cache copies after one program's run can cost
+	// the next several times their usual CPU), and the median of all
+	// pairs is then a mix of two states rather than one figure.
+	RatioAFirst float64 `json:"ratio_median_a_first"`
+	RatioBFirst float64 `json:"ratio_median_b_first"`
+	// Ratios are the pairs' ratios in the order they ran; A ran first in
+	// the even ones (counted from 0).
+	Ratios []float64 `json:"ratios"`
 	// ARate and BRate are each side's median rate in Unit.
 	ARate float64 `json:"a_rate_median"`
 	BRate float64 `json:"b_rate_median"`
@@ -194,6 +205,16 @@ func compare(ctx context.Context, c Config, a, b Side, logf func(string)) (Resul
 	}
 	res.Pairs = len(ratios)
 	res.Ratio, res.RatioMin, res.RatioMax = Median(ratios), slices.Min(ratios), slices.Max(ratios)
+	res.Ratios = ratios
+	var aFirst, bFirst []float64
+	for p, r := range ratios {
+		if p%2 == 0 {
+			aFirst = append(aFirst, r)
+		} else {
+			bFirst = append(bFirst, r)
+		}
+	}
+	res.RatioAFirst, res.RatioBFirst = Median(aFirst), Median(bFirst)
 	res.ARate, res.BRate = Median(aRates), Median(bRates)
 	res.ACPU = cpu[0].Seconds() / (float64(moved[0]) / 1e9)
 	res.BCPU = cpu[1].Seconds() / (float64(moved[1]) / 1e9)
@@ -272,6 +293,8 @@ func report(b *testing.B, r Result) {
 	b.ReportMetric(r.Ratio, ab)
 	b.ReportMetric(r.RatioMin, ab+"_min")
 	b.ReportMetric(r.RatioMax, ab+"_max")
+	b.ReportMetric(r.RatioAFirst, ab+"_"+r.A+"_first")
+	b.ReportMetric(r.RatioBFirst, ab+"_"+r.B+"_first")
 	b.ReportMetric(r.ARate, r.A+"_"+r.Unit)
 	b.ReportMetric(r.BRate, r.B+"_"+r.Unit)
 	b.ReportMetric(r.ACPU, r.A+"_CPU_s/GB")
@@ -285,8 +308,8 @@ func (r Result) Line() string {
 	if r.Flush != "" {
 		flush = "; flush: " + r.Flush
 	}
-	return fmt.Sprintf("%s: %s/%s %.2f [%.2f–%.2f] over %d pairs; %s %.0f %s, %.2f CPU s/GB; %s %.0f %s, %.2f CPU s/GB%s",
-		r.Name, r.A, r.B, r.Ratio, r.RatioMin, r.RatioMax, r.Pairs,
+	return fmt.Sprintf("%s: %s/%s %.2f [%.2f–%.2f] over %d pairs (%.2f with %s first, %.2f with %s first); %s %.0f %s, %.2f CPU s/GB; %s %.0f %s, %.2f CPU s/GB%s",
+		r.Name, r.A, r.B, r.Ratio, r.RatioMin, r.RatioMax, r.Pairs, r.RatioAFirst, r.A, r.RatioBFirst, r.B,
 		r.A, r.ARate, r.Unit, r.ACPU, r.B, r.BRate, r.Unit, r.BCPU, flush)
 }
 
@@ -336,12 +359,13 @@ func ReadTable(data []byte) ([]Result, error) {
 // Table renders results as one aligned text table: each comparison's
 // ratio with its range, both rates, both CPU costs and the flush.
 func Table(rs []Result) string {
-	rows := [][]string{{"benchmark", "mlps/ref", "[min–max]", "pairs", "mlps", "ref", "unit", "mlps CPU s/GB", "ref CPU s/GB", "flush"}}
+	rows := [][]string{{"benchmark", "mlps/ref", "[min–max]", "mlps first/ref first", "pairs", "mlps", "ref", "unit", "mlps CPU s/GB", "ref CPU s/GB", "flush"}}
 	for _, r := range rs {
 		rows = append(rows, []string{
 			r.Name + " (" + r.A + " vs " + r.B + ")",
 			fmt.Sprintf("%.2f", r.Ratio),
 			fmt.Sprintf("[%.2f–%.2f]", r.RatioMin, r.RatioMax),
+			fmt.Sprintf("%.2f/%.2f", r.RatioAFirst, r.RatioBFirst),
 			fmt.Sprint(r.Pairs),
 			fmt.Sprintf("%.0f", r.ARate),
 			fmt.Sprintf("%.0f", r.BRate),

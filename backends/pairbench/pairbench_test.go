@@ -2,6 +2,7 @@ package pairbench
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -70,6 +71,42 @@ func TestCompare(t *testing.T) {
 	}
 }
 
+// A reference slowed by the run before it when that was mlps's (as fio
+// on a virtual machine after a big write) shows as two order medians far
+// apart, while the overall median mixes them.
+func TestCompareSplitsByOrder(t *testing.T) {
+	last := ""
+	side := func(name string, secs func() float64) Side {
+		return Side{Name: name, Run: func(context.Context) (Run, error) {
+			s := secs()
+			last = name
+			return Run{Bytes: 1e9, Seconds: s}, nil
+		}}
+	}
+	a := side("mlps", func() float64 { return 1 })
+	b := side("fio", func() float64 {
+		if last == "mlps" {
+			return 2
+		}
+		return 1
+	})
+	r, err := compare(context.Background(), Config{Name: "order", MaxPairs: 7, Budget: time.Hour}, a, b, func(string) {})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Pairs 1, 3, 5, 7 run mlps then fio (fio follows mlps: ratio 2);
+	// pairs 2, 4, 6 run fio after the previous pair's fio (ratio 1).
+	if r.RatioAFirst != 2 || r.RatioBFirst != 1 || r.Ratio != 2 {
+		t.Errorf("ratio %g, %g with mlps first, %g with fio first; want 2, 2, 1", r.Ratio, r.RatioAFirst, r.RatioBFirst)
+	}
+	if want := []float64{2, 1, 2, 1, 2, 1, 2}; !slices.Equal(r.Ratios, want) {
+		t.Errorf("ratios %v, want %v", r.Ratios, want)
+	}
+	if line := r.Line(); !strings.Contains(line, "(2.00 with mlps first, 1.00 with fio first)") {
+		t.Errorf("line %q does not give the order medians", line)
+	}
+}
+
 func TestCompareRefusesUnequalWork(t *testing.T) {
 	run := func(bytes, files int64) Side {
 		return Side{Name: "x", Run: func(context.Context) (Run, error) { return Run{Bytes: bytes, Files: files, Seconds: 1}, nil }}
@@ -112,8 +149,8 @@ func TestFilesPerSecond(t *testing.T) {
 func TestTable(t *testing.T) {
 	rs := []Result{
 		{Name: "generate unet3d npz", Flush: "fsync per file", A: "mlps", B: "fio", Unit: "MB/s", Pairs: 7,
-			Ratio: 0.97, RatioMin: 0.91, RatioMax: 1.04, ARate: 1210, BRate: 1250, ACPU: 0.61, BCPU: 0.35},
-		{Name: "get 16 MiB", A: "aws", B: "plain", Unit: "MB/s", Pairs: 9, Ratio: 1.01, RatioMin: 0.95, RatioMax: 1.1,
+			Ratio: 0.97, RatioMin: 0.91, RatioMax: 1.04, RatioAFirst: 0.95, RatioBFirst: 0.99, ARate: 1210, BRate: 1250, ACPU: 0.61, BCPU: 0.35},
+		{Name: "get 16 MiB", A: "aws", B: "plain", Unit: "MB/s", Pairs: 9, Ratio: 1.01, RatioMin: 0.95, RatioMax: 1.1, RatioAFirst: 1, RatioBFirst: 1.02,
 			ARate: 900, BRate: 890, ACPU: 0.4, BCPU: 0.41},
 	}
 	var sb strings.Builder
@@ -126,9 +163,9 @@ func TestTable(t *testing.T) {
 		t.Fatal(err)
 	}
 	got := Table(back)
-	want := `benchmark                          mlps/ref  [min–max]    pairs  mlps  ref   unit  mlps CPU s/GB  ref CPU s/GB  flush
-generate unet3d npz (mlps vs fio)  0.97      [0.91–1.04]  7      1210  1250  MB/s  0.61           0.35          fsync per file
-get 16 MiB (aws vs plain)          1.01      [0.95–1.10]  9      900   890   MB/s  0.40           0.41
+	want := `benchmark                          mlps/ref  [min–max]    mlps first/ref first  pairs  mlps  ref   unit  mlps CPU s/GB  ref CPU s/GB  flush
+generate unet3d npz (mlps vs fio)  0.97      [0.91–1.04]  0.95/0.99             7      1210  1250  MB/s  0.61           0.35          fsync per file
+get 16 MiB (aws vs plain)          1.01      [0.95–1.10]  1.00/1.02             9      900   890   MB/s  0.40           0.41
 `
 	if got != want {
 		t.Errorf("table:\n%s\nwant:\n%s", got, want)
