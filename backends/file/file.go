@@ -214,12 +214,12 @@ func (b *backend) create(ctx context.Context, name string, flags int) (*writer, 
 	if err := b.mkdirs(dir); err != nil {
 		return nil, backends.Wrap(b.scheme, "create", name, err)
 	}
-	f, err := os.OpenFile(p, os.O_CREATE|os.O_TRUNC|os.O_WRONLY|flags, 0o644)
+	f, err := openPath(p, os.O_CREATE|os.O_TRUNC|os.O_WRONLY|flags, 0o644)
 	if errors.Is(err, fs.ErrNotExist) {
 		// Someone removed a directory the cache remembers; make it again.
 		b.dirs.Clear()
 		if err = b.mkdirs(dir); err == nil {
-			f, err = os.OpenFile(p, os.O_CREATE|os.O_TRUNC|os.O_WRONLY|flags, 0o644)
+			f, err = openPath(p, os.O_CREATE|os.O_TRUNC|os.O_WRONLY|flags, 0o644)
 		}
 	}
 	if err != nil {
@@ -245,7 +245,7 @@ func (b *backend) openRange(ctx context.Context, name string, off, length int64,
 	if err := b.check(ctx, "open", name); err != nil {
 		return nil, 0, err
 	}
-	f, err := os.OpenFile(b.path(name), flags, 0)
+	f, err := openPath(b.path(name), flags, 0)
 	if err != nil {
 		return nil, 0, b.lookupErr("open", name, err)
 	}
