@@ -59,7 +59,7 @@ func TestSaveHoldsTwoChunksPerRank(t *testing.T) {
 	if _, _, err := s.Run(ctx, meter, b, pool, gen, "load", 1); err != nil {
 		t.Fatalf("loading what was saved: %v", err)
 	}
-	if got := pool.out.Load(); got != 0 {
-		t.Errorf("%d chunks not put back", got)
+	if out := cap(pool.free) - len(pool.free); out != 0 {
+		t.Errorf("%d chunks not put back", out)
 	}
 }

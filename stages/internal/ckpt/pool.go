@@ -16,9 +16,9 @@ type buffer struct{ buf []byte }
 // page faults inside a measured operation.
 type Pool struct {
 	free chan *buffer
-	// out and peak count the chunks taken and not yet put back, now and
-	// at most, for the tests that pin how many a rank holds.
-	out, peak atomic.Int64
+	// peak is the most chunks out at once that a get saw, for the tests
+	// that pin how many a rank holds.
+	peak atomic.Int64
 }
 
 // NewPool allocates n chunks of size bytes, aligned for O_DIRECT when asked.
@@ -52,7 +52,9 @@ func (p *Pool) get(ctx context.Context) (*buffer, bool) {
 			return nil, false
 		}
 	}
-	n := p.out.Add(1)
+	// Out now: those not free. A put between the receive and this read
+	// can only make it smaller, so peak never exceeds the true peak.
+	n := int64(cap(p.free) - len(p.free))
 	for {
 		m := p.peak.Load()
 		if n <= m || p.peak.CompareAndSwap(m, n) {
@@ -61,7 +63,4 @@ func (p *Pool) get(ctx context.Context) (*buffer, bool) {
 	}
 }
 
-func (p *Pool) put(b *buffer) {
-	p.out.Add(-1)
-	p.free <- b
-}
+func (p *Pool) put(b *buffer) { p.free <- b }
