@@ -52,6 +52,17 @@ type Dataset struct {
 	Prefix           string `json:"prefix"`
 	// Parquet is set for parquet datasets only.
 	Parquet *Parquet `json:"parquet,omitempty"`
+	// Vectors is set for vector collections (format fbin) only.
+	Vectors *Vectors `json:"vectors,omitempty"`
+}
+
+// Vectors mirrors schema.#Vectors.
+type Vectors struct {
+	Dimension    int64  `json:"dimension"`
+	Metric       string `json:"metric"`
+	Distribution string `json:"distribution"`
+	Clusters     int64  `json:"clusters"`
+	Queries      int64  `json:"queries"`
 }
 
 // Parquet mirrors schema.#Parquet.

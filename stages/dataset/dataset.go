@@ -25,6 +25,7 @@ import (
 	"mlps.dev/mlps/stages/format/png"
 	"mlps.dev/mlps/stages/format/tfrecord"
 	"mlps.dev/mlps/stages/measure"
+	"mlps.dev/mlps/stages/vector"
 )
 
 // Layout is one dataset, ready to name, size and write its files.
@@ -40,6 +41,8 @@ type Layout struct {
 	// The expected size of a file, of a record's extent and of an index
 	// file over the record size distribution, once a sum needs them.
 	meanSize, meanExtent, meanIndex *expected
+	// source makes a vector collection's source on first use.
+	source func() *vector.Source
 }
 
 // expected is an expectation computed on first use; the run's loaders
@@ -225,6 +228,7 @@ func (npyFormat) write(w io.Writer, r, s int64, fill func([]byte, int64), buf []
 // formats makes the format of a dataset; most ignore the definition,
 // parquet takes its columns from it.
 var formats = map[string]func(d dsl.Dataset) (format, error){
+	"fbin":     newFbin,
 	"npz":      func(dsl.Dataset) (format, error) { return npzFormat{}, nil },
 	"npy":      func(dsl.Dataset) (format, error) { return npyFormat{}, nil },
 	"tfrecord": func(dsl.Dataset) (format, error) { return tfrecordFormat{}, nil },
@@ -296,12 +300,17 @@ func New(name string, d dsl.Dataset, seed uint64) (*Layout, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Layout{
+	if d.Vectors != nil && d.Format != "fbin" {
+		return nil, fmt.Errorf("vectors describe a vector collection, whose format is fbin, not %s: drop vectors or make format fbin", d.Format)
+	}
+	l := &Layout{
 		Name: name, Dataset: d, seed: seed, format: f,
 		width:    len(strconv.FormatInt(d.Files, 10)),
 		swidth:   len(strconv.FormatInt(d.Subfolders, 10)),
 		meanSize: new(expected), meanExtent: new(expected), meanIndex: new(expected),
-	}, nil
+	}
+	l.source = newSource(l)
+	return l, nil
 }
 
 // FileName is the name of file i below the target's root:
@@ -513,6 +522,9 @@ func (l *Layout) Stream(i int64) uint64 { return content.Stream(l.Name, i) }
 
 // Write streams file i to w with content from gen, using buf as scratch.
 func (l *Layout) Write(w io.Writer, i int64, gen *content.Generator, buf []byte) (int64, error) {
+	if l.Dataset.Vectors != nil {
+		return l.writeShard(w, i, buf)
+	}
 	src := gen.File(l.Stream(i))
 	if f, ok := l.format.(sourceFormat); ok {
 		return f.writeSource(w, l.RecordBytes(i), l.SamplesPerFile, src, buf)

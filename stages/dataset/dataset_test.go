@@ -464,7 +464,7 @@ func TestResolve(t *testing.T) {
 		{"pqnocols", firstDataset + 3, "datasets.pqnocols.format: a parquet dataset needs its columns: add parquet: columns: [...]"},
 		{"pqstdev", firstDataset + 4, "datasets.pqstdev.format: parquet rows have the fixed size of their columns: record_bytes_stdev must be 0"},
 		{"pqwidth", firstDataset + 5, "datasets.pqwidth.format: the parquet columns make rows of 24 bytes, and record_bytes is 20: make them agree"},
-		{"hdf", firstDataset + 6, `datasets.hdf.format: format "hdf5" is not supported yet (supported: jpeg, npy, npz, parquet, png, tfrecord)`},
+		{"hdf", firstDataset + 6, `datasets.hdf.format: format "hdf5" is not supported yet (supported: fbin, jpeg, npy, npz, parquet, png, tfrecord)`},
 		{"tiny", firstDataset + 7, "datasets.tiny: jpeg: record bytes 10 outside"},
 	} {
 		t.Run(tt.dataset, func(t *testing.T) {
