@@ -21,6 +21,10 @@ const (
 	Clustered
 )
 
+// DefaultClusters is the number of clusters of a Clustered source when a
+// workload does not say.
+const DefaultClusters = 1024
+
 // Distributions lists the distributions by name.
 var Distributions = []string{"uniform", "normal", "clustered"}
 
@@ -89,20 +93,40 @@ func NewSource(dim int, dist Distribution, clusters int, seed uint64) *Source {
 // Dim is the vectors' dimension.
 func (s *Source) Dim() int { return s.dim }
 
+// streamSeed keeps a stream's generators apart from another's.
+func (s *Source) streamSeed(stream uint64) uint64 { return s.seed ^ 0x9e3779b97f4a7c15*(stream+1) }
+
 func (s *Source) rng(stream uint64, i int64) *rand.Rand {
-	return rand.New(rand.NewPCG(s.seed^0x9e3779b97f4a7c15*(stream+1), uint64(i)))
+	return rand.New(rand.NewPCG(s.streamSeed(stream), uint64(i)))
 }
 
 // Vector writes collection vector i into dst[:Dim()].
-func (s *Source) Vector(i int64, dst []float32) { s.draw(streamCollection, i, dst) }
+func (s *Source) Vector(i int64, dst []float32) { s.drawMany(streamCollection, i, dst[:s.dim]) }
 
 // Query writes held-out query i into dst[:Dim()]: drawn from the
 // collection's distribution, but never one of its vectors.
-func (s *Source) Query(i int64, dst []float32) { s.draw(streamQueries, i, dst) }
+func (s *Source) Query(i int64, dst []float32) { s.drawMany(streamQueries, i, dst[:s.dim]) }
 
-func (s *Source) draw(stream uint64, i int64, dst []float32) {
-	r := s.rng(stream, i)
-	dst = dst[:s.dim]
+// Vectors writes collection vectors first, first+1, ... into dst, a whole
+// number of vectors: each what Vector gives, with one generator reseeded
+// per vector rather than one allocated per vector.
+func (s *Source) Vectors(first int64, dst []float32) { s.drawMany(streamCollection, first, dst) }
+
+// Queries is Vectors for the held-out queries.
+func (s *Source) Queries(first int64, dst []float32) { s.drawMany(streamQueries, first, dst) }
+
+func (s *Source) drawMany(stream uint64, first int64, dst []float32) {
+	var pcg rand.PCG
+	r := rand.New(&pcg)
+	seed := s.streamSeed(stream)
+	for i := first; len(dst) >= s.dim && s.dim > 0; i++ {
+		pcg.Seed(seed, uint64(i))
+		s.draw(r, dst[:s.dim])
+		dst = dst[s.dim:]
+	}
+}
+
+func (s *Source) draw(r *rand.Rand, dst []float32) {
 	switch s.dist {
 	case Uniform:
 		for j := range dst {

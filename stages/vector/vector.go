@@ -75,28 +75,6 @@ func (m Metric) Distance(a, b []float32) float32 {
 	panic("vector: distance of an unknown metric")
 }
 
-// Dot is the inner product of a and b, which have the same length.
-func Dot(a, b []float32) float32 {
-	b = b[:len(a)]
-	var s float32
-	for i := range a {
-		s += a[i] * b[i]
-	}
-	return s
-}
-
-// L2Sq is the squared Euclidean distance between a and b, which have the
-// same length.
-func L2Sq(a, b []float32) float32 {
-	b = b[:len(a)]
-	var s float32
-	for i := range a {
-		d := a[i] - b[i]
-		s += d * d
-	}
-	return s
-}
-
 // Normalize scales v to unit length in place; a zero vector is left as
 // it is.
 func Normalize(v []float32) {
