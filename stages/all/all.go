@@ -7,4 +7,5 @@ import (
 	_ "mlps.dev/mlps/stages/generate"
 	_ "mlps.dev/mlps/stages/readepoch"
 	_ "mlps.dev/mlps/stages/upload"
+	_ "mlps.dev/mlps/stages/vectorsearch"
 )

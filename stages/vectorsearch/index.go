@@ -1,0 +1,86 @@
+package vectorsearch
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"mlps.dev/mlps/stages"
+	"mlps.dev/mlps/stages/measure"
+)
+
+// indexTask is a planned index stage.
+type indexTask struct{ b *built }
+
+func (t *indexTask) Reads() []string  { return []string{t.b.coll.Name} }
+func (t *indexTask) Writes() []string { return []string{t.b.Output()} }
+
+func (t *indexTask) Work() stages.Work {
+	if t.b.spec.IndexType == "FLAT" {
+		return stages.Work{}
+	}
+	n := t.b.coll.TotalBytes()
+	return stages.Work{ReadBytes: n, Files: t.b.coll.Files, Ops: t.b.coll.Files}
+}
+
+func (t *indexTask) Concurrency() int { return t.b.spec.Workers }
+
+func (t *indexTask) Describe() string {
+	b := t.b
+	c := b.coll
+	v := c.Dataset.Vectors
+	what := fmt.Sprintf("%d vectors of dimension %d (%s, %s) in %d shards of dataset %s", c.Collection(), v.Dimension, v.Metric, v.Distribution, c.Files, c.Name)
+	switch b.spec.IndexType {
+	case "FLAT":
+		return fmt.Sprintf("FLAT over %s: no index is built; queries read every shard", what)
+	case "IVF_FLAT":
+		return fmt.Sprintf("builds IVF_FLAT (nlist %d) over %s, into %s:%s/", b.nlist(), what, b.target, b.dir)
+	case "DISKANN":
+		s := b.spec
+		return fmt.Sprintf("builds DISKANN (max_degree %d, search_list_size %d, alpha %g) over %s, into %s:%s/", s.MaxDegree, s.SearchListSize, s.Alpha, what, b.target, b.dir)
+	}
+	return "builds " + b.spec.IndexType + " over " + what
+}
+
+func (t *indexTask) Run(ctx context.Context, env *stages.Env) (stages.Metrics, error) {
+	b := t.b
+	eng, err := engineOf(b.spec.IndexType)
+	if err != nil {
+		return nil, err
+	}
+	src, err := env.Target(b.coll.Target)
+	if err != nil {
+		return nil, err
+	}
+	dst, err := env.Target(b.target)
+	if err != nil {
+		return nil, err
+	}
+	in := newBlobs(src, b.coll.Target, "", env.Meter)
+	out := newBlobs(dst, b.target, b.dir, env.Meter)
+	start := time.Now()
+	st, err := eng.build(ctx, b, shards(b.coll, in), out)
+	secs := time.Since(start).Seconds()
+	read, _ := in.take()
+	written := out.written.Load()
+	m := stages.Metrics{
+		"index_type":            b.spec.IndexType,
+		"vectors":               b.coll.Collection(),
+		"dimension":             b.coll.Dataset.Vectors.Dimension,
+		"build_seconds":         secs,
+		"collection_bytes_read": read,
+		"index_bytes_written":   written,
+		"build_memory_bytes":    st.memoryBytes,
+	}
+	return m, err
+}
+
+// Headline says the build's key figures in one line.
+func (t *indexTask) Headline(m stages.Metrics) string {
+	if t.b.spec.IndexType == "FLAT" {
+		return "FLAT: no index; queries scan the collection"
+	}
+	secs, _ := m["build_seconds"].(float64)
+	n, _ := m["index_bytes_written"].(int64)
+	return fmt.Sprintf("built %s in %.1f s: %s stored", t.b.spec.IndexType, secs, measure.IEC(n))
+}

@@ -1,0 +1,271 @@
+package vectorsearch
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"mlps.dev/mlps/backends"
+	"mlps.dev/mlps/stages"
+	"mlps.dev/mlps/stages/measure"
+	"mlps.dev/mlps/stages/vector"
+)
+
+// queryTask is a planned query stage.
+type queryTask struct {
+	spec      QuerySpec
+	id        string
+	b         *built
+	pageCache bool // the index's target is cached by the host
+}
+
+func (t *queryTask) Reads() []string  { return []string{t.b.Output(), t.b.coll.Name} }
+func (t *queryTask) Writes() []string { return nil }
+
+func (t *queryTask) Work() stages.Work {
+	if t.spec.Mode == "query_count" {
+		return stages.Work{Ops: t.spec.QueryCount}
+	}
+	return stages.Work{}
+}
+
+// Concurrency is the reads in flight at once: every worker's batch.
+func (t *queryTask) Concurrency() int {
+	return t.spec.Concurrency * max(1, t.params().nprobe, t.params().beamWidth)
+}
+
+func (t *queryTask) params() searchParams {
+	return searchParams{nprobe: t.spec.Nprobe, searchList: t.spec.SearchListSize, beamWidth: t.spec.BeamWidth}
+}
+
+// distinct is the number of distinct query vectors the run uses: queries
+// cycle through the collection's held-out set.
+func (t *queryTask) distinct() int {
+	q := t.b.coll.Dataset.Vectors.Queries
+	if t.spec.Mode == "query_count" {
+		q = min(q, t.spec.QueryCount)
+	}
+	return int(q)
+}
+
+func (t *queryTask) Describe() string {
+	s := t.spec
+	how := fmt.Sprintf("for %gs", s.Duration)
+	if s.Mode == "query_count" {
+		how = fmt.Sprintf("%d queries", s.QueryCount)
+	}
+	return fmt.Sprintf("searches index %s (%s) %s at concurrency %d, top %d, %s cache; recall@%d against the exact neighbours of %d queries over all %d vectors",
+		t.b.id, t.b.spec.IndexType, how, s.Concurrency, s.TopK, s.Cache, s.TopK, t.distinct(), t.b.coll.Collection())
+}
+
+// Warnings says when a timed run is too short to be a valid one.
+func (t *queryTask) Warnings(stages.Host) []string {
+	if t.spec.Mode == "timed" && t.spec.Duration < 30 {
+		return []string{fmt.Sprintf("a timed query run of %gs is shorter than the 30 s the rules require: the result will be marked invalid", t.spec.Duration)}
+	}
+	return nil
+}
+
+func (t *queryTask) Run(ctx context.Context, env *stages.Env) (stages.Metrics, error) {
+	b := t.b
+	eng, err := engineOf(b.spec.IndexType)
+	if err != nil {
+		return nil, err
+	}
+	// FLAT's index is the collection itself.
+	where, dir := b.target, b.dir
+	if !eng.stored() {
+		where, dir = b.coll.Target, ""
+	}
+	tgt, err := env.Target(where)
+	if err != nil {
+		return nil, err
+	}
+	src := b.coll.VectorSource()
+	dim := int(b.coll.Dataset.Vectors.Dimension)
+	k := t.spec.TopK
+	m := stages.Metrics{"index_type": b.spec.IndexType, "top_k": k}
+
+	// The exact answer comes first, from the collection's source, over
+	// every vector: outside the timed loop and with no read of storage,
+	// so that it neither costs the queries' time nor warms their cache.
+	nq := t.distinct()
+	queries := make([]float32, nq*dim)
+	src.Queries(0, queries)
+	gt0 := time.Now()
+	truth, err := vector.GroundTruth(ctx, src.Collection(b.coll.Collection()), queries, k, b.metric, vector.GroundTruthOptions{})
+	if err != nil {
+		return m, fmt.Errorf("ground truth: %w", err)
+	}
+	m["ground_truth_seconds"] = time.Since(gt0).Seconds()
+	m["ground_truth_coverage"] = truth.Coverage()
+
+	setup := newBlobs(tgt, where, dir, env.Meter)
+	idx, err := eng.open(ctx, b, setup)
+	if err != nil {
+		return m, fmt.Errorf("open index %s: %w", b.id, err)
+	}
+	m["index_memory_bytes"] = idx.memoryBytes()
+
+	workers := make([]*worker, t.spec.Concurrency)
+	for w := range workers {
+		bl := newBlobs(tgt, where, dir, env.Meter)
+		workers[w] = &worker{bl: bl, s: idx.searcher(bl, t.params()), lat: measure.NewHistogram()}
+	}
+	switch {
+	case t.spec.Cache == "warm":
+		// Every distinct query once, untimed, so that what the queries
+		// read is in whatever cache the host keeps.
+		if _, err := t.loop(ctx, workers, queries, int64(nq), 0, nil); err != nil {
+			return m, fmt.Errorf("warming: %w", err)
+		}
+		for _, w := range workers {
+			w.lat = measure.NewHistogram()
+			w.bl.take()
+		}
+	case t.pageCache:
+		ev, ok := backends.As[backends.Evicter](tgt)
+		if !ok {
+			return m, fmt.Errorf("target %s cannot drop the index from the page cache for a cold run", where)
+		}
+		for _, name := range idx.objects() {
+			if dir != "" {
+				name = dir + "/" + name
+			}
+			if err := ev.Evict(ctx, name); err != nil {
+				return m, fmt.Errorf("cold cache: %w", err)
+			}
+		}
+	}
+
+	results := make([][]vector.Neighbor, nq)
+	count, dur := t.spec.QueryCount, time.Duration(0)
+	if t.spec.Mode == "timed" {
+		count, dur = 0, time.Duration(t.spec.Duration*float64(time.Second))
+	}
+	start := time.Now()
+	done, err := t.loop(ctx, workers, queries, count, dur, results)
+	secs := time.Since(start).Seconds()
+	lat := measure.NewHistogram()
+	var bytes, reads int64
+	for _, w := range workers {
+		lat.Merge(w.lat)
+		bytes += w.bytes
+		reads += w.reads
+	}
+	m["queries"] = done
+	m["query_seconds"] = secs
+	if done > 0 && secs > 0 {
+		s := lat.Summarize()
+		m["throughput_qps"] = float64(done) / secs
+		m["mean_latency_ms"] = 1000 * s.Mean
+		m["p50_latency_ms"] = 1000 * s.P50
+		m["p95_latency_ms"] = 1000 * lat.Quantile(0.95).Seconds()
+		m["p99_latency_ms"] = 1000 * s.P99
+		m["p999_latency_ms"] = 1000 * s.P999
+		m["bytes_per_query"] = float64(bytes) / float64(done)
+		m["reads_per_query"] = float64(reads) / float64(done)
+	}
+	if err != nil {
+		return m, err
+	}
+	// Recall over the distinct queries answered; a timed run that did not
+	// reach some of them is scored over those it reached.
+	got, gt := results[:0:0], *truth
+	gt.Neighbors = nil
+	for j, r := range results {
+		if r != nil {
+			got = append(got, r)
+			gt.Neighbors = append(gt.Neighbors, truth.Neighbors[j])
+		}
+	}
+	rs, rerr := vector.Recall(&gt, got, k)
+	m["recall_queries"] = rs.Queries
+	m["recall_at_k_mean"] = rs.Mean
+	m["recall_at_k_median"] = rs.Median
+	m["recall_at_k_min"] = rs.Min
+	m["recall_at_k_max"] = rs.Max
+	m["recall_at_k_p95"] = rs.P95
+	m["recall_at_k_p99"] = rs.P99
+	m["recall_at_k_exact_mean"] = rs.StrictMean
+	invalid := rs.Invalid
+	if invalid == "" && t.spec.Mode == "timed" && t.spec.Duration < 30 {
+		invalid = fmt.Sprintf("a timed run of %gs is shorter than the rules' 30 s", t.spec.Duration)
+	}
+	if invalid != "" {
+		m["invalid"] = invalid
+	}
+	if rerr != nil && rs.Invalid == "" {
+		return m, fmt.Errorf("recall: %w", rerr)
+	}
+	return m, nil
+}
+
+// worker is one query worker: its reads, searcher and latencies.
+type worker struct {
+	bl           *blobs
+	s            searcher
+	lat          *measure.Histogram
+	bytes, reads int64
+}
+
+// loop runs queries on every worker until count queries have started
+// (count > 0) or dur has passed; query j is query vector j mod the set's
+// size. Each query's latency is its own, from the call to the answer. When
+// results is not nil, the first answer to each distinct query is kept
+// there for recall. It returns the queries answered.
+func (t *queryTask) loop(ctx context.Context, workers []*worker, queries []float32, count int64, dur time.Duration, results [][]vector.Neighbor) (int64, error) {
+	dim := int(t.b.coll.Dataset.Vectors.Dimension)
+	nq := int64(len(queries) / dim)
+	var next, done atomic.Int64
+	var mu sync.Mutex
+	end := time.Now().Add(dur)
+	g, gctx := errgroup.WithContext(ctx)
+	for _, w := range workers {
+		g.Go(func() error {
+			for {
+				j := next.Add(1) - 1
+				if count > 0 && j >= count || dur > 0 && !time.Now().Before(end) {
+					return nil
+				}
+				q := queries[(j%nq)*int64(dim):][:dim]
+				t0 := time.Now()
+				got, err := w.s.search(gctx, q, t.spec.TopK)
+				w.lat.Record(time.Since(t0))
+				if err != nil {
+					return fmt.Errorf("query %d: %w", j, err)
+				}
+				b, r := w.bl.take()
+				w.bytes += b
+				w.reads += r
+				done.Add(1)
+				if results != nil && j < nq {
+					mu.Lock()
+					results[j] = slices.Clone(got)
+					mu.Unlock()
+				}
+			}
+		})
+	}
+	err := g.Wait()
+	return done.Load(), err
+}
+
+// Headline says the queries' key figures in one line.
+func (t *queryTask) Headline(m stages.Metrics) string {
+	qps, _ := m["throughput_qps"].(float64)
+	p99, _ := m["p99_latency_ms"].(float64)
+	rec, _ := m["recall_at_k_mean"].(float64)
+	bpq, _ := m["bytes_per_query"].(float64)
+	line := fmt.Sprintf("%s: %.1f queries/s, p99 %.2f ms, recall@%d %.4f, %.1f KiB read per query",
+		t.b.spec.IndexType, qps, p99, t.spec.TopK, rec, bpq/1024)
+	if inv, ok := m["invalid"].(string); ok {
+		line += " (INVALID: " + inv + ")"
+	}
+	return line
+}

@@ -1,0 +1,81 @@
+package vectorsearch_test
+
+import (
+	"fmt"
+	"os"
+	"testing"
+
+	"mlps.dev/mlps/backends/servers"
+	"mlps.dev/mlps/exec/exectest"
+	_ "mlps.dev/mlps/stages/all"
+)
+
+// collection is a small clustered collection: 3 shards of 700 vectors of
+// dimension 24, with 40 held-out queries.
+const collection = `datasets: v: {target: "t", path: "coll", format: "fbin", files: 3, samples_per_file: 700,
+	vectors: {dimension: 24, metric: %q, distribution: "clustered", clusters: 16, queries: 40}}
+stages: g: {kind: "generate", dataset: "v", workers: 2}
+`
+
+// targets are the storage every index is tested on.
+func targets(t *testing.T) map[string]string {
+	srv := servers.MinIO(t)
+	srv.Bucket(t, "vectors")
+	os.Setenv("MLPS_VS_KEY", servers.MinIOUser)
+	os.Setenv("MLPS_VS_SECRET", servers.MinIOPassword)
+	return map[string]string{
+		"mem":   `{uri: "mem://"}`,
+		"file":  `{uri: "tmp://"}`,
+		"minio": fmt.Sprintf(`{uri: "s3://vectors/t", endpoints: [%q], access_key_env: "MLPS_VS_KEY", secret_key_env: "MLPS_VS_SECRET"}`, srv.Endpoint),
+	}
+}
+
+// run generates the collection on target, builds index with extra
+// fields, and runs query_count queries with the query's extra fields; it
+// returns the index and query stages' metrics.
+func run(t *testing.T, target, metric, index, query string) (built, queried map[string]any) {
+	t.Helper()
+	src := fmt.Sprintf("name: \"vs\"\nseed: 5\ntargets: t: %s\n", target) + fmt.Sprintf(collection, metric) +
+		fmt.Sprintf("stages: ix: {kind: \"index\", dataset: \"v\", %s}\n", index) +
+		fmt.Sprintf("stages: q: {kind: \"query\", index: \"ix\", mode: \"query_count\", query_count: 60, concurrency: 3, %s}\n", query)
+	_, rep := exectest.Run(t, src)
+	for _, sr := range rep.Stages {
+		switch sr.ID {
+		case "ix":
+			built = sr.Metrics
+		case "q":
+			queried = sr.Metrics
+		}
+	}
+	return built, queried
+}
+
+// FLAT is the exact answer: recall@10 is 1 under every metric, on every
+// target, and each query reads the whole collection, every vector once.
+func TestFlatIsExact(t *testing.T) {
+	for name, target := range targets(t) {
+		for _, metric := range []string{"L2", "IP", "COSINE"} {
+			t.Run(name+"/"+metric, func(t *testing.T) {
+				_, q := run(t, target, metric, `index_type: "FLAT"`, `top_k: 10`)
+				if r := q["recall_at_k_mean"]; r != 1.0 {
+					t.Errorf("recall@10 %v, want 1 (metrics %v)", r, q)
+				}
+				if r := q["recall_at_k_min"]; r != 1.0 {
+					t.Errorf("min recall@10 %v, want 1", r)
+				}
+				if c := q["ground_truth_coverage"]; c != 1.0 {
+					t.Errorf("ground truth coverage %v, want 1", c)
+				}
+				if n := q["queries"]; n != int64(60) {
+					t.Errorf("%v queries, want 60", n)
+				}
+				if b := q["bytes_per_query"]; b != float64(3*700*24*4) {
+					t.Errorf("%v bytes per query, want the collection's %d", b, 3*700*24*4)
+				}
+				if _, bad := q["invalid"]; bad {
+					t.Errorf("run marked invalid: %v", q["invalid"])
+				}
+			})
+		}
+	}
+}
