@@ -40,6 +40,10 @@ type Run struct {
 	// Files (or objects) read or written; 0 when the benchmark does not
 	// count them.
 	Files int64
+	// Items counts the work in the unit Config.Items names (distance
+	// evaluations, queries), for benchmarks whose work is not bytes or
+	// files; 0 when the benchmark does not count them.
+	Items int64
 	// Seconds is the side's own measure of the work's duration: the
 	// stage's span for mlps, fio's runtime, the loop's wall time. It
 	// excludes starting a process and planning, which neither side's
@@ -72,6 +76,11 @@ type Config struct {
 	// files on both sides the ratios agree; the unit says which the
 	// benchmark is about.
 	Files bool
+	// Items, when not empty, names the unit of work compared instead
+	// ("distances" makes the rate distances/s), counted in Run.Items:
+	// for compute-bound benchmarks such as a ground truth, whose bytes
+	// are not what they are about. Bytes still give the CPU per GB.
+	Items string
 	// MinPairs is at least 7 (the default); MaxPairs caps the extra pairs
 	// run while the spread is wide (default 3 × MinPairs).
 	MinPairs, MaxPairs int
@@ -117,6 +126,7 @@ type Result struct {
 	// Bytes and Files are one run's work, the same on both sides.
 	Bytes int64 `json:"bytes_per_run"`
 	Files int64 `json:"files_per_run,omitempty"`
+	Items int64 `json:"items_per_run,omitempty"`
 }
 
 // Compare runs a and b in alternated pairs as c says, reports the result
@@ -146,6 +156,9 @@ func compare(ctx context.Context, c Config, a, b Side, logf func(string)) (Resul
 	res := Result{Name: c.Name, Flush: c.Flush, A: a.Name, B: b.Name, Unit: "MB/s"}
 	if c.Files {
 		res.Unit = "files/s"
+	}
+	if c.Items != "" {
+		res.Unit = c.Items + "/s"
 	}
 	var ratios, aRates, bRates []float64
 	var cpu [2]time.Duration
@@ -183,18 +196,21 @@ func compare(ctx context.Context, c Config, a, b Side, logf func(string)) (Resul
 			}
 			if p == 0 {
 				first[i] = run
-			} else if run.Bytes != first[i].Bytes || run.Files != first[i].Files {
-				return res, fmt.Errorf("%s: %s moved %d bytes in %d files, its first run %d in %d",
-					c.Name, side.Name, run.Bytes, run.Files, first[i].Bytes, first[i].Files)
+			} else if run.Bytes != first[i].Bytes || run.Files != first[i].Files || run.Items != first[i].Items {
+				return res, fmt.Errorf("%s: %s moved %d bytes in %d files (%d items), its first run %d in %d (%d items)",
+					c.Name, side.Name, run.Bytes, run.Files, run.Items, first[i].Bytes, first[i].Files, first[i].Items)
 			}
 			cpu[i] += used
 			moved[i] += run.Bytes
-			rates[i] = rate(run, c.Files)
+			rates[i] = rate(run, c)
 			line += fmt.Sprintf(" %s %.0f %s (%.2f CPU s/GB)", side.Name, rates[i], res.Unit, used.Seconds()/(float64(run.Bytes)/1e9))
 		}
-		if p == 0 && (first[0].Bytes != first[1].Bytes || first[0].Files != first[1].Files) {
-			return res, fmt.Errorf("%s: %s moved %d bytes in %d files, %s %d in %d: a ratio of unequal work means nothing",
-				c.Name, a.Name, first[0].Bytes, first[0].Files, b.Name, first[1].Bytes, first[1].Files)
+		if p == 0 && (first[0].Bytes != first[1].Bytes || first[0].Files != first[1].Files || first[0].Items != first[1].Items) {
+			return res, fmt.Errorf("%s: %s moved %d bytes in %d files (%d items), %s %d in %d (%d items): a ratio of unequal work means nothing",
+				c.Name, a.Name, first[0].Bytes, first[0].Files, first[0].Items, b.Name, first[1].Bytes, first[1].Files, first[1].Items)
+		}
+		if c.Items != "" && first[0].Items <= 0 {
+			return res, fmt.Errorf("%s: no %s counted: nothing to rate", c.Name, c.Items)
 		}
 		if rates[1] == 0 {
 			return res, fmt.Errorf("%s: %s's rate is 0", c.Name, b.Name)
@@ -218,7 +234,7 @@ func compare(ctx context.Context, c Config, a, b Side, logf func(string)) (Resul
 	res.ARate, res.BRate = Median(aRates), Median(bRates)
 	res.ACPU = cpu[0].Seconds() / (float64(moved[0]) / 1e9)
 	res.BCPU = cpu[1].Seconds() / (float64(moved[1]) / 1e9)
-	res.Bytes, res.Files = first[0].Bytes, first[0].Files
+	res.Bytes, res.Files, res.Items = first[0].Bytes, first[0].Files, first[0].Items
 	return res, nil
 }
 
@@ -241,8 +257,11 @@ func (c Config) withDefaults() Config {
 	return c
 }
 
-func rate(r Run, files bool) float64 {
-	if files {
+func rate(r Run, c Config) float64 {
+	if c.Items != "" {
+		return float64(r.Items) / r.Seconds
+	}
+	if c.Files {
 		return float64(r.Files) / r.Seconds
 	}
 	return float64(r.Bytes) / 1e6 / r.Seconds

@@ -146,6 +146,29 @@ func TestFilesPerSecond(t *testing.T) {
 	}
 }
 
+// TestItemsPerSecond: a benchmark of computation rates the items it
+// names, and refuses sides that did different amounts of them.
+func TestItemsPerSecond(t *testing.T) {
+	side := func(items int64, secs float64) Side {
+		return Side{Name: "x", Run: func(context.Context) (Run, error) { return Run{Bytes: 5e7, Items: items, Seconds: secs}, nil }}
+	}
+	r, err := compare(context.Background(), Config{Name: "ground truth", Items: "distances", Budget: time.Hour}, side(1e9, 0.5), side(1e9, 2), func(string) {})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Unit != "distances/s" || r.ARate != 2e9 || r.BRate != 5e8 || r.Ratio != 4 || r.Items != 1e9 {
+		t.Errorf("got %s %g vs %g, ratio %g, %d items; want distances/s 2e9 vs 5e8, 4, 1e9", r.Unit, r.ARate, r.BRate, r.Ratio, r.Items)
+	}
+	for _, tc := range []struct {
+		name string
+		a, b Side
+	}{{"unequal items", side(1e9, 1), side(2e9, 1)}, {"no items", side(0, 1), side(0, 1)}} {
+		if _, err := compare(context.Background(), Config{Name: tc.name, Items: "distances", Budget: time.Hour}, tc.a, tc.b, func(string) {}); err == nil {
+			t.Errorf("%s: compared", tc.name)
+		}
+	}
+}
+
 func TestTable(t *testing.T) {
 	rs := []Result{
 		{Name: "generate unet3d npz", Flush: "fsync per file", A: "mlps", B: "fio", Unit: "MB/s", Pairs: 7,
