@@ -523,7 +523,7 @@ func (l *Layout) Stream(i int64) uint64 { return content.Stream(l.Name, i) }
 // Write streams file i to w with content from gen, using buf as scratch.
 func (l *Layout) Write(w io.Writer, i int64, gen *content.Generator, buf []byte) (int64, error) {
 	if l.Dataset.Vectors != nil {
-		return l.writeShard(w, i, buf)
+		return l.writeShard(w, i)
 	}
 	src := gen.File(l.Stream(i))
 	if f, ok := l.format.(sourceFormat); ok {

@@ -1,20 +1,15 @@
 package dataset
 
 import (
-	"encoding/binary"
+	"context"
 	"fmt"
 	"io"
-	"math"
 	"sync"
 
 	"mlps.dev/mlps/dsl"
 	"mlps.dev/mlps/stages/content"
 	"mlps.dev/mlps/stages/vector"
 )
-
-// fbinHeader is the shard header of big-ann-benchmarks' fbin layout: the
-// vector count and the dimension, little-endian uint32 each.
-const fbinHeader = 8
 
 // fbinFormat is a vector collection's shard. Its content is vectors, not
 // generator bytes: Layout.Write draws them from the collection's Source,
@@ -24,10 +19,10 @@ type fbinFormat struct{}
 func (fbinFormat) ext() string    { return "fbin" }
 func (fbinFormat) access() Access { return WholeFile }
 func (fbinFormat) size(r, s int64) (int64, error) {
-	if s > math.MaxUint32 {
-		return 0, fmt.Errorf("an fbin shard counts its vectors in 32 bits: samples_per_file must be at most %d", uint32(math.MaxUint32))
+	if s > vector.MaxShardCount {
+		return 0, fmt.Errorf("an fbin shard counts its vectors in 32 bits: samples_per_file must be at most %d", vector.MaxShardCount)
 	}
-	return fbinHeader + r*s, nil
+	return vector.ShardHeaderSize + r*s, nil
 }
 func (fbinFormat) write(io.Writer, int64, int64, func([]byte, int64), []byte) (int64, error) {
 	return 0, fmt.Errorf("an fbin shard is written from its collection's vectors, by Layout.Write")
@@ -75,34 +70,9 @@ func newSource(l *Layout) func() *vector.Source {
 // Collection is the number of vectors of a vector collection.
 func (l *Layout) Collection() int64 { return l.Files * l.SamplesPerFile }
 
-// writeShard writes file i of a vector collection: the header, then
-// vectors i×samples_per_file onwards, in buf-sized writes.
-func (l *Layout) writeShard(w io.Writer, i int64, buf []byte) (int64, error) {
+// writeShard writes file i of a vector collection: vectors
+// i×samples_per_file onwards, as one shard.
+func (l *Layout) writeShard(w io.Writer, i int64) (int64, error) {
 	src := l.VectorSource()
-	dim := src.Dim()
-	first, count := i*l.SamplesPerFile, l.SamplesPerFile
-	if len(buf) < fbinHeader+4*dim {
-		buf = make([]byte, fbinHeader+4*dim)
-	}
-	binary.LittleEndian.PutUint32(buf[0:], uint32(count))
-	binary.LittleEndian.PutUint32(buf[4:], uint32(dim))
-	n, total := fbinHeader, int64(0)
-	vec := make([]float32, dim)
-	for k := range count {
-		if len(buf)-n < 4*dim {
-			m, err := w.Write(buf[:n])
-			total += int64(m)
-			if err != nil {
-				return total, err
-			}
-			n = 0
-		}
-		src.Vector(first+k, vec)
-		for j, x := range vec {
-			binary.LittleEndian.PutUint32(buf[n+4*j:], math.Float32bits(x))
-		}
-		n += 4 * dim
-	}
-	m, err := w.Write(buf[:n])
-	return total + int64(m), err
+	return vector.WriteShard(context.Background(), w, src.Collection(l.Collection()), i*l.SamplesPerFile, int(l.SamplesPerFile))
 }

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"mlps.dev/mlps/dsl"
+	"mlps.dev/mlps/stages/vector"
 )
 
 func vectorSet(dim int64) *dsl.Vectors {
@@ -43,7 +44,7 @@ func TestFbinShardHoldsItsVectors(t *testing.T) {
 			for k := range int64(spf) {
 				src.Vector(i*spf+k, want)
 				for j := range dim {
-					off := fbinHeader + 4*(k*dim+int64(j))
+					off := vector.ShardHeaderSize + 4*(k*dim+int64(j))
 					if got := math.Float32frombits(binary.LittleEndian.Uint32(p[off:])); got != want[j] {
 						t.Fatalf("buf %d, file %d, vector %d[%d] = %v, want %v", bufLen, i, k, j, got, want[j])
 					}
