@@ -42,15 +42,22 @@ type index interface {
 	searcher(bl *blobs, p searchParams) searcher
 }
 
-// searcher answers one query at a time, reusing its buffers.
+// searcher answers one query at a time, reusing its buffers. The result
+// is the searcher's until its next search; cost is what the search read
+// from storage.
 type searcher interface {
-	search(ctx context.Context, q []float32, k int) ([]vector.Neighbor, error)
+	search(ctx context.Context, q []float32, k int) (got []vector.Neighbor, cost ioCost, err error)
 }
+
+// ioCost is what one search read: bytes that came back, in reads.
+type ioCost struct{ bytes, reads int64 }
 
 func engineOf(indexType string) (engine, error) {
 	switch indexType {
 	case "FLAT":
 		return flatEngine{}, nil
+	case "IVF_FLAT":
+		return ivfEngine{}, nil
 	}
 	return nil, fmt.Errorf("index type %s is not built yet", indexType)
 }
@@ -85,12 +92,13 @@ func (x *flatIndex) memoryBytes() int64 { return 0 }
 func (x *flatIndex) searcher(bl *blobs, _ searchParams) searcher {
 	dim := int(x.b.coll.Dataset.Vectors.Dimension)
 	n := blockVectors(dim)
-	return &flatSearcher{b: x.b, coll: shards(x.b.coll, bl), dim: dim,
+	return &flatSearcher{b: x.b, bl: bl, coll: shards(x.b.coll, bl), dim: dim,
 		q: make([]float32, dim), block: make([]float32, n*dim), dist: make([]float32, n)}
 }
 
 type flatSearcher struct {
 	b     *built
+	bl    *blobs
 	coll  *vector.Shards
 	dim   int
 	q     []float32 // the query, normalised under COSINE
@@ -102,7 +110,7 @@ type flatSearcher struct {
 
 // search compares q with every vector, a block read at a time: FLAT's
 // cost is the whole collection per query.
-func (s *flatSearcher) search(ctx context.Context, q []float32, k int) ([]vector.Neighbor, error) {
+func (s *flatSearcher) search(ctx context.Context, q []float32, k int) ([]vector.Neighbor, ioCost, error) {
 	if s.top == nil {
 		s.top = vector.NewTopK(k)
 	}
@@ -117,7 +125,7 @@ func (s *flatSearcher) search(ctx context.Context, q []float32, k int) ([]vector
 		n := min(per, s.coll.Count-first)
 		block := s.block[:n*int64(s.dim)]
 		if err := s.coll.ReadBlock(ctx, first, block); err != nil {
-			return nil, err
+			return nil, ioCost{}, err
 		}
 		if m == vector.Cosine {
 			for i := int64(0); i < n; i++ {
@@ -131,5 +139,7 @@ func (s *flatSearcher) search(ctx context.Context, q []float32, k int) ([]vector
 		}
 	}
 	s.out = s.top.Sorted(s.out[:0])
-	return s.out, nil
+	var c ioCost
+	c.bytes, c.reads = s.bl.take()
+	return s.out, c, nil
 }

@@ -115,7 +115,7 @@ func (t *queryTask) Run(ctx context.Context, env *stages.Env) (stages.Metrics, e
 	workers := make([]*worker, t.spec.Concurrency)
 	for w := range workers {
 		bl := newBlobs(tgt, where, dir, env.Meter)
-		workers[w] = &worker{bl: bl, s: idx.searcher(bl, t.params()), lat: measure.NewHistogram()}
+		workers[w] = &worker{s: idx.searcher(bl, t.params()), lat: measure.NewHistogram()}
 	}
 	switch {
 	case t.spec.Cache == "warm":
@@ -126,7 +126,7 @@ func (t *queryTask) Run(ctx context.Context, env *stages.Env) (stages.Metrics, e
 		}
 		for _, w := range workers {
 			w.lat = measure.NewHistogram()
-			w.bl.take()
+			w.bytes, w.reads = 0, 0
 		}
 	case t.pageCache:
 		ev, ok := backends.As[backends.Evicter](tgt)
@@ -206,9 +206,8 @@ func (t *queryTask) Run(ctx context.Context, env *stages.Env) (stages.Metrics, e
 	return m, nil
 }
 
-// worker is one query worker: its reads, searcher and latencies.
+// worker is one query worker: its searcher, latencies and reads.
 type worker struct {
-	bl           *blobs
 	s            searcher
 	lat          *measure.Histogram
 	bytes, reads int64
@@ -235,14 +234,13 @@ func (t *queryTask) loop(ctx context.Context, workers []*worker, queries []float
 				}
 				q := queries[(j%nq)*int64(dim):][:dim]
 				t0 := time.Now()
-				got, err := w.s.search(gctx, q, t.spec.TopK)
+				got, cost, err := w.s.search(gctx, q, t.spec.TopK)
 				w.lat.Record(time.Since(t0))
 				if err != nil {
 					return fmt.Errorf("query %d: %w", j, err)
 				}
-				b, r := w.bl.take()
-				w.bytes += b
-				w.reads += r
+				w.bytes += cost.bytes
+				w.reads += cost.reads
 				done.Add(1)
 				if results != nil && j < nq {
 					mu.Lock()

@@ -11,13 +11,13 @@ package vectorsearch
 
 import (
 	"fmt"
-	"math"
 	"strings"
 
 	"mlps.dev/mlps/dsl"
 	"mlps.dev/mlps/stages"
 	"mlps.dev/mlps/stages/dataset"
 	"mlps.dev/mlps/stages/vector"
+	"mlps.dev/mlps/stages/vector/ivf"
 )
 
 // IndexSpec mirrors schema.#Index.
@@ -64,6 +64,7 @@ type built struct {
 	metric vector.Metric
 	target string // where the index is stored
 	dir    string // its objects' folder on target
+	seed   uint64 // the workload's: a build is reproducible from it
 }
 
 // Output names what an index stage writes, for the plan's edges: a query
@@ -90,7 +91,7 @@ func resolveIndex(in *stages.PlanInput, id string) (*built, error) {
 		return nil, err
 	}
 	metric, _ := vector.ParseMetric(coll.Dataset.Vectors.Metric) // the dataset checked it
-	b := &built{id: id, spec: s, coll: coll, metric: metric, target: coll.Target}
+	b := &built{id: id, spec: s, coll: coll, metric: metric, target: coll.Target, seed: w.Seed}
 	if s.Target != "" {
 		b.target = s.Target
 	}
@@ -110,12 +111,12 @@ func resolveIndex(in *stages.PlanInput, id string) (*built, error) {
 }
 
 // nlist is an IVF_FLAT index's list count: as set, or Milvus's rule of
-// thumb of 4·√N, at least 1.
+// thumb of 4·√N (ivf.DefaultNList).
 func (b *built) nlist() int {
 	if b.spec.Nlist > 0 {
 		return b.spec.Nlist
 	}
-	return max(1, int(4*math.Sqrt(float64(b.coll.Collection()))))
+	return ivf.DefaultNList(b.coll.Collection())
 }
 
 func planIndex(in *stages.PlanInput, id string) (stages.Task, error) {
