@@ -84,7 +84,7 @@ func resolveIndex(in *stages.PlanInput, id string) (*built, error) {
 	if err != nil {
 		return nil, err
 	}
-	if coll.VectorSource() == nil {
+	if coll.Dataset.Vectors == nil {
 		return nil, w.ErrorAt(at("dataset"), "dataset %s is %s files, not a vector collection: index a dataset of format fbin, with vectors: {dimension: ...}", coll.Name, coll.Format)
 	}
 	if err := in.Stores(coll.Target, "there are no vectors to build an index from: store the collection on a target that keeps it", at("dataset")...); err != nil {

@@ -3,6 +3,7 @@ package vectorsearch_test
 import (
 	"fmt"
 	"os"
+	"runtime"
 	"testing"
 
 	"mlps.dev/mlps/backends/servers"
@@ -106,5 +107,37 @@ func TestIVFFlat(t *testing.T) {
 				t.Errorf("%v reads per query", r)
 			}
 		})
+	}
+}
+
+// Planning holds no per-vector state: a 10,000,000 × 1536 DISKANN
+// workload plans with the same memory as one of 10,000 vectors, and the
+// plan's work is a formula of its size.
+func TestPlanIsIndependentOfTheCollection(t *testing.T) {
+	plan := func(files int) (uint64, int64) {
+		src := fmt.Sprintf(`name: "big"
+targets: t: uri: "file:///nonexistent/vectors"
+datasets: v: {target: "t", format: "fbin", files: %d, samples_per_file: 10000, vectors: {dimension: 1536, distribution: "clustered"}}
+stages: g: {kind: "generate", dataset: "v"}
+stages: ix: {kind: "index", dataset: "v", index_type: "DISKANN"}
+stages: q: {kind: "query", index: "ix"}
+`, files)
+		exectest.Plan(t, src) // warm: the schema, the loader's caches
+		var before, after runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		p := exectest.Plan(t, src)
+		runtime.ReadMemStats(&after)
+		return after.TotalAlloc - before.TotalAlloc, p.Nodes[1].Task.Work().ReadBytes
+	}
+	small, smallRead := plan(1)
+	big, bigRead := plan(1000)
+	if bigRead != 1000*smallRead {
+		t.Errorf("the index stage plans to read %d bytes of 10M vectors and %d of 10k, want 1000×", bigRead, smallRead)
+	}
+	// The loader's allocations vary a little from run to run; per-vector
+	// state would be gigabytes.
+	if big > small+small/2 {
+		t.Errorf("planning 10,000,000 vectors allocated %d bytes, 10,000 allocated %d", big, small)
 	}
 }
