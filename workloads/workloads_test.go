@@ -40,8 +40,8 @@ func TestShippedWorkloads(t *testing.T) {
 	ran := 0
 	for _, f := range files {
 		model, accel := path.Dir(f), strings.TrimSuffix(path.Base(f), ".cue")
-		if accel == model || model == "llama3" {
-			continue // the model's shared definitions; checkpointing has its own test
+		if accel == model || model == "llama3" || model == "vectordb" {
+			continue // the model's shared definitions; checkpointing and vector search have their own tests
 		}
 		ran++
 		t.Run(model+"/"+accel, func(t *testing.T) {
@@ -124,6 +124,58 @@ func TestLlama3Workloads(t *testing.T) {
 				if v, ok := m[k].(float64); !ok || v <= 0 {
 					t.Errorf("%s = %v", k, m[k])
 				}
+			}
+		})
+	}
+}
+
+// vectorShrink makes a vectordb workload small enough to run in a test:
+// 3 shards of 400 vectors of dimension 16, clustered, 20 queries run 40
+// times.
+var vectorShrink = []string{"datasets.vectors.files=3", "datasets.vectors.samples_per_file=400",
+	"datasets.vectors.vectors.dimension=16", "datasets.vectors.vectors.distribution=clustered",
+	"datasets.vectors.vectors.queries=20", "stages.search.mode=query_count", "stages.search.query_count=40"}
+
+// The vectordb workloads plan at full size, upstream's 1,000,000 × 1536
+// (10,000,000 for the 10m variant), and run shrunk: every query answered,
+// recall scored against the whole collection.
+func TestVectorDBWorkloads(t *testing.T) {
+	for _, tc := range []struct {
+		file, index string
+		vectors     int64
+	}{
+		{"flat", "FLAT", 1_000_000},
+		{"ivf_flat", "IVF_FLAT", 1_000_000},
+		{"diskann", "DISKANN", 1_000_000},
+		{"diskann_10m", "DISKANN", 10_000_000},
+	} {
+		t.Run(tc.file, func(t *testing.T) {
+			f := "vectordb/" + tc.file + ".cue"
+			full := exectest.PlanFile(t, f)
+			if n := full.Workload.Name; n != "vectordb-"+strings.ReplaceAll(tc.file, "_", "-") {
+				t.Errorf("name %q", n)
+			}
+			d := full.Workload.Datasets["vectors"]
+			if n := d.Files * d.SamplesPerFile; n != tc.vectors || d.Vectors.Dimension != 1536 || d.Vectors.Metric != "COSINE" {
+				t.Errorf("collection of %d × %d under %s, want %d × 1536 under COSINE", n, d.Vectors.Dimension, d.Vectors.Metric, tc.vectors)
+			}
+			if !strings.Contains(full.Nodes[1].Task.Describe(), tc.index) {
+				t.Errorf("index stage: %s", full.Nodes[1].Task.Describe())
+			}
+			if tc.vectors > 1_000_000 {
+				return
+			}
+			p := exectest.PlanFile(t, f, vectorShrink...)
+			rep := exec.Run(context.Background(), p, exec.Options{})
+			if !rep.Complete {
+				t.Fatalf("run incomplete: %v", rep.Err)
+			}
+			m := rep.Stages[len(rep.Stages)-1].Metrics
+			if q := m["queries"]; q != int64(40) {
+				t.Errorf("%v queries, want 40", q)
+			}
+			if r, _ := m["recall_at_k_mean"].(float64); r <= 0.5 || m["ground_truth_coverage"] != 1.0 {
+				t.Errorf("recall@10 %v against a ground truth of coverage %v", m["recall_at_k_mean"], m["ground_truth_coverage"])
 			}
 		})
 	}

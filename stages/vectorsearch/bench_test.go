@@ -26,6 +26,7 @@ datasets: v: {target: "t", path: "coll", format: "fbin", files: 10, samples_per_
 	}{
 		{"FLAT", 100}, // 51 MB a query
 		{"IVF_FLAT", 1000},
+		{"DISKANN", 1000},
 	} {
 		b.Run(tc.index, func(b *testing.B) {
 			var m map[string]any

@@ -58,6 +58,8 @@ func engineOf(indexType string) (engine, error) {
 		return flatEngine{}, nil
 	case "IVF_FLAT":
 		return ivfEngine{}, nil
+	case "DISKANN":
+		return diskannEngine{}, nil
 	}
 	return nil, fmt.Errorf("index type %s is not built yet", indexType)
 }

@@ -19,11 +19,28 @@ func (t *indexTask) Work() stages.Work {
 	if t.b.spec.IndexType == "FLAT" {
 		return stages.Work{}
 	}
+	// Both builds read the collection once through: DISKANN into memory,
+	// IVF_FLAT a block at a time in a few passes, of which the first is
+	// counted here.
 	n := t.b.coll.TotalBytes()
 	return stages.Work{ReadBytes: n, Files: t.b.coll.Files, Ops: t.b.coll.Files}
 }
 
 func (t *indexTask) Concurrency() int { return t.b.spec.Workers }
+
+// Warnings says when a DISKANN build, which holds the collection and its
+// graph in memory, needs more memory than the host has: the build would
+// fail for want of it.
+func (t *indexTask) Warnings(h stages.Host) []string {
+	if t.b.spec.IndexType != "DISKANN" || h.MemoryBytes <= 0 {
+		return nil
+	}
+	if need := (diskannEngine{}).buildMemory(t.b); need > h.MemoryBytes {
+		return []string{fmt.Sprintf("the DISKANN build of %d vectors holds %s in memory (the vectors, the graph and the PQ codes), more than this host's %s: build it on a larger host or index fewer vectors",
+			t.b.coll.Collection(), measure.IEC(need), measure.IEC(h.MemoryBytes))}
+	}
+	return nil
+}
 
 func (t *indexTask) Describe() string {
 	b := t.b
