@@ -1,8 +1,8 @@
 // Package stages is the seam between the engine and the stage kinds: a
 // registry, keyed by kind, of planners that turn a stage of a workload into
 // a Task with planned work, the Env a Task runs in, and every optional
-// hook a Task may implement (Warner, Datasizer, SummaryKeyer, Headliner,
-// Uniter),
+// hook a Task may implement (Warner, Datasizer, IndexSizer, SummaryKeyer,
+// Headliner, Uniter),
 // all in this file.
 //
 // Each kind lives in its own package below stages/ and registers itself in
@@ -182,6 +182,31 @@ type Warner interface {
 // dataset the workload can plan is large enough for the system.
 type Datasizer interface {
 	Datasize(Sizing) (DatasetSize, error)
+}
+
+// IndexSizer is implemented by tasks that build a vector index, for
+// `mlps datasize`: what the index will store, beside upstream's estimate.
+type IndexSizer interface {
+	IndexSize() IndexSize
+}
+
+// IndexSize is a vector index's storage as a plan knows it.
+type IndexSize struct {
+	Stage string `json:"stage"`
+	Type  string `json:"index_type"`
+	// Vectors of Dimension float32 make RawBytes.
+	Vectors   int64 `json:"vectors"`
+	Dimension int64 `json:"dimension"`
+	RawBytes  int64 `json:"raw_bytes"`
+	// UpstreamFactor is MLPerf Storage's overhead factor for the index
+	// type, and UpstreamBytes RawBytes times it: what upstream's datasize
+	// says the index takes.
+	UpstreamFactor float64 `json:"upstream_factor"`
+	UpstreamBytes  int64   `json:"upstream_bytes"`
+	// StoredBytes is what mlps's own index of this type stores, by its
+	// layout's formula, and BuildMemoryBytes what its build holds.
+	StoredBytes      int64 `json:"stored_bytes"`
+	BuildMemoryBytes int64 `json:"build_memory_bytes"`
 }
 
 // SummaryKeyer is implemented by tasks whose metrics include run-level

@@ -113,3 +113,42 @@ func TestDatasizeRefusesImpossibleSystems(t *testing.T) {
 		})
 	}
 }
+
+// A vector workload needs no training flags: datasize prints each index's
+// raw bytes, upstream's estimate (its overhead factor times the raw) and
+// what mlps's index stores, which the index stage's test holds to the
+// bytes a build writes.
+func TestDatasizeVectorIndexes(t *testing.T) {
+	for _, tc := range []struct {
+		file, index string
+		factor      float64
+	}{
+		{"flat", "FLAT", 1.0},
+		{"ivf_flat", "IVF_FLAT", 1.05},
+		{"diskann", "DISKANN", 1.3},
+	} {
+		var stdout, stderr bytes.Buffer
+		code := run([]string{"datasize", "../../workloads/vectordb/" + tc.file + ".cue", "--json"}, &stdout, &stderr)
+		if code != exitOK {
+			t.Fatalf("%s: exit %d: %s", tc.file, code, stderr.String())
+		}
+		var got []struct {
+			Type          string  `json:"index_type"`
+			Raw           int64   `json:"raw_bytes"`
+			Factor        float64 `json:"upstream_factor"`
+			UpstreamBytes int64   `json:"upstream_bytes"`
+			Stored        int64   `json:"stored_bytes"`
+		}
+		if err := json.Unmarshal(stdout.Bytes(), &got); err != nil || len(got) != 1 {
+			t.Fatalf("%s: %v: %s", tc.file, err, stdout.String())
+		}
+		x := got[0]
+		const raw = 1_000_000 * 1536 * 4
+		if x.Type != tc.index || x.Raw != raw || x.Factor != tc.factor || x.UpstreamBytes != int64(tc.factor*raw) {
+			t.Errorf("%s: %+v, want %s, %d raw bytes, upstream %g × raw", tc.file, x, tc.index, raw, tc.factor)
+		}
+		if tc.index != "FLAT" && x.Stored <= raw {
+			t.Errorf("%s: the index stores %d bytes, less than the vectors it holds", tc.file, x.Stored)
+		}
+	}
+}

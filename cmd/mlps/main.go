@@ -349,8 +349,14 @@ times the clients' memory, and at least 500 steps per accelerator. Prints
 the files, subfolders and bytes, and the --set overrides that give the
 workload that size for both generating and reading.
 
-Example:
+For a workload that builds vector indexes it prints, for each, the raw
+vectors' bytes, upstream's estimate of the index's storage (its overhead
+factor times the raw bytes), and what mlps's own index stores and its
+build holds in memory; the training flags are then not needed.
+
+Examples:
   mlps datasize workloads/demo.cue --client-memory-gib 128 --clients 1 --accelerators 8
+  mlps datasize workloads/vectordb/diskann.cue
 
 Flags:
 `
@@ -374,7 +380,8 @@ func datasizeCmd(args []string, stdout, stderr io.Writer) int {
 	if !ok {
 		return code
 	}
-	if *memGiB <= 0 || *clients <= 0 || *accel <= 0 {
+	training := *memGiB != 0 || *accel != 0
+	if training && (*memGiB <= 0 || *clients <= 0 || *accel <= 0) {
 		fmt.Fprintln(stderr, "mlps datasize: --client-memory-gib, --clients and --accelerators must be positive")
 		return exitUsage
 	}
@@ -392,6 +399,19 @@ func datasizeCmd(args []string, stdout, stderr io.Writer) int {
 	p, code := load(path, overrides, stderr)
 	if p == nil {
 		return code
+	}
+	var indexes []stages.IndexSize
+	for _, n := range p.Nodes {
+		if x, ok := n.Task.(stages.IndexSizer); ok {
+			indexes = append(indexes, x.IndexSize())
+		}
+	}
+	if !training && len(indexes) > 0 {
+		return printIndexSizes(indexes, *asJSON, stdout)
+	}
+	if !training {
+		fmt.Fprintln(stderr, "mlps datasize: --client-memory-gib, --clients and --accelerators must be positive")
+		return exitUsage
 	}
 	sizing := stages.Sizing{ClientMemoryBytes: int64(*memGiB * (1 << 30)), Clients: *clients, Accelerators: *accel}
 	var out []stages.DatasetSize
@@ -425,6 +445,28 @@ func datasizeCmd(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stdout, " --set %s", s)
 		}
 		fmt.Fprintln(stdout)
+	}
+	return exitOK
+}
+
+// printIndexSizes prints the storage of each vector index a workload
+// builds.
+func printIndexSizes(xs []stages.IndexSize, asJSON bool, stdout io.Writer) int {
+	if asJSON {
+		b, _ := json.MarshalIndent(xs, "", "  ")
+		fmt.Fprintf(stdout, "%s\n", b)
+		return exitOK
+	}
+	for _, x := range xs {
+		fmt.Fprintf(stdout, "index %s (%s): %d vectors of dimension %d, %s raw (%d bytes)\n",
+			x.Stage, x.Type, x.Vectors, x.Dimension, measure.IEC(x.RawBytes), x.RawBytes)
+		fmt.Fprintf(stdout, "  upstream's estimate: %s (%g × raw)\n", measure.IEC(x.UpstreamBytes), x.UpstreamFactor)
+		if x.Type == "FLAT" {
+			fmt.Fprintln(stdout, "  mlps stores nothing beyond the collection: FLAT searches its shards")
+			continue
+		}
+		fmt.Fprintf(stdout, "  mlps's index stores %s (%d bytes, %.2f × raw); its build holds %s in memory\n",
+			measure.IEC(x.StoredBytes), x.StoredBytes, float64(x.StoredBytes)/float64(x.RawBytes), measure.IEC(x.BuildMemoryBytes))
 	}
 	return exitOK
 }

@@ -5,6 +5,7 @@ import (
 
 	"mlps.dev/mlps/stages/vector"
 	"mlps.dev/mlps/stages/vector/diskann"
+	"mlps.dev/mlps/stages/vector/diskann/pq"
 )
 
 // diskannEngine is DISKANN (stages/vector/diskann): a Vamana graph whose
@@ -72,7 +73,13 @@ func (s *diskannSearcher) search(ctx context.Context, q []float32, k int) ([]vec
 	return got, ioCost{bytes: st.BytesRead, reads: int64(st.Reads)}, err
 }
 
-// buildMemory is what a DISKANN build of b holds, by its formula.
-func (e diskannEngine) buildMemory(b *built) int64 {
-	return diskann.BuildMemory(int(b.coll.Collection()), int(b.coll.Dataset.Vectors.Dimension), e.params(b))
+func (e diskannEngine) size(b *built) (bytes, objects, buildMemory int64) {
+	n, dim := b.coll.Collection(), int(b.coll.Dataset.Vectors.Dimension)
+	p := e.params(b)
+	l, err := diskann.NewLayout(dim, p.MaxDegree)
+	if err != nil {
+		return 0, 2, 0
+	}
+	m := pq.SubspacesFor(dim, p.PQCodeBudgetRatio)
+	return l.IndexBytes(n) + diskann.PQObjectBytes(n, dim, m), 2, diskann.BuildMemory(int(n), dim, p)
 }

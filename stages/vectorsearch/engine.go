@@ -17,6 +17,10 @@ type engine interface {
 	// stored says whether the index has objects of its own; FLAT's are
 	// the collection's shards.
 	stored() bool
+	// size is what the index of b stores, in how many objects, and what
+	// its build holds in memory, by the layout's formulas: known before
+	// the build.
+	size(b *built) (bytes, objects, buildMemory int64)
 }
 
 // buildStats is what a build reports beside its time.
@@ -70,6 +74,8 @@ func engineOf(indexType string) (engine, error) {
 type flatEngine struct{}
 
 func (flatEngine) stored() bool { return false }
+
+func (flatEngine) size(*built) (bytes, objects, buildMemory int64) { return 0, 0, 0 }
 
 func (flatEngine) build(context.Context, *built, *vector.Shards, *blobs) (buildStats, error) {
 	return buildStats{}, nil

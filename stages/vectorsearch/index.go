@@ -23,7 +23,9 @@ func (t *indexTask) Work() stages.Work {
 	// IVF_FLAT a block at a time in a few passes, of which the first is
 	// counted here.
 	n := t.b.coll.TotalBytes()
-	return stages.Work{ReadBytes: n, Files: t.b.coll.Files, Ops: t.b.coll.Files}
+	eng, _ := engineOf(t.b.spec.IndexType)
+	w, objects, _ := eng.size(t.b)
+	return stages.Work{ReadBytes: n, WriteBytes: w, Files: t.b.coll.Files + objects, Ops: t.b.coll.Files + objects}
 }
 
 func (t *indexTask) Concurrency() int { return t.b.spec.Workers }
@@ -35,7 +37,7 @@ func (t *indexTask) Warnings(h stages.Host) []string {
 	if t.b.spec.IndexType != "DISKANN" || h.MemoryBytes <= 0 {
 		return nil
 	}
-	if need := (diskannEngine{}).buildMemory(t.b); need > h.MemoryBytes {
+	if _, _, need := (diskannEngine{}).size(t.b); need > h.MemoryBytes {
 		return []string{fmt.Sprintf("the DISKANN build of %d vectors holds %s in memory (the vectors, the graph and the PQ codes), more than this host's %s: build it on a larger host or index fewer vectors",
 			t.b.coll.Collection(), measure.IEC(need), measure.IEC(h.MemoryBytes))}
 	}
@@ -90,6 +92,21 @@ func (t *indexTask) Run(ctx context.Context, env *stages.Env) (stages.Metrics, e
 		"build_memory_bytes":    st.memoryBytes,
 	}
 	return m, err
+}
+
+// upstreamFactor is MLPerf Storage's overhead of each index type over the
+// raw vectors, which its datasize multiplies by.
+var upstreamFactor = map[string]float64{"DISKANN": 1.3, "HNSW": 1.5, "AISAQ": 0.15, "IVF_FLAT": 1.05, "IVF_SQ8": 0.40, "FLAT": 1.0}
+
+// IndexSize says what the index will store, beside upstream's estimate.
+func (t *indexTask) IndexSize() stages.IndexSize {
+	c := t.b.coll
+	eng, _ := engineOf(t.b.spec.IndexType)
+	stored, _, mem := eng.size(t.b)
+	raw := c.Collection() * c.Dataset.Vectors.Dimension * 4
+	f := upstreamFactor[t.b.spec.IndexType]
+	return stages.IndexSize{Stage: t.b.id, Type: t.b.spec.IndexType, Vectors: c.Collection(), Dimension: c.Dataset.Vectors.Dimension,
+		RawBytes: raw, UpstreamFactor: f, UpstreamBytes: int64(f * float64(raw)), StoredBytes: stored, BuildMemoryBytes: mem}
 }
 
 // Headline says the build's key figures in one line.

@@ -14,6 +14,14 @@ type ivfEngine struct{}
 
 func (ivfEngine) stored() bool { return true }
 
+func (ivfEngine) size(b *built) (bytes, objects, buildMemory int64) {
+	n, dim := b.coll.Collection(), int(b.coll.Dataset.Vectors.Dimension)
+	nlist := b.nlist()
+	// The build holds the collection when it fits ivf's default bound,
+	// and writes in passes of that bound when it does not.
+	return ivf.StoredBytes(n, nlist, dim), int64(nlist) + 1, min(n*int64(dim)*4, ivf.DefaultMemoryBytes) + n*4
+}
+
 func (ivfEngine) build(ctx context.Context, b *built, coll *vector.Shards, bl *blobs) (buildStats, error) {
 	st, err := ivf.Build(ctx, ivf.Params{Metric: b.metric, NList: b.nlist(), Seed: b.seed, Writers: b.spec.Workers}, coll, bl, "")
 	return buildStats{memoryBytes: st.PeakBytes + st.IndexBytes}, err

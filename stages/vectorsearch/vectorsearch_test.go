@@ -44,6 +44,11 @@ func run(t *testing.T, target, metric, index, query string) (built, queried map[
 		switch sr.ID {
 		case "ix":
 			built = sr.Metrics
+			// The plan's formula for the index's size is what the build
+			// wrote, to the byte.
+			if got, want := sr.Metrics["index_bytes_written"].(int64), sr.Planned.WriteBytes; got != want {
+				t.Errorf("the index wrote %d bytes, the plan says %d", got, want)
+			}
 		case "q":
 			queried = sr.Metrics
 		}
