@@ -3,7 +3,9 @@ package vectorsearch
 import (
 	"context"
 	"fmt"
+	"maps"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -59,6 +61,9 @@ func (t *queryTask) Describe() string {
 	if s.Mode == "query_count" {
 		how = fmt.Sprintf("%d queries", s.QueryCount)
 	}
+	if sw := s.Sweep; sw != nil {
+		how = fmt.Sprintf("%s, once for each %s in %v,", how, sw.Parameter, sw.Values)
+	}
 	return fmt.Sprintf("searches index %s (%s) %s at concurrency %d, top %d, %s cache; recall@%d against the exact neighbours of %d queries over all %d vectors",
 		t.b.id, t.b.spec.IndexType, how, s.Concurrency, s.TopK, s.Cache, s.TopK, t.distinct(), t.b.coll.Collection())
 }
@@ -112,16 +117,44 @@ func (t *queryTask) Run(ctx context.Context, env *stages.Env) (stages.Metrics, e
 	}
 	m["index_memory_bytes"] = idx.memoryBytes()
 
+	r := &queryRun{t: t, tgt: tgt, where: where, dir: dir, env: env, idx: idx, queries: queries, truth: truth}
+	if sw := t.spec.Sweep; sw != nil {
+		return t.sweep(ctx, r, m)
+	}
+	pm, err := r.measure(ctx, t.params())
+	maps.Copy(m, pm)
+	return m, err
+}
+
+// queryRun is what every measured setting of a query stage shares: the
+// opened index, the queries and their exact answers.
+type queryRun struct {
+	t          *queryTask
+	tgt        backends.Backend
+	where, dir string
+	env        *stages.Env
+	idx        index
+	queries    []float32
+	truth      *vector.Truth
+}
+
+// measure runs the stage's queries with search parameters p, after
+// readying the cache as the stage says, and returns the figures.
+func (r *queryRun) measure(ctx context.Context, p searchParams) (stages.Metrics, error) {
+	t := r.t
+	m := stages.Metrics{}
+	nq := len(r.truth.Neighbors)
+	k := t.spec.TopK
 	workers := make([]*worker, t.spec.Concurrency)
 	for w := range workers {
-		bl := newBlobs(tgt, where, dir, env.Meter)
-		workers[w] = &worker{s: idx.searcher(bl, t.params()), lat: measure.NewHistogram()}
+		bl := newBlobs(r.tgt, r.where, r.dir, r.env.Meter)
+		workers[w] = &worker{s: r.idx.searcher(bl, p), lat: measure.NewHistogram()}
 	}
 	switch {
 	case t.spec.Cache == "warm":
 		// Every distinct query once, untimed, so that what the queries
 		// read is in whatever cache the host keeps.
-		if _, err := t.loop(ctx, workers, queries, int64(nq), 0, nil); err != nil {
+		if _, err := t.loop(ctx, workers, r.queries, int64(nq), 0, nil); err != nil {
 			return m, fmt.Errorf("warming: %w", err)
 		}
 		for _, w := range workers {
@@ -129,13 +162,13 @@ func (t *queryTask) Run(ctx context.Context, env *stages.Env) (stages.Metrics, e
 			w.bytes, w.reads = 0, 0
 		}
 	case t.pageCache:
-		ev, ok := backends.As[backends.Evicter](tgt)
+		ev, ok := backends.As[backends.Evicter](r.tgt)
 		if !ok {
-			return m, fmt.Errorf("target %s cannot drop the index from the page cache for a cold run", where)
+			return m, fmt.Errorf("target %s cannot drop the index from the page cache for a cold run", r.where)
 		}
-		for _, name := range idx.objects() {
-			if dir != "" {
-				name = dir + "/" + name
+		for _, name := range r.idx.objects() {
+			if r.dir != "" {
+				name = r.dir + "/" + name
 			}
 			if err := ev.Evict(ctx, name); err != nil {
 				return m, fmt.Errorf("cold cache: %w", err)
@@ -149,7 +182,7 @@ func (t *queryTask) Run(ctx context.Context, env *stages.Env) (stages.Metrics, e
 		count, dur = 0, time.Duration(t.spec.Duration*float64(time.Second))
 	}
 	start := time.Now()
-	done, err := t.loop(ctx, workers, queries, count, dur, results)
+	done, err := t.loop(ctx, workers, r.queries, count, dur, results)
 	secs := time.Since(start).Seconds()
 	lat := measure.NewHistogram()
 	var bytes, reads int64
@@ -176,12 +209,12 @@ func (t *queryTask) Run(ctx context.Context, env *stages.Env) (stages.Metrics, e
 	}
 	// Recall over the distinct queries answered; a timed run that did not
 	// reach some of them is scored over those it reached.
-	got, gt := results[:0:0], *truth
+	got, gt := results[:0:0], *r.truth
 	gt.Neighbors = nil
-	for j, r := range results {
-		if r != nil {
-			got = append(got, r)
-			gt.Neighbors = append(gt.Neighbors, truth.Neighbors[j])
+	for j, res := range results {
+		if res != nil {
+			got = append(got, res)
+			gt.Neighbors = append(gt.Neighbors, r.truth.Neighbors[j])
 		}
 	}
 	rs, rerr := vector.Recall(&gt, got, k)
@@ -256,6 +289,22 @@ func (t *queryTask) loop(ctx context.Context, workers []*worker, queries []float
 
 // Headline says the queries' key figures in one line.
 func (t *queryTask) Headline(m stages.Metrics) string {
+	if points, ok := m["sweep"].([]stages.Metrics); ok {
+		var parts []string
+		for _, p := range points {
+			rec, _ := p["recall_at_k_mean"].(float64)
+			qps, _ := p["throughput_qps"].(float64)
+			bpq, _ := p["bytes_per_query"].(float64)
+			parts = append(parts, fmt.Sprintf("%v: recall %.4f, %.1f q/s, %.1f KiB", p[t.spec.Sweep.Parameter], rec, qps, bpq/1024))
+		}
+		line := fmt.Sprintf("%s sweep of %s: %s", t.b.spec.IndexType, t.spec.Sweep.Parameter, strings.Join(parts, "; "))
+		if v, ok := m["sweep_cheapest_value"]; ok {
+			line += fmt.Sprintf("; cheapest at recall ≥ %g: %v", t.spec.Sweep.RecallTarget, v)
+		} else if _, ok := m["sweep_target_reached"]; ok {
+			line += fmt.Sprintf("; no value reaches recall %g", t.spec.Sweep.RecallTarget)
+		}
+		return line
+	}
 	qps, _ := m["throughput_qps"].(float64)
 	p99, _ := m["p99_latency_ms"].(float64)
 	rec, _ := m["recall_at_k_mean"].(float64)
@@ -266,4 +315,48 @@ func (t *queryTask) Headline(m stages.Metrics) string {
 		line += " (INVALID: " + inv + ")"
 	}
 	return line
+}
+
+// sweep measures the queries once per value of the swept parameter and
+// reports the curve; with a recall target, the value that reaches it
+// reading the fewest bytes per query.
+func (t *queryTask) sweep(ctx context.Context, r *queryRun, m stages.Metrics) (stages.Metrics, error) {
+	sw := t.spec.Sweep
+	var points []stages.Metrics
+	best, bestBytes := 0, 0.0
+	for _, v := range sw.Values {
+		p := t.params()
+		switch sw.Parameter {
+		case "nprobe":
+			p.nprobe = v
+		case "search_list_size":
+			p.searchList = v
+		case "beam_width":
+			p.beamWidth = v
+		}
+		pm, err := r.measure(ctx, p)
+		pm[sw.Parameter] = v
+		points = append(points, pm)
+		if err != nil {
+			m["sweep"] = points
+			return m, fmt.Errorf("sweep %s %d: %w", sw.Parameter, v, err)
+		}
+		rec, _ := pm["recall_at_k_mean"].(float64)
+		bpq, _ := pm["bytes_per_query"].(float64)
+		if sw.RecallTarget > 0 && rec >= sw.RecallTarget && (best == 0 || bpq < bestBytes) {
+			best, bestBytes = v, bpq
+		}
+	}
+	m["sweep_parameter"] = sw.Parameter
+	m["sweep"] = points
+	if sw.RecallTarget > 0 {
+		m["sweep_recall_target"] = sw.RecallTarget
+		if best > 0 {
+			m["sweep_cheapest_value"] = best
+			m["sweep_cheapest_bytes_per_query"] = bestBytes
+		} else {
+			m["sweep_target_reached"] = false
+		}
+	}
+	return m, nil
 }

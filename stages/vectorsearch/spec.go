@@ -48,6 +48,14 @@ type QuerySpec struct {
 	SearchListSize int     `json:"search_list_size,omitempty"`
 	BeamWidth      int     `json:"beam_width,omitempty"`
 	Cache          string  `json:"cache"`
+	Sweep          *Sweep  `json:"sweep,omitempty"`
+}
+
+// Sweep mirrors schema.#Query.sweep.
+type Sweep struct {
+	Parameter    string  `json:"parameter"`
+	Values       []int   `json:"values"`
+	RecallTarget float64 `json:"recall_target,omitempty"`
 }
 
 func init() {
@@ -158,6 +166,7 @@ func planQuery(in *stages.PlanInput, id string) (stages.Task, error) {
 		set  bool
 		for_ string
 	}
+	tunes := map[string]string{"nprobe": "IVF_FLAT", "search_list_size": "DISKANN", "beam_width": "DISKANN"}
 	for _, p := range []param{
 		{"nprobe", s.Nprobe > 0, "IVF_FLAT"},
 		{"search_list_size", s.SearchListSize > 0, "DISKANN"},
@@ -169,6 +178,16 @@ func planQuery(in *stages.PlanInput, id string) (stages.Task, error) {
 	}
 	if s.Nprobe > b.nlist() {
 		return nil, w.ErrorAt(at("nprobe"), "nprobe %d is more lists than index %s has (%d)", s.Nprobe, s.Index, b.nlist())
+	}
+	if sw := s.Sweep; sw != nil {
+		if for_ := tunes[sw.Parameter]; for_ != b.spec.IndexType {
+			return nil, w.ErrorAt(at("sweep", "parameter"), "%s tunes %s searches, and index %s is %s: sweep one of its parameters", sw.Parameter, for_, s.Index, b.spec.IndexType)
+		}
+		for i, v := range sw.Values {
+			if sw.Parameter == "nprobe" && v > b.nlist() {
+				return nil, w.ErrorAt(at("sweep", "values", i), "nprobe %d is more lists than index %s has (%d)", v, s.Index, b.nlist())
+			}
+		}
 	}
 	if int64(s.TopK) > b.coll.Collection() {
 		return nil, w.ErrorAt(at("top_k"), "top_k %d is more neighbours than the collection's %d vectors", s.TopK, b.coll.Collection())

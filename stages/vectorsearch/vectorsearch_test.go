@@ -8,6 +8,7 @@ import (
 
 	"mlps.dev/mlps/backends/servers"
 	"mlps.dev/mlps/exec/exectest"
+	"mlps.dev/mlps/stages"
 	_ "mlps.dev/mlps/stages/all"
 )
 
@@ -170,5 +171,36 @@ func TestDiskANN(t *testing.T) {
 				t.Errorf("COSINE: recall@10 %v, want ≥ 0.9", r)
 			}
 		})
+	}
+}
+
+// A sweep of nprobe measures each value: recall and bytes per query grow
+// with the lists probed, all lists is exact, and the cheapest value that
+// reaches the target is named.
+func TestSweepNprobe(t *testing.T) {
+	_, q := run(t, `{uri: "mem://"}`, "L2", `index_type: "IVF_FLAT", nlist: 32`,
+		`sweep: {parameter: "nprobe", values: [1, 4, 32], recall_target: 0.99}`)
+	points := q["sweep"].([]stages.Metrics)
+	if len(points) != 3 {
+		t.Fatalf("%d points, want 3: %v", len(points), q)
+	}
+	for i := 1; i < len(points); i++ {
+		a, b := points[i-1], points[i]
+		if b["recall_at_k_mean"].(float64) < a["recall_at_k_mean"].(float64) || b["bytes_per_query"].(float64) <= a["bytes_per_query"].(float64) {
+			t.Errorf("nprobe %v → %v: recall %v → %v, bytes %v → %v", a["nprobe"], b["nprobe"],
+				a["recall_at_k_mean"], b["recall_at_k_mean"], a["bytes_per_query"], b["bytes_per_query"])
+		}
+	}
+	if r := points[2]["recall_at_k_mean"]; r != 1.0 {
+		t.Errorf("nprobe = nlist: recall %v", r)
+	}
+	v, ok := q["sweep_cheapest_value"].(int)
+	if !ok {
+		t.Fatalf("no cheapest value: %v", q)
+	}
+	for _, p := range points {
+		if p["nprobe"] == v && p["recall_at_k_mean"].(float64) < 0.99 {
+			t.Errorf("the cheapest value %d has recall %v", v, p["recall_at_k_mean"])
+		}
 	}
 }
