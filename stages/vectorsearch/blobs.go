@@ -21,6 +21,7 @@ import (
 // of its own: blobs holds one per slot and is used by one goroutine.
 type blobs struct {
 	b      backends.Backend
+	open   func(ctx context.Context, name string, off, length int64) (io.ReadCloser, error)
 	target string
 	dir    string
 	meter  *measure.Meter
@@ -34,7 +35,16 @@ type blobs struct {
 }
 
 func newBlobs(b backends.Backend, target, dir string, meter *measure.Meter) *blobs {
-	return &blobs{b: b, target: target, dir: dir, meter: meter}
+	return &blobs{b: b, open: b.Open, target: target, dir: dir, meter: meter}
+}
+
+// direct makes s read with O_DIRECT, around the host's page cache; the
+// plan checked that the target can.
+func (s *blobs) direct() *blobs {
+	if d, ok := backends.As[backends.DirectOpener](s.b); ok {
+		s.open = d.OpenDirect
+	}
+	return s
 }
 
 func (s *blobs) name(n string) string {
@@ -129,7 +139,7 @@ func (s *blobs) read(ctx context.Context, r vector.Read) error {
 	rec := s.get()
 	defer s.put(rec)
 	op := rec.Begin(measure.Read, s.target)
-	rc, err := s.b.Open(ctx, s.name(r.Name), r.Off, int64(len(r.Buf)))
+	rc, err := s.open(ctx, s.name(r.Name), r.Off, int64(len(r.Buf)))
 	if err == nil {
 		_, err = io.ReadFull(op.Reader(rc, nil), r.Buf)
 		if cerr := rc.Close(); err == nil {

@@ -111,6 +111,11 @@ func (t *queryTask) Run(ctx context.Context, env *stages.Env) (stages.Metrics, e
 	m["ground_truth_coverage"] = truth.Coverage()
 
 	setup := newBlobs(tgt, where, dir, env.Meter)
+	if t.spec.Cache == "direct" {
+		// The indexes that read through the Blobs they were opened with
+		// (IVF_FLAT, DISKANN) then read around the cache too.
+		setup.direct()
+	}
 	idx, err := eng.open(ctx, b, setup)
 	if err != nil {
 		return m, fmt.Errorf("open index %s: %w", b.id, err)
@@ -148,6 +153,9 @@ func (r *queryRun) measure(ctx context.Context, p searchParams) (stages.Metrics,
 	workers := make([]*worker, t.spec.Concurrency)
 	for w := range workers {
 		bl := newBlobs(r.tgt, r.where, r.dir, r.env.Meter)
+		if t.spec.Cache == "direct" {
+			bl.direct()
+		}
 		workers[w] = &worker{s: r.idx.searcher(bl, p), lat: measure.NewHistogram()}
 	}
 	switch {

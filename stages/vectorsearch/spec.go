@@ -189,6 +189,15 @@ func planQuery(in *stages.PlanInput, id string) (stages.Task, error) {
 			}
 		}
 	}
+	if s.Cache == "direct" {
+		where := b.target
+		if b.spec.IndexType == "FLAT" {
+			where = b.coll.Target
+		}
+		if err := in.ODirect(where, false, at("cache")...); err != nil {
+			return nil, err
+		}
+	}
 	if int64(s.TopK) > b.coll.Collection() {
 		return nil, w.ErrorAt(at("top_k"), "top_k %d is more neighbours than the collection's %d vectors", s.TopK, b.coll.Collection())
 	}

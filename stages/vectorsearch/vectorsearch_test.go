@@ -204,3 +204,18 @@ func TestSweepNprobe(t *testing.T) {
 		}
 	}
 }
+
+// cache "direct" reads every index with O_DIRECT on a file target and
+// answers as the cached reads do.
+func TestDirectReads(t *testing.T) {
+	for _, tc := range []struct{ index, query string }{
+		{`index_type: "FLAT"`, `cache: "direct"`},
+		{`index_type: "IVF_FLAT", nlist: 32`, `cache: "direct", nprobe: 32`},
+		{`index_type: "DISKANN", max_degree: 16`, `cache: "direct"`},
+	} {
+		_, q := run(t, `{uri: "tmp://"}`, "L2", tc.index, tc.query)
+		if r := q["recall_at_k_mean"].(float64); r < 0.95 {
+			t.Errorf("%s: recall %v", tc.index, r)
+		}
+	}
+}
