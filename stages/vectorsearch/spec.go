@@ -194,8 +194,8 @@ func planQuery(in *stages.PlanInput, id string) (stages.Task, error) {
 		if b.spec.IndexType == "FLAT" {
 			where = b.coll.Target
 		}
-		if err := in.ODirect(where, false, at("cache")...); err != nil {
-			return nil, err
+		if t := in.Targets[where]; !t.Traits.DirectRead {
+			return nil, w.ErrorAt(at("cache"), "cache \"direct\" reads with O_DIRECT, around the host's page cache, which target %s (%s) does not use: use a file target, or cache \"cold\"", where, t.URI)
 		}
 	}
 	if int64(s.TopK) > b.coll.Collection() {
