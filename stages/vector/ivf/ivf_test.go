@@ -536,3 +536,36 @@ func TestDamageRefused(t *testing.T) {
 		})
 	}
 }
+
+// A Searcher reuses its buffers: once warm, a query allocates nothing
+// beyond what the Blobs' own read of the same objects allocates.
+func TestSearchAllocatesNothingOfItsOwn(t *testing.T) {
+	const n, dim, nlist = 2000, 16, 20
+	ctx := context.Background()
+	src := vector.NewSource(dim, vector.Clustered, 5, 4)
+	blobs := vector.OnBackend(openBackend(t, "mem"), "")
+	if _, err := Build(ctx, Params{NList: nlist}, FromSource(src, n), blobs, ""); err != nil {
+		t.Fatal(err)
+	}
+	x, err := Open(ctx, blobs, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := x.NewSearcher()
+	q := make([]float32, dim)
+	src.Query(0, q)
+	for _, nprobe := range []int{1, 4} {
+		if _, _, err := s.Search(ctx, q, 10, nprobe); err != nil { // warm
+			t.Fatal(err)
+		}
+		reads := slices.Clone(s.reads)
+		for i := range reads {
+			reads[i].Buf = make([]byte, len(reads[i].Buf))
+		}
+		search := testing.AllocsPerRun(50, func() { s.Search(ctx, q, 10, nprobe) })
+		read := testing.AllocsPerRun(50, func() { blobs.ReadBatch(ctx, reads) })
+		if search > read {
+			t.Errorf("nprobe %d: a search allocates %.1f times, reading its lists alone %.1f", nprobe, search, read)
+		}
+	}
+}
