@@ -107,18 +107,6 @@ func copyObject(ctx context.Context, from, to backends.Backend, name string) err
 	return w.Close()
 }
 
-// exactAll is exact for many queries, in parallel and in one pass over
-// the collection.
-func exactAll(src *vector.Source, n int64, m vector.Metric, queries [][]float32, k int) [][]vector.Neighbor {
-	out := make([][]vector.Neighbor, len(queries))
-	parallel(len(queries), func(lo, hi int) {
-		for i := lo; i < hi; i++ {
-			out[i] = exact(src, n, m, queries[i], k)
-		}
-	})
-	return out
-}
-
 // BenchmarkSearch runs queries one after another through one Searcher
 // and reports their rate, the 99th percentile of each query's own
 // latency, the KiB each read and the recall@10 against the exact answer
@@ -142,6 +130,7 @@ func BenchmarkSearch(b *testing.B) {
 				b.Fatal(err)
 			}
 			s := x.NewSearcher()
+			b.ReportAllocs()
 			var sum float64
 			for i, q := range bench.queries {
 				got, _, err := s.Search(ctx, q, benchK, 0)

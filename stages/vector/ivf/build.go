@@ -206,8 +206,8 @@ func join(dir, name string) string {
 // N vectors of dimension D, P processors and G the largest group, is
 // the block being read (1 MiB) and the largest of
 //
-//	training:  S·(4D + 8) + nlist·(12D + 12)
-//	assigning: 4N + nlist·(4D + 12) + 4PD
+//	training:  S·(4D + 8) + nlist·(12D + 12 + 4P)
+//	assigning: 4N + nlist·(4D + 12 + 4P) + 4PD
 //	writing:   4N + nlist·(4D + 24) + max(G, index object), or 1 MiB
 //	           for G when a list was streamed
 //
@@ -274,8 +274,8 @@ type builder struct {
 func (b *builder) peak(index int64) int64 {
 	s, d, k := int64(b.stats.Sample), int64(b.dim), int64(b.p.NList)
 	p := int64(runtime.GOMAXPROCS(0))
-	train := s*(4*d+8) + k*(12*d+12)
-	assign := 4*b.n + k*(4*d+12) + 4*p*d
+	train := s*(4*d+8) + k*(12*d+12+4*p)
+	assign := 4*b.n + k*(4*d+12+4*p) + 4*p*d
 	held := b.group
 	if b.streamed {
 		held = max(held, streamBytes)
@@ -355,19 +355,20 @@ func (b *builder) assign(ctx context.Context, centroids []float32) ([]int32, []i
 		norms[j] = vector.Dot(cj, cj)
 	}
 	assign := make([]int32, b.n)
-	scratch := make([]float32, runtime.GOMAXPROCS(0)*b.dim)
+	per := b.dim + k // a vector and its products with the centroids
+	scratch := make([]float32, runtime.GOMAXPROCS(0)*per)
 	err := b.pass(ctx, func(first int64, block []float32) error {
 		nv := len(block) / b.dim
 		w := min(runtime.GOMAXPROCS(0), nv)
 		parallel(w, func(lo, hi int) {
 			for t := lo; t < hi; t++ {
-				x := scratch[t*b.dim : (t+1)*b.dim]
+				x, dots := scratch[t*per:t*per+b.dim], scratch[t*per+b.dim:(t+1)*per]
 				for v := nv * t / w; v < nv*(t+1)/w; v++ {
 					copy(x, block[v*b.dim:])
 					if b.p.Metric == vector.Cosine {
 						vector.Normalize(x)
 					}
-					assign[first+int64(v)] = int32(nearest(x, centroids, norms, b.dim))
+					assign[first+int64(v)] = int32(nearest(x, centroids, norms, dots))
 				}
 			}
 		})

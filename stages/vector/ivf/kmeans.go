@@ -49,7 +49,8 @@ type kmeans struct {
 // train returns the k centroids and the number of Lloyd iterations run.
 // Its memory is the sample's (which the caller holds) plus
 // s × 8 bytes (assignment and distance per sample vector) plus
-// k × dim × 12 bytes (centroids and their float64 sums).
+// k × dim × 12 bytes (centroids and their float64 sums) plus k × 4
+// bytes per processor (the products of a vector with every centroid).
 func (m *kmeans) train(ctx context.Context) ([]float32, int, error) {
 	s := len(m.x) / m.dim
 	c := make([]float32, m.k*m.dim)
@@ -73,9 +74,10 @@ func (m *kmeans) train(ctx context.Context) ([]float32, int, error) {
 			norms[j] = vector.Dot(cj, cj)
 		}
 		parallel(s, func(lo, hi int) {
+			dots := make([]float32, m.k)
 			for i := lo; i < hi; i++ {
 				xi := m.x[i*m.dim : (i+1)*m.dim]
-				j := nearest(xi, c, norms, m.dim)
+				j := nearest(xi, c, norms, dots)
 				assign[i] = int32(j)
 				dist[i] = vector.L2Sq(xi, c[j*m.dim:(j+1)*m.dim])
 			}
@@ -121,16 +123,29 @@ func (m *kmeans) train(ctx context.Context) ([]float32, int, error) {
 // nearest is the centroid of c nearest to x in L2, norms holding each
 // centroid's squared length: |x−c|² = |x|² + |c|² − 2x·c, and |x|² is the
 // same for every centroid, so one inner product per centroid decides.
-// Ties go to the lower number.
-func nearest(x, c, norms []float32, dim int) int {
+// Ties go to the lower number. dots is scratch of one float per
+// centroid.
+func nearest(x, c, norms, dots []float32) int {
+	dotBlock(x, c, dots)
 	best, bestD := 0, float32(math.Inf(1))
 	for j, n := range norms {
-		d := n - 2*vector.Dot(x, c[j*dim:(j+1)*dim])
-		if d < bestD {
+		if d := n - 2*dots[j]; d < bestD {
 			best, bestD = j, d
 		}
 	}
 	return best
+}
+
+// dotBlock writes into out[j] the inner product of x with the j-th
+// vector of c: all of training's and assignment's distance work. It is
+// here, one vector.Dot per centroid, until stages/vector offers a block
+// kernel (one that loads x once for many centroids); then it is that
+// kernel.
+func dotBlock(x, c, out []float32) {
+	d := len(x)
+	for j := range out {
+		out[j] = vector.Dot(x, c[j*d:(j+1)*d])
+	}
 }
 
 // seed places the k initial centroids by k-means++: each next centroid
