@@ -126,7 +126,7 @@ func (m *kmeans) train(ctx context.Context) ([]float32, int, error) {
 // Ties go to the lower number. dots is scratch of one float per
 // centroid.
 func nearest(x, c, norms, dots []float32) int {
-	dotBlock(x, c, dots)
+	vector.DotBlock(x, c, dots)
 	best, bestD := 0, float32(math.Inf(1))
 	for j, n := range norms {
 		if d := n - 2*dots[j]; d < bestD {
@@ -134,18 +134,6 @@ func nearest(x, c, norms, dots []float32) int {
 		}
 	}
 	return best
-}
-
-// dotBlock writes into out[j] the inner product of x with the j-th
-// vector of c: all of training's and assignment's distance work. It is
-// here, one vector.Dot per centroid, until stages/vector offers a block
-// kernel (one that loads x once for many centroids); then it is that
-// kernel.
-func dotBlock(x, c, out []float32) {
-	d := len(x)
-	for j := range out {
-		out[j] = vector.Dot(x, c[j*d:(j+1)*d])
-	}
 }
 
 // seed places the k initial centroids by k-means++: each next centroid
