@@ -157,11 +157,15 @@ func fromLittleEndian(f []float32) {
 // index builds read a stored collection through, and what a generate
 // stage writes with Write.
 type Shards struct {
-	Blobs     Blobs
-	Name      func(shard int) string
+	// Blobs is where the shards are.
+	Blobs Blobs
+	// Name names shard i, a pure function of i (no listing).
+	Name func(shard int) string
+	// Count is the collection's size, Dimension its vectors'.
 	Count     int64
 	Dimension int
-	PerShard  int64
+	// PerShard is the vectors in every shard but the last.
+	PerShard int64
 }
 
 // Dim is the vectors' dimension.

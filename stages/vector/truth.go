@@ -26,7 +26,8 @@ type Truth struct {
 	// Neighbors holds each query's K nearest, nearest first, ties by id.
 	Neighbors [][]Neighbor
 	// Scanned is the number of vectors compared with every query; Total
-	// the collection's size.
+	// the collection's size (Collection.Len: a caller that knows the
+	// collection should hold more, as a workload says, checks it).
 	Scanned, Total int64
 }
 

@@ -1,8 +1,9 @@
 // Package vector is the math shared by mlps's vector-search stages: the
-// metrics and their distance kernels, the seeded collections and query
-// sets, top-k selection, the exact ground truth and recall. Indexes
-// (stages/vector/ivf, stages/vector/diskann) build on it; none of it knows
-// about backends, which reach an index only through Blobs.
+// metrics and their distance kernels (AVX2 assembly on amd64), the seeded
+// collections and query sets, the layouts collections and ground truths
+// are stored in, top-k selection, the exact ground truth and recall.
+// Indexes (stages/vector/ivf, stages/vector/diskann) build on it; none of
+// it knows about backends, which reach an index only through Blobs.
 package vector
 
 import (
