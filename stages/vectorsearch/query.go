@@ -16,6 +16,8 @@ import (
 	"mlps.dev/mlps/stages"
 	"mlps.dev/mlps/stages/measure"
 	"mlps.dev/mlps/stages/vector"
+	"mlps.dev/mlps/stages/vector/diskann"
+	"mlps.dev/mlps/stages/vector/ivf"
 )
 
 // queryTask is a planned query stage.
@@ -36,9 +38,24 @@ func (t *queryTask) Work() stages.Work {
 	return stages.Work{}
 }
 
-// Concurrency is the reads in flight at once: every worker's batch.
+// Concurrency is the reads in flight at once: every worker's batch, of
+// nprobe lists (IVF_FLAT) or beam_width nodes (DISKANN), as set or by
+// default.
 func (t *queryTask) Concurrency() int {
-	return t.spec.Concurrency * max(1, t.params().nprobe, t.params().beamWidth)
+	batch := 1
+	switch p := t.params(); t.b.spec.IndexType {
+	case "IVF_FLAT":
+		batch = p.nprobe
+		if batch == 0 {
+			batch = ivf.DefaultNProbe(t.b.nlist())
+		}
+	case "DISKANN":
+		batch = p.beamWidth
+		if batch == 0 {
+			batch = diskann.DefaultBeamWidth
+		}
+	}
+	return t.spec.Concurrency * batch
 }
 
 func (t *queryTask) params() searchParams {
