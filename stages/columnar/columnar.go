@@ -14,6 +14,11 @@
 // (dlrm's 40 training columns are adjacent, so a row group is one request,
 // not 40). Reading across a gap would fetch bytes no column asked for,
 // and bytes_read would no longer be the projection's.
+//
+// Each worker runs its queries one after the other, a query's runs one
+// after the other, through its one buffer of readBytes: memory is that
+// buffer per worker, plus the footer cache's bound and a footer per worker
+// being read, whatever the files' sizes.
 package columnar
 
 import (

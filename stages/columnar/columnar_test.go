@@ -327,3 +327,32 @@ stages: q: {kind: "columnar-query", dataset: "train", columns: ["label", "dense"
 	}
 	t.Logf("%d of %d row groups kept: %s", kept, kept+skipped, stage(t, rep, "q").Headline)
 }
+
+// TestPlan: a predicate's bounds are read in its column's type, every
+// digit of an int64 kept and a bound past the int64s clamped; the
+// predicate's column joins the projection.
+func TestPlan(t *testing.T) {
+	for _, tt := range []struct {
+		fields string
+		want   []string // in Describe
+	}{
+		{`columns: ["label", "dense", "sparse"]`, []string{"40 of 200 columns (33.8% of its bytes)", "4 workers", "a footer cache of 64.0 MiB"}},
+		{`queries: 3, cache_bytes: 0, workers: 2`, []string{"3 columnar queries", "200 of 200 columns", "2 workers, no footer cache"}},
+		{`columns: ["label"], predicate: {column: "sparse_0", min: 9007199254740993}`,
+			[]string{"2 of 200 columns", "unless sparse_0 in [9007199254740993, 9223372036854775807]"}},
+		{`predicate: {column: "sparse_3", min: -1e30, max: -5}`, []string{"sparse_3 in [-9223372036854775808, -5]"}},
+		{`predicate: {column: "sparse_3", min: 1e30}`, []string{"sparse_3 in [9223372036854775807, 9223372036854775807]"}},
+		{`predicate: {column: "dense_2", min: 0.5}`, []string{"dense_2 in [0.5, +Inf]"}},
+		{`columns: ["dense"], predicate: {column: "dense_2", max: 1}`, []string{"13 of 200 columns", "dense_2 in [-Inf, 1]"}},
+	} {
+		src := dlrm(2) + `targets: data: {uri: "mem://"}
+stages: q: {kind: "columnar-query", dataset: "train", ` + tt.fields + "}\n"
+		p := exectest.Plan(t, src)
+		d := p.Nodes[len(p.Nodes)-1].Task.Describe()
+		for _, w := range tt.want {
+			if !strings.Contains(d, w) {
+				t.Errorf("%s: describe %q, want %q in it", tt.fields, d, w)
+			}
+		}
+	}
+}
