@@ -128,7 +128,8 @@ func plan(in *stages.PlanInput, id string) (stages.Task, error) {
 			return nil, err
 		}
 		if !slices.Contains(t.names, p.Column) && t.names != nil {
-			// The engine reads the predicate's column to filter the rows.
+			// An engine fetches the predicate's column to filter the rows of
+			// the groups it keeps (this stage does not decode the values).
 			t.names = append(slices.Clip(t.names), p.Column)
 		}
 	}
