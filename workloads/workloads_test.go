@@ -40,8 +40,8 @@ func TestShippedWorkloads(t *testing.T) {
 	ran := 0
 	for _, f := range files {
 		model, accel := path.Dir(f), strings.TrimSuffix(path.Base(f), ".cue")
-		if accel == model || model == "llama3" || model == "vectordb" {
-			continue // the model's shared definitions; checkpointing and vector search have their own tests
+		if accel == model || model == "llama3" || model == "vectordb" || f == "dlrm/query.cue" {
+			continue // the model's shared definitions; checkpointing, vector search and queries have their own tests
 		}
 		ran++
 		t.Run(model+"/"+accel, func(t *testing.T) {
@@ -178,5 +178,37 @@ func TestVectorDBWorkloads(t *testing.T) {
 				t.Errorf("recall@10 %v against a ground truth of coverage %v", m["recall_at_k_mean"], m["ground_truth_coverage"])
 			}
 		})
+	}
+}
+
+// The dlrm query workload plans at full size, reading the 40 training
+// columns of each queried file (about 35% of it), and runs shrunk.
+func TestDLRMQueryWorkload(t *testing.T) {
+	full := exectest.PlanFile(t, "dlrm/query.cue")
+	if n := full.Workload.Name; n != "dlrm-query" {
+		t.Errorf("name %q", n)
+	}
+	q := full.Nodes[len(full.Nodes)-1]
+	if d := q.Task.Describe(); !strings.Contains(d, "100 columnar queries") || !strings.Contains(d, "40 of 200 columns") {
+		t.Errorf("describe: %s", d)
+	}
+	// 100 queries of 34.6% of a 3.6 GB file, and the footers of the at
+	// most 100 files they read.
+	if w := q.Task.Work(); w.ReadBytes < 120e9 || w.ReadBytes > 130e9 || w.Files != 100 {
+		t.Errorf("plans reading %d bytes of %d files", w.ReadBytes, w.Files)
+	}
+	p := exectest.PlanFile(t, "dlrm/query.cue", "targets.data.uri=mem://", "datasets.train.files=2",
+		"datasets.train.samples_per_file=1000", "datasets.train.parquet.row_group_rows=256", "stages.query.queries=10")
+	rep := exec.Run(context.Background(), p, exec.Options{})
+	if !rep.Complete {
+		t.Fatalf("run incomplete: %v", rep.Err)
+	}
+	st := rep.Stages[len(rep.Stages)-1]
+	m := st.Metrics
+	if m["queries"] != int64(10) || m["bytes_read"] != st.Measured.Bytes || m["row_groups_read"] != int64(40) {
+		t.Errorf("%v queries, %v row groups, read %v bytes, measured %d", m["queries"], m["row_groups_read"], m["bytes_read"], st.Measured.Bytes)
+	}
+	if f := m["bytes_read_fraction"].(float64); f < 0.33 || f > 0.40 {
+		t.Errorf("read %.1f%% of the files' bytes, want the 35%% the training columns are (and their footers)", 100*f)
 	}
 }

@@ -4,6 +4,7 @@ package all
 
 import (
 	_ "mlps.dev/mlps/stages/checkpoint"
+	_ "mlps.dev/mlps/stages/columnar"
 	_ "mlps.dev/mlps/stages/generate"
 	_ "mlps.dev/mlps/stages/readepoch"
 	_ "mlps.dev/mlps/stages/upload"

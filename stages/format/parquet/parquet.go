@@ -13,11 +13,14 @@
 //
 // The layout is a pure function of the Spec, so that Size is exact without
 // writing anything: values are PLAIN-encoded and uncompressed, no
-// dictionary, no statistics, page CRCs, page indexes or bloom filters
-// (whose encoded lengths would depend on the values), pages hold a fixed
-// number of rows (about 1 MiB of values, never less than one row), list
-// levels are RLE runs whose lengths depend only on the shape, and created_by
-// is a constant. That is also why the pages are encoded here and not by
+// dictionary, page CRCs, page indexes or bloom filters (whose encoded
+// lengths would depend on the values), pages hold a fixed number of rows
+// (about 1 MiB of values, never less than one row), list levels are RLE
+// runs whose lengths depend only on the shape, and created_by is a
+// constant. Every column chunk of a numeric column carries min and max
+// statistics, as pyarrow writes them by default, so that a reader can skip
+// row groups by them: their values depend on the data, their length only
+// on the column's type (4 or 8 bytes each), so Size stays exact. That is also why the pages are encoded here and not by
 // parquet-go's writer: it always writes a page CRC, a varint whose length
 // depends on the data, and it holds a whole row group of every column in
 // memory before writing it. The tests read the files back with parquet-go.
@@ -29,8 +32,11 @@
 // which PLAIN stores as they are. Equal inputs give identical files.
 //
 // Files are streamed through a caller's scratch buffer: memory does not grow
-// with the file, the row group or the row, and the footer is encoded chunk
-// by chunk as it is written.
+// with the rows, the row group or the row, and the footer is encoded chunk
+// by chunk as it is written. What Write does keep until the footer is the
+// min and max of each numeric column chunk, 16 bytes a chunk, a fraction
+// of the footer they go into (over 60 bytes a chunk): 368 KiB for the dlrm
+// file's 576 row groups of 40 numeric columns.
 package parquet
 
 import (
@@ -110,6 +116,7 @@ const (
 type leaf struct {
 	name     string
 	phys     int32
+	slot     int   // among the numeric leaves, whose chunks have statistics; -1 for the others
 	width    int32 // FIXED_LEN_BYTE_ARRAY length
 	elemSize int64
 	elems    int64 // per row; > 1 for a list
@@ -146,6 +153,7 @@ type layout struct {
 	groupRows int64 // rows of every group but the last
 	lastRows  int64
 	data      int64 // end of the last column chunk
+	numeric   int   // leaves with statistics
 }
 
 func (l *layout) rows(g int64) int64 {
@@ -204,7 +212,7 @@ func plan(s Spec) (*layout, error) {
 	// entries (under 128 bytes plus the name, one per chunk).
 	bound, footer := 0.0, 0.0
 	for _, col := range s.Columns {
-		c := leaf{elems: max(col.Elements, 1)}
+		c := leaf{elems: max(col.Elements, 1), slot: -1}
 		switch col.Type {
 		case "float32":
 			c.phys, c.elemSize = typeFloat, 4
@@ -260,6 +268,10 @@ func plan(s Spec) (*layout, error) {
 				return nil, fmt.Errorf("parquet: column name %q is used twice", c.name)
 			}
 			seen[c.name] = true
+			if c.phys != typeFLBA {
+				c.slot = l.numeric
+				l.numeric++
+			}
 			l.leaves = append(l.leaves, c)
 		}
 	}
@@ -376,6 +388,9 @@ func Write(w io.Writer, s Spec, fill func(p []byte, off int64), buf []byte) (int
 		buf = make([]byte, minBuf)
 	}
 	o := out{w: w, buf: buf, fill: fill}
+	// Planning bounded the footer, and so the chunks, to 4 GiB over at
+	// least 128 bytes each.
+	o.stats = make([]minMax, l.groups*int64(l.numeric))
 	o.meta([]byte(magic))
 	var rep []byte
 	for g := range l.groups {
@@ -384,6 +399,7 @@ func Write(w io.Writer, s Spec, fill func(p []byte, off int64), buf []byte) (int
 			if c.list() {
 				rep = c.repRow(rep[:0])
 			}
+			o.gather(c, g*int64(l.numeric))
 			for _, r := range l.chunk(c, g).runs {
 				for range r.count {
 					o.meta(r.header)
@@ -420,6 +436,22 @@ type out struct {
 	written int64
 	err     error
 	scratch []byte // thrift encodings, before they go to buf
+
+	// stats holds the min and max of every numeric column chunk, row
+	// group by row group, gathered from the values as they are filled;
+	// Size's dry run has none and encodes zeros of the same length.
+	stats []minMax
+	// acc is the chunk whose values are being filled, nil for a column
+	// without statistics; carry holds the start of a value that fill's
+	// last piece cut.
+	acc    *minMax
+	phys   int32
+	carry  [8]byte
+	carryN int
+	// statAt, when set, is told the file extent of every statistic's
+	// value as the footer is encoded: the metadata that depends on the
+	// values, for the tests.
+	statAt func(Extent)
 }
 
 func (o *out) flush() {
@@ -454,6 +486,9 @@ func (o *out) values(n int64) {
 	for n > 0 && o.err == nil {
 		p := o.buf[o.n : o.n+int(min(n, int64(len(o.buf)-o.n)))]
 		o.fill(p, o.off)
+		if o.acc != nil {
+			o.gatherFrom(p)
+		}
 		o.off += int64(len(p))
 		o.n += len(p)
 		n -= int64(len(p))
@@ -556,6 +591,9 @@ func (l *layout) footer(o *out) {
 			b = appendI64(b, 5, 6, k.size)
 			b = appendI64(b, 6, 7, k.size)
 			b = appendI64(b, 7, 9, off)
+			if c.slot >= 0 {
+				b = o.appendStats(b, c, g*int64(l.numeric)+int64(c.slot))
+			}
 			b = append(b, tStop, tStop)
 			o.meta(b)
 			off += k.size
@@ -569,9 +607,177 @@ func (l *layout) footer(o *out) {
 		o.meta(b)
 	}
 	b = appendString(b[:0], 4, 6, createdBy)
-	b = append(b, tStop)
+	// column_orders: every column in its type's order (signed for the
+	// numeric types), which is what makes min_value and max_value valid
+	// for a reader.
+	b = appendField(b, 6, 7, tList)
+	b = appendList(b, tStruct, len(l.leaves))
 	o.meta(b)
+	for range l.leaves {
+		o.meta(typeOrder)
+	}
+	o.meta([]byte{tStop})
 	o.scratch = b
+}
+
+// typeOrder is a ColumnOrder of TYPE_ORDER: a union whose field 1 is an
+// empty TypeDefinedOrder.
+var typeOrder = []byte{1<<4 | tStruct, tStop, tStop}
+
+// appendStats appends the statistics field of the ColumnMetaData of
+// column c's chunk k: min_value and max_value, PLAIN-encoded, 4 or 8
+// bytes each whatever the values. A float chunk whose values are all NaN
+// has no min or max; it gets NaN for both, which readers take as
+// statistics to ignore, as the format says they must, so that the length
+// still does not depend on the values.
+func (o *out) appendStats(b []byte, c *leaf, k int64) []byte {
+	var mm minMax
+	if o.stats != nil {
+		mm = o.stats[k]
+	}
+	lo, hi := mm.encoded(c.phys)
+	size := int(c.elemSize)
+	b = appendField(b, 9, 12, tStruct)
+	b = appendField(b, 0, 5, tBinary) // max_value
+	b = binary.AppendUvarint(b, uint64(size))
+	if o.statAt != nil {
+		o.statAt(Extent{o.off + int64(len(b)), int64(size)})
+	}
+	n := len(b)
+	b = binary.LittleEndian.AppendUint64(b, hi)[:n+size]
+	b = appendField(b, 5, 6, tBinary) // min_value
+	b = binary.AppendUvarint(b, uint64(size))
+	if o.statAt != nil {
+		o.statAt(Extent{o.off + int64(len(b)), int64(size)})
+	}
+	n = len(b)
+	b = binary.LittleEndian.AppendUint64(b, lo)[:n+size]
+	return append(b, tStop)
+}
+
+// minMax is the least and the greatest value of a column chunk: int64s
+// for the integer types, float64s (as bits) for the floating point ones,
+// NaNs left out. A float chunk of NaNs only has lo > hi.
+type minMax struct{ lo, hi uint64 }
+
+// gather makes the chunk of column c in the row group whose statistics
+// start at base the one the values fill goes into.
+func (o *out) gather(c *leaf, base int64) {
+	o.acc, o.carryN = nil, 0
+	if c.slot < 0 || o.stats == nil {
+		return
+	}
+	o.acc, o.phys = &o.stats[base+int64(c.slot)], c.phys
+	switch c.phys {
+	case typeFloat, typeDouble:
+		*o.acc = minMax{math.Float64bits(math.Inf(1)), math.Float64bits(math.Inf(-1))}
+	default:
+		*o.acc = minMax{math.MaxInt64, 1 << 63} // MinInt64's bits
+	}
+}
+
+// gatherFrom takes the values in p, the next bytes of the chunk's values,
+// into its min and max. A page's values are whole values, but fill's
+// pieces end where the buffer does, which may cut one.
+func (o *out) gatherFrom(p []byte) {
+	size := 4
+	if o.phys == typeInt64 || o.phys == typeDouble {
+		size = 8
+	}
+	if o.carryN > 0 {
+		n := copy(o.carry[o.carryN:size], p)
+		o.carryN += n
+		p = p[n:]
+		if o.carryN < size {
+			return
+		}
+		o.carryN = 0
+		o.gatherValues(o.carry[:size])
+	}
+	whole := len(p) / size * size
+	o.gatherValues(p[:whole])
+	o.carryN = copy(o.carry[:], p[whole:])
+}
+
+// gatherValues takes whole values into the chunk's min and max, in a
+// plain loop per type. Measured in CPU time on the 2-core VM (a busy
+// machine's wall time says little), the loops take int64s at 6.3 GB/s and
+// float32s at 2.3 GB/s; four accumulator lanes, or comparing floats as
+// integer keys, gained nothing. Writing a dlrm-shaped file (a third of its
+// bytes numeric) takes 8-11 GB/s of CPU with the scan, 28 GB/s without:
+// still well above what a core's storage writes take.
+func (o *out) gatherValues(p []byte) {
+	a := o.acc
+	le := binary.LittleEndian
+	switch o.phys {
+	case typeInt32, typeInt64:
+		lo, hi := int64(a.lo), int64(a.hi)
+		if o.phys == typeInt32 {
+			for i := 0; i+4 <= len(p); i += 4 {
+				v := int64(int32(le.Uint32(p[i:])))
+				lo, hi = min(lo, v), max(hi, v)
+			}
+		} else {
+			for i := 0; i+8 <= len(p); i += 8 {
+				v := int64(le.Uint64(p[i:]))
+				lo, hi = min(lo, v), max(hi, v)
+			}
+		}
+		a.lo, a.hi = uint64(lo), uint64(hi)
+	case typeFloat, typeDouble:
+		// A NaN compares false both ways, and so is left out; Go's min
+		// and max would keep it.
+		lo, hi := math.Float64frombits(a.lo), math.Float64frombits(a.hi)
+		if o.phys == typeFloat {
+			for i := 0; i+4 <= len(p); i += 4 {
+				v := float64(math.Float32frombits(le.Uint32(p[i:])))
+				if v < lo {
+					lo = v
+				}
+				if v > hi {
+					hi = v
+				}
+			}
+		} else {
+			for i := 0; i+8 <= len(p); i += 8 {
+				v := math.Float64frombits(le.Uint64(p[i:]))
+				if v < lo {
+					lo = v
+				}
+				if v > hi {
+					hi = v
+				}
+			}
+		}
+		a.lo, a.hi = math.Float64bits(lo), math.Float64bits(hi)
+	}
+}
+
+// encoded returns the min and max as PLAIN values of type phys, in the
+// low 4 or 8 bytes. A zero min is written as -0 and a zero max as +0, as
+// the format asks, so that a reader need not know which zeros the chunk
+// holds.
+func (m minMax) encoded(phys int32) (lo, hi uint64) {
+	switch phys {
+	case typeInt32:
+		return uint64(uint32(int32(int64(m.lo)))), uint64(uint32(int32(int64(m.hi))))
+	case typeInt64:
+		return m.lo, m.hi
+	}
+	l, h := math.Float64frombits(m.lo), math.Float64frombits(m.hi)
+	if l > h { // NaNs only
+		l, h = math.NaN(), math.NaN()
+	}
+	if l == 0 {
+		l = math.Copysign(0, -1)
+	}
+	if h == 0 {
+		h = 0
+	}
+	if phys == typeFloat {
+		return uint64(math.Float32bits(float32(l))), uint64(math.Float32bits(float32(h)))
+	}
+	return math.Float64bits(l), math.Float64bits(h)
 }
 
 func (l *layout) lists() int {

@@ -129,9 +129,24 @@ func payload(t testing.TB, s Spec) [][]Extent {
 	return cols
 }
 
+// statExtents returns the file extents of the statistics' min and max
+// values of a file of s: the metadata that depends on the values.
+func statExtents(t testing.TB, s Spec) []Extent {
+	t.Helper()
+	l, err := plan(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var es []Extent
+	o := out{dry: true, off: l.data, statAt: func(e Extent) { es = append(es, e) }}
+	l.footer(&o)
+	return es
+}
+
 // TestSizeIsExact proves Size exact and the layout independent of the
 // values: for every shape and seed the file is Size bytes, and two files of
-// different seeds differ only inside Payload's extents.
+// different seeds differ only inside Payload's extents and the statistics'
+// values.
 func TestSizeIsExact(t *testing.T) {
 	for _, sh := range shapes {
 		t.Run(sh.name, func(t *testing.T) {
@@ -159,9 +174,10 @@ func TestSizeIsExact(t *testing.T) {
 					first = b
 					continue
 				}
-				// Everything outside the values must be equal.
+				// Everything outside the values and their statistics must
+				// be equal.
 				x, y := slices.Clone(first), b
-				for _, col := range payload(t, sh.spec) {
+				for _, col := range append(payload(t, sh.spec), statExtents(t, sh.spec)) {
 					for _, e := range col {
 						clear(x[e.Off : e.Off+e.Len])
 						clear(y[e.Off : e.Off+e.Len])

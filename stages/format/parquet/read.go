@@ -6,9 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"slices"
 	"strconv"
 	"strings"
+	"unsafe"
 )
 
 // File is an open parquet file, as a training loader sees it: the row
@@ -17,9 +19,10 @@ import (
 // safe for concurrent use.
 //
 // The footer is decoded here rather than by parquet-go: a loader only needs
-// the chunks' extents, and decoding parquet-go's full FileMetaData of the
-// dlrm file (576 row groups of 200 columns, 5 MB of footer) allocates 73 MB
-// and takes 140 ms, against 8 MB and 20 ms here (BenchmarkOpen): enough to
+// the chunks' extents (and a query the min and max statistics of numeric
+// columns), and decoding parquet-go's full FileMetaData of the dlrm file
+// (576 row groups of 200 columns, 5 MB of footer) allocates 73 MB and
+// takes 140 ms, against 9 MB and 20-30 ms here (BenchmarkOpen): enough to
 // show in the read rate being measured. The tests check this decoder
 // against parquet-go's.
 type File struct {
@@ -30,6 +33,21 @@ type File struct {
 	leaves int       // column chunks per row group
 	rows   []int64   // per row group
 	chunks []extents // row group g's at [g*leaves, (g+1)*leaves)
+
+	// The statistics of the leaves whose values have an order a reader
+	// can use (signed integers, floats): slots maps a leaf to its place
+	// among them, or -1, and row group g's are at [g*numeric,
+	// (g+1)*numeric) of stats.
+	slots   []int32
+	float   []bool // per leaf: FLOAT or DOUBLE
+	numeric int
+	stats   []stat
+}
+
+// stat is a column chunk's min and max: int64s, or float64s as bits.
+type stat struct {
+	lo, hi uint64
+	ok     bool
 }
 
 // field is a top-level column and its leaf columns (one for a scalar or a
@@ -117,7 +135,9 @@ func (f *File) Columns() []string {
 // column's but is the base of columns name_0, name_1, ... (a repeated
 // column) selects all of them. An unknown name is an error that lists the
 // valid ones.
-func (f *File) Select(names []string) ([]int, error) {
+func (f *File) Select(names []string) ([]int, error) { return selectFields(f.fields, names) }
+
+func selectFields(fields []field, names []string) ([]int, error) {
 	var idx []int
 	seen := make(map[int]bool)
 	add := func(c field) {
@@ -129,22 +149,69 @@ func (f *File) Select(names []string) ([]int, error) {
 		}
 	}
 	for _, name := range names {
-		if i := slices.IndexFunc(f.fields, func(c field) bool { return c.name == name }); i >= 0 {
-			add(f.fields[i])
+		if i := slices.IndexFunc(fields, func(c field) bool { return c.name == name }); i >= 0 {
+			add(fields[i])
 			continue
 		}
 		found := false
-		for _, c := range f.fields {
+		for _, c := range fields {
 			if _, ok := copyOf(c.name, name); ok {
 				add(c)
 				found = true
 			}
 		}
 		if !found {
-			return nil, fmt.Errorf("parquet: no column %q; the columns are %s", name, f.describe())
+			return nil, fmt.Errorf("parquet: no column %q; the columns are %s", name, describe(fields))
 		}
 	}
 	return idx, nil
+}
+
+// ColumnBytes returns the bytes of the column chunks of the named columns
+// (as Select takes them; nil names every column) over all row groups of
+// the file Write makes for s: their page headers, levels and values, what
+// fetching them reads. An unknown name is Select's error.
+func ColumnBytes(s Spec, names []string) (int64, error) {
+	l, err := plan(s)
+	if err != nil {
+		return 0, err
+	}
+	// Write's top-level columns have one leaf each, lists too.
+	fields := make([]field, len(l.leaves))
+	for i := range l.leaves {
+		fields[i] = field{name: l.leaves[i].name, first: i, n: 1}
+	}
+	idx := make([]int, len(fields))
+	for i := range idx {
+		idx[i] = i
+	}
+	if names != nil {
+		if idx, err = selectFields(fields, names); err != nil {
+			return 0, err
+		}
+	}
+	var n int64
+	for _, i := range idx {
+		c := &l.leaves[i]
+		n += (l.groups-1)*c.full.size + c.last.size
+	}
+	return n, nil
+}
+
+// OpenBytes returns the bytes Open reads from a file of s: the footer,
+// or the last 64 KiB of the file when the footer is shorter, as Open
+// fetches them in one read in case the footer is that long.
+func OpenBytes(s Spec) (int64, error) {
+	size, err := Size(s)
+	if err != nil {
+		return 0, err
+	}
+	data, err := ColumnBytes(s, nil)
+	if err != nil {
+		return 0, err
+	}
+	footer := size - int64(len(magic)) - data // the FileMetaData, its length and the magic
+	return max(footer, min(size, footerRead)), nil
 }
 
 // copyOf reports whether name is base_<index>, a copy of a repeated column.
@@ -159,22 +226,22 @@ func copyOf(name, base string) (int, bool) {
 
 // describe lists the column names, with runs of copies of a repeated
 // column (base_0, base_1, ...) shortened to "base (base_0..base_k)".
-func (f *File) describe() string {
+func describe(fields []field) string {
 	var parts []string
-	for i := 0; i < len(f.fields); {
-		name := f.fields[i].name
+	for i := 0; i < len(fields); {
+		name := fields[i].name
 		j := i + 1
 		if k := strings.LastIndexByte(name, '_'); k > 0 {
 			base := name[:k]
 			if n, ok := copyOf(name, base); ok && n == 0 {
-				for j < len(f.fields) {
-					if n, ok := copyOf(f.fields[j].name, base); !ok || n != j-i {
+				for j < len(fields) {
+					if n, ok := copyOf(fields[j].name, base); !ok || n != j-i {
 						break
 					}
 					j++
 				}
 				if j-i > 1 {
-					parts = append(parts, fmt.Sprintf("%s (%s..%s)", base, name, f.fields[j-1].name))
+					parts = append(parts, fmt.Sprintf("%s (%s..%s)", base, name, fields[j-1].name))
 					i = j
 					continue
 				}
@@ -198,6 +265,70 @@ func (f *File) describe() string {
 // must add up to the chunk's. The values are not decoded: Write's are
 // PLAIN, with nothing to decode but their length.
 func (f *File) ReadRowGroup(g int, cols []int, buf []byte) (int64, error) {
+	return f.readRuns(g, cols, buf, func(off, end int64, buf []byte, w *walker) (int64, error) {
+		var read int64
+		for off < end {
+			p := buf[:min(int64(len(buf)), end-off)]
+			n, err := f.ra.ReadAt(p, off)
+			read += int64(n)
+			if n < len(p) {
+				if err == nil || err == io.EOF {
+					err = io.ErrUnexpectedEOF
+				}
+				return read, fmt.Errorf("reading %d bytes at %d: %w", len(p), off, err)
+			}
+			if err := w.pages(p); err != nil {
+				return read, err
+			}
+			off += int64(len(p))
+		}
+		return read, nil
+	})
+}
+
+// ReadRowGroupFrom is ReadRowGroup for a caller that fetches each range
+// itself, as one request however long: open(off, n) returns the n bytes
+// of the file at off as a stream, which is read through buf (as it comes:
+// each read is at most len(buf)), its pages checked as ReadRowGroup
+// checks them, and closed. Memory is buf's, however long the range. It
+// returns the bytes the streams gave.
+func (f *File) ReadRowGroupFrom(g int, cols []int, buf []byte, open func(off, n int64) (io.ReadCloser, error)) (int64, error) {
+	return f.readRuns(g, cols, buf, func(off, end int64, buf []byte, w *walker) (int64, error) {
+		rc, err := open(off, end-off)
+		if err != nil {
+			return 0, fmt.Errorf("reading %d bytes at %d: %w", end-off, off, err)
+		}
+		var read int64
+		for err == nil && read < end-off {
+			var n int
+			n, err = rc.Read(buf[:min(int64(len(buf)), end-off-read)])
+			read += int64(n)
+			if n > 0 {
+				if werr := w.pages(buf[:n]); werr != nil {
+					rc.Close()
+					return read, werr
+				}
+			}
+		}
+		if err == io.EOF {
+			err = nil
+		}
+		if cerr := rc.Close(); err == nil {
+			err = cerr
+		}
+		if err == nil && read < end-off {
+			err = io.ErrUnexpectedEOF
+		}
+		if err != nil {
+			return read, fmt.Errorf("reading %d bytes at %d: %w", end-off, off, err)
+		}
+		return read, nil
+	})
+}
+
+// readRuns reads row group g's chunks cols, a run of adjacent chunks at a
+// time, with fetch, which reads [off, end) through buf into the walker.
+func (f *File) readRuns(g int, cols []int, buf []byte, fetch func(off, end int64, buf []byte, w *walker) (int64, error)) (int64, error) {
 	if g < 0 || g >= len(f.rows) {
 		return 0, fmt.Errorf("parquet: row group %d of %d", g, len(f.rows))
 	}
@@ -226,20 +357,10 @@ func (f *File) ReadRowGroup(g int, cols []int, buf []byte) (int64, error) {
 		if err := w.start(chunks, sel[i:j]); err != nil {
 			return read, fmt.Errorf("parquet: row group %d: %w", g, err)
 		}
-		for off := chunks[sel[i]].off; off < end; {
-			p := buf[:min(int64(len(buf)), end-off)]
-			n, err := f.ra.ReadAt(p, off)
-			read += int64(n)
-			if n < len(p) {
-				if err == nil || err == io.EOF {
-					err = io.ErrUnexpectedEOF
-				}
-				return read, fmt.Errorf("parquet: row group %d: reading %d bytes at %d: %w", g, len(p), off, err)
-			}
-			if err := w.pages(p); err != nil {
-				return read, fmt.Errorf("parquet: row group %d: %w", g, err)
-			}
-			off += int64(len(p))
+		n, err := fetch(chunks[sel[i]].off, end, buf, &w)
+		read += n
+		if err != nil {
+			return read, fmt.Errorf("parquet: row group %d: %w", g, err)
 		}
 		if err := w.finish(); err != nil {
 			return read, fmt.Errorf("parquet: row group %d: %w", g, err)
@@ -384,6 +505,8 @@ func (f *File) decode(b []byte, end int64) error {
 	type element struct {
 		name     string
 		children int32
+		phys     int32 // -1 for none (a group)
+		unsigned bool  // an integer of unsigned order, by its converted or logical type
 	}
 	var schema []element
 	groups := false
@@ -395,14 +518,22 @@ func (f *File) decode(b []byte, end int64) error {
 			n := r.listOf(tStruct)
 			schema = make([]element, 0, n)
 			for range n {
-				var e element
+				e := element{phys: -1}
 				var id int16
 				for typ, ok := r.field(&id); ok; typ, ok = r.field(&id) {
 					switch {
+					case id == 1 && typ == tI32:
+						e.phys = r.int32()
 					case id == 4 && typ == tBinary:
 						e.name = string(r.bytes())
 					case id == 5 && typ == tI32:
 						e.children = r.int32()
+					case id == 6 && typ == tI32: // converted_type: UINT_8 to UINT_64
+						c := r.int32()
+						e.unsigned = e.unsigned || c >= 11 && c <= 14
+					case id == 10 && typ == tStruct: // logicalType
+						u := r.unsignedInt() // read whatever converted_type said
+						e.unsigned = e.unsigned || u
 					default:
 						r.skip(typ)
 					}
@@ -414,11 +545,21 @@ func (f *File) decode(b []byte, end int64) error {
 			n := r.listOf(tStruct)
 			f.rows = make([]int64, 0, n)
 			leaves := 0
+			f.slots, f.float, f.numeric = f.slots[:0], f.float[:0], 0
 			for _, e := range schema[min(1, len(schema)):] {
 				if e.children <= 0 {
 					leaves++
+					slot := int32(-1)
+					if !e.unsigned && (e.phys == typeInt32 || e.phys == typeInt64 || e.phys == typeFloat || e.phys == typeDouble) {
+						slot = int32(f.numeric)
+						f.numeric++
+					}
+					f.slots = append(f.slots, slot)
+					f.float = append(f.float, e.phys == typeFloat || e.phys == typeDouble)
 				}
 			}
+			// A chunk's statistics take bytes of footer too.
+			f.stats = make([]stat, 0, min(n*f.numeric, len(r.b)-r.i))
 			// Every chunk takes a few bytes of footer, which bounds a corrupt count.
 			f.chunks = make([]extents, 0, min(n*leaves, len(r.b)-r.i))
 			for range n {
@@ -489,8 +630,16 @@ func (r *thriftReader) rowGroup(f *File) int64 {
 	for typ, ok := r.field(&id); ok; typ, ok = r.field(&id) {
 		switch {
 		case id == 1 && typ == tList: // columns
-			for range r.listOf(tStruct) {
-				f.chunks = append(f.chunks, r.columnChunk())
+			base := len(f.stats)
+			for range f.numeric {
+				f.stats = append(f.stats, stat{})
+			}
+			for i := range r.listOf(tStruct) {
+				var st *stat
+				if i < len(f.slots) && f.slots[i] >= 0 {
+					st = &f.stats[base+int(f.slots[i])]
+				}
+				f.chunks = append(f.chunks, r.columnChunk(st, i < len(f.float) && f.float[i]))
 			}
 		case id == 3 && typ == tI64:
 			rows = r.varint()
@@ -504,7 +653,9 @@ func (r *thriftReader) rowGroup(f *File) int64 {
 	return rows
 }
 
-func (r *thriftReader) columnChunk() extents {
+// columnChunk decodes a ColumnChunk; with st set, the chunk's statistics
+// go into it, read as floats when float is set.
+func (r *thriftReader) columnChunk(st *stat, float bool) extents {
 	var e extents
 	var data, dict int64
 	meta := false
@@ -526,6 +677,8 @@ func (r *thriftReader) columnChunk() extents {
 				data = r.varint()
 			case id == 11 && typ == tI64:
 				dict = r.varint()
+			case id == 12 && typ == tStruct && st != nil:
+				*st = r.statistics(float)
 			default:
 				r.skip(typ)
 			}
@@ -541,6 +694,130 @@ func (r *thriftReader) columnChunk() extents {
 		e.off = dict
 	}
 	return e
+}
+
+// statistics decodes a Statistics struct: min_value and max_value, or
+// else the deprecated min and max, which writers of signed orders filled
+// the same way. Values of other than 4 or 8 bytes, a NaN, or a min above
+// the max leave the chunk without statistics, as the format asks readers
+// to treat them.
+func (r *thriftReader) statistics(float bool) stat {
+	var lo, hi, oldLo, oldHi []byte
+	var id int16
+	for typ, ok := r.field(&id); ok; typ, ok = r.field(&id) {
+		switch {
+		case id == 1 && typ == tBinary:
+			oldHi = r.bytes()
+		case id == 2 && typ == tBinary:
+			oldLo = r.bytes()
+		case id == 5 && typ == tBinary:
+			hi = r.bytes()
+		case id == 6 && typ == tBinary:
+			lo = r.bytes()
+		default:
+			r.skip(typ)
+		}
+	}
+	if lo == nil && hi == nil {
+		lo, hi = oldLo, oldHi
+	}
+	if len(lo) != len(hi) || len(lo) != 4 && len(lo) != 8 {
+		return stat{}
+	}
+	var st stat
+	if float {
+		l, h := plainFloat(lo), plainFloat(hi)
+		if l != l || h != h || l > h {
+			return stat{}
+		}
+		st = stat{math.Float64bits(l), math.Float64bits(h), true}
+	} else {
+		l, h := plainInt(lo), plainInt(hi)
+		if l > h {
+			return stat{}
+		}
+		st = stat{uint64(l), uint64(h), true}
+	}
+	return st
+}
+
+// plainInt and plainFloat decode a PLAIN INT32 or INT64, FLOAT or DOUBLE.
+func plainInt(b []byte) int64 {
+	if len(b) == 4 {
+		return int64(int32(binary.LittleEndian.Uint32(b)))
+	}
+	return int64(binary.LittleEndian.Uint64(b))
+}
+
+func plainFloat(b []byte) float64 {
+	if len(b) == 4 {
+		return float64(math.Float32frombits(binary.LittleEndian.Uint32(b)))
+	}
+	return math.Float64frombits(binary.LittleEndian.Uint64(b))
+}
+
+// unsignedInt decodes a LogicalType union and reports whether it is an
+// INTEGER that is not signed.
+func (r *thriftReader) unsignedInt() bool {
+	unsigned := false
+	var id int16
+	for typ, ok := r.field(&id); ok; typ, ok = r.field(&id) {
+		if id != 10 || typ != tStruct {
+			r.skip(typ)
+			continue
+		}
+		var id int16
+		for typ, ok := r.field(&id); ok; typ, ok = r.field(&id) {
+			if id == 2 && (typ == tTrue || typ == tFalse) { // isSigned
+				unsigned = typ == tFalse
+			} else {
+				r.skip(typ)
+			}
+		}
+	}
+	return unsigned
+}
+
+// Stats are a column chunk's min and max statistics: MinInt and MaxInt
+// for a signed integer column, MinFloat and MaxFloat (Float set) for a
+// floating point one.
+type Stats struct {
+	Float              bool
+	MinInt, MaxInt     int64
+	MinFloat, MaxFloat float64
+}
+
+// Stats returns the statistics of row group g's column chunk c (as
+// Select returns it). ok is false when the chunk has none that a reader
+// may use: a column of other than a signed integer or a floating point
+// type, statistics missing or of the wrong length, a NaN for a bound, or
+// a min above the max. A reader then cannot skip the row group by them.
+func (f *File) Stats(g, c int) (Stats, bool) {
+	if g < 0 || g >= len(f.rows) || c < 0 || c >= len(f.slots) || f.slots[c] < 0 {
+		return Stats{}, false
+	}
+	st := f.stats[g*f.numeric+int(f.slots[c])]
+	if !st.ok {
+		return Stats{}, false
+	}
+	if f.float[c] {
+		return Stats{Float: true, MinFloat: math.Float64frombits(st.lo), MaxFloat: math.Float64frombits(st.hi)}, true
+	}
+	return Stats{MinInt: int64(st.lo), MaxInt: int64(st.hi)}, true
+}
+
+// MemoryBytes is about what the File holds in memory, its decoded
+// footer: what a cache of open files counts against its bound.
+func (f *File) MemoryBytes() int64 {
+	n := int64(unsafe.Sizeof(*f)) +
+		int64(cap(f.chunks))*int64(unsafe.Sizeof(extents{})) +
+		int64(cap(f.rows))*8 +
+		int64(cap(f.stats))*int64(unsafe.Sizeof(stat{})) +
+		int64(cap(f.slots))*4 + int64(cap(f.float))
+	for _, c := range f.fields {
+		n += int64(unsafe.Sizeof(c)) + int64(len(c.name))
+	}
+	return n
 }
 
 // thriftReader decodes the thrift compact protocol. The first error sticks
