@@ -5,10 +5,13 @@
 // 4 KiB sectors then hold every node's full vector and neighbour list
 // (packed when a node fits in a sector, whole sectors each when it does
 // not), and a small PQ object with the product-quantised codes that a
-// search keeps in memory to steer. A search walks the graph by beam
-// search: each hop reads the sectors of the W nearest unexpanded
-// candidates in one batch, ranks their neighbours by PQ distance, and the
-// result is re-ranked on the full vectors that came with the sectors.
+// search keeps in memory to steer. A search starts from the entry point
+// nearest its query (the medoid and up to 255 nodes spread over the
+// collection, as upstream keeps a medoid per merged shard) and walks the
+// graph by beam search: each hop reads the sectors of the W nearest
+// unexpanded candidates in one batch, ranks their neighbours by PQ
+// distance, and the result is re-ranked on the full vectors that came
+// with the sectors.
 //
 // Memory is a function of the configuration: BuildMemory gives the build's
 // and Index.MemoryBytes a served index's.

@@ -502,3 +502,31 @@ func TestBuildRefuses(t *testing.T) {
 		}
 	}
 }
+
+// TestSearchAllocatesNothing: with every node cached, a search touches no
+// storage, so every allocation would be the searcher's own: there is
+// none once its buffers have grown.
+func TestSearchAllocatesNothing(t *testing.T) {
+	f := mainIndex(t)
+	ix, err := Open(t.Context(), f.blobs, "idx", OpenOptions{CacheNodes: int(f.stats.N)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := ix.NewSearcher(SearchParams{})
+	res := make([]vector.Neighbor, 0, testK)
+	ctx := t.Context()
+	for _, q := range f.queries {
+		res, _, _ = s.Search(ctx, q, testK, res[:0])
+	}
+	i := 0
+	if n := testing.AllocsPerRun(100, func() {
+		var st SearchStats
+		res, st, err = s.Search(ctx, f.queries[i%len(f.queries)], testK, res[:0])
+		if err != nil || st.Reads != 0 {
+			t.Fatalf("search: %v, %d reads", err, st.Reads)
+		}
+		i++
+	}); n != 0 {
+		t.Errorf("a search allocates %v times", n)
+	}
+}
