@@ -75,6 +75,12 @@ func (t *indexTask) Run(ctx context.Context, env *stages.Env) (stages.Metrics, e
 	if err != nil {
 		return nil, err
 	}
+	// A build that cannot fit fails here, with what it needs, rather than
+	// at the allocation, where the kernel would kill the run unreported.
+	if _, _, need := eng.size(b); env.Host.MemoryBytes > 0 && need > env.Host.MemoryBytes {
+		return nil, fmt.Errorf("the %s build of %d vectors holds %s in memory, more than this host's %s: build it on a larger host or index fewer vectors",
+			b.spec.IndexType, b.coll.Collection(), measure.IEC(need), measure.IEC(env.Host.MemoryBytes))
+	}
 	in := newBlobs(src, b.coll.Target, "", env.Meter)
 	out := newBlobs(dst, b.target, b.dir, env.Meter)
 	start := time.Now()

@@ -1,15 +1,19 @@
 package vectorsearch_test
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"runtime"
+	"strings"
 	"testing"
 
+	"mlps.dev/mlps/backends"
 	"mlps.dev/mlps/backends/servers"
 	"mlps.dev/mlps/exec/exectest"
 	"mlps.dev/mlps/stages"
 	_ "mlps.dev/mlps/stages/all"
+	"mlps.dev/mlps/stages/measure"
 )
 
 // collection is a small clustered collection: 3 shards of 700 vectors of
@@ -217,5 +221,30 @@ func TestDirectReads(t *testing.T) {
 		if r := q["recall_at_k_mean"].(float64); r < 0.95 {
 			t.Errorf("%s: recall %v", tc.index, r)
 		}
+	}
+}
+
+// A DISKANN build that needs more memory than the host has fails before
+// it reads a vector, saying what it needs, instead of being killed at
+// its allocation.
+func TestBuildRefusesWhatTheHostCannotHold(t *testing.T) {
+	p := exectest.Plan(t, `name: "big"
+targets: t: uri: "mem://"
+datasets: v: {target: "t", format: "fbin", files: 2, samples_per_file: 1000, vectors: dimension: 64}
+stages: ix: {kind: "index", dataset: "v", index_type: "DISKANN"}
+`)
+	b, err := p.Targets["t"].Open(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	meter := measure.NewMeter("ix")
+	env := &stages.Env{Stage: "ix", Host: stages.Host{MemoryBytes: 1 << 20}, Targets: map[string]backends.Backend{"t": b}, Meter: meter}
+	_, err = p.Nodes[0].Task.Run(context.Background(), env)
+	if err == nil || !strings.Contains(err.Error(), "more than this host's 1.0 MiB") {
+		t.Fatalf("got %v, want a refusal naming the host's memory", err)
+	}
+	if n := meter.Snapshot().Count; n != 0 {
+		t.Errorf("%d operations before the refusal, want none", n)
 	}
 }
