@@ -100,23 +100,3 @@ func BenchmarkSearch(b *testing.B) {
 		})
 	}
 }
-
-// BenchmarkL2 compares stages/vector's L2Sq with this package's l2sq,
-// which the build uses, on 128 dimensions.
-func BenchmarkL2(b *testing.B) {
-	x, y := make([]float32, 128), make([]float32, 128)
-	for i := range x {
-		x[i], y[i] = float32(i), float32(2*i)
-	}
-	var s float32
-	b.Run("vector.L2Sq", func(b *testing.B) {
-		for b.Loop() {
-			s += vector.L2Sq(x, y)
-		}
-	})
-	b.Run("l2sq", func(b *testing.B) {
-		for b.Loop() {
-			s += l2sq(x, y)
-		}
-	})
-}

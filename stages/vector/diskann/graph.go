@@ -32,7 +32,7 @@ func (s *space) vec(i uint32) []float32 {
 }
 
 func (s *space) dist(a, b uint32) float32 {
-	d := l2sq(s.vec(a), s.vec(b))
+	d := vector.L2Sq(s.vec(a), s.vec(b))
 	if s.extra != nil {
 		e := s.extra[a] - s.extra[b]
 		d += e * e
@@ -520,33 +520,4 @@ func buildGraph(ctx context.Context, sp *space, r, l int, alpha float32, entries
 		return nil, nil, err
 	}
 	return b.g, b.entries, nil
-}
-
-// l2sq is vector.L2Sq with four accumulators, which breaks the chain of
-// dependent additions that bounds a one-accumulator loop: the build
-// spends most of its time here. It stays in this package until
-// stages/vector's own kernels are as fast; its rounding differs from
-// L2Sq's in the last bits, which only the build's ordering sees.
-func l2sq(a, b []float32) float32 {
-	b = b[:len(a)]
-	var s0, s1, s2, s3, s4, s5, s6, s7 float32
-	for len(a) >= 8 {
-		x, y := a[:8:8], b[:8:8]
-		d0, d1, d2, d3 := x[0]-y[0], x[1]-y[1], x[2]-y[2], x[3]-y[3]
-		d4, d5, d6, d7 := x[4]-y[4], x[5]-y[5], x[6]-y[6], x[7]-y[7]
-		s0 += d0 * d0
-		s1 += d1 * d1
-		s2 += d2 * d2
-		s3 += d3 * d3
-		s4 += d4 * d4
-		s5 += d5 * d5
-		s6 += d6 * d6
-		s7 += d7 * d7
-		a, b = a[8:], b[8:]
-	}
-	for i := range a {
-		d := a[i] - b[i]
-		s0 += d * d
-	}
-	return ((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7))
 }
