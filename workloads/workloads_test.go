@@ -159,6 +159,9 @@ func TestVectorDBWorkloads(t *testing.T) {
 			if n := d.Files * d.SamplesPerFile; n != tc.vectors || d.Vectors.Dimension != 1536 || d.Vectors.Metric != "COSINE" {
 				t.Errorf("collection of %d × %d under %s, want %d × 1536 under COSINE", n, d.Vectors.Dimension, d.Vectors.Metric, tc.vectors)
 			}
+			if d := full.Nodes[0].Task.Describe(); !strings.Contains(d, "shards of 10000 vectors of dimension 1536 (uniform, COSINE)") {
+				t.Errorf("generate stage: %s", d)
+			}
 			if !strings.Contains(full.Nodes[1].Task.Describe(), tc.index) {
 				t.Errorf("index stage: %s", full.Nodes[1].Task.Describe())
 			}

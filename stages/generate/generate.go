@@ -78,9 +78,12 @@ func (t *task) Describe() string {
 	if t.spec.Fsync {
 		sync = ", fsync per file"
 	}
-	return fmt.Sprintf("writes dataset %s: %d %s files of %d×%s records to %s:%s/ with %d workers%s",
-		l.Name, l.Files, l.Format, l.SamplesPerFile, measure.IEC(l.Dataset.RecordBytes), l.Target, l.Path,
-		min(int64(t.spec.Workers), l.Files), sync)
+	what := fmt.Sprintf("%d %s files of %d×%s records", l.Files, l.Format, l.SamplesPerFile, measure.IEC(l.Dataset.RecordBytes))
+	if v := l.Dataset.Vectors; v != nil {
+		what = fmt.Sprintf("%d fbin shards of %d vectors of dimension %d (%s, %s)", l.Files, l.SamplesPerFile, v.Dimension, v.Distribution, v.Metric)
+	}
+	return fmt.Sprintf("writes dataset %s: %s to %s:%s/ with %d workers%s",
+		l.Name, what, l.Target, l.Path, min(int64(t.spec.Workers), l.Files), sync)
 }
 
 func (t *task) Run(ctx context.Context, env *stages.Env) (stages.Metrics, error) {
