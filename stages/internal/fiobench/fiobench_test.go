@@ -3,6 +3,7 @@ package fiobench
 import (
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -201,5 +202,24 @@ func TestLinkedRead(t *testing.T) {
 	}
 	if r.Bytes != 10*3<<12 || r.Files != 10 || r.Jobs != 3 {
 		t.Errorf("fio read %+v, want %d bytes of 10 files by 3 jobs", r, 10*3<<12)
+	}
+}
+
+// The benchmarks' mlps binary runs, is shared by the benchmarks that use
+// it at once, and is removed with its directory when the last ends.
+func TestBinaryIsRemovedAfterItsLastUser(t *testing.T) {
+	var path string
+	t.Run("users", func(t *testing.T) {
+		path = Binary(t)
+		if again := Binary(t); again != path {
+			t.Errorf("a second user got %s, the first %s", again, path)
+		}
+		out, err := exec.Command(path, "version").CombinedOutput()
+		if err != nil || !strings.Contains(string(out), "mlps") {
+			t.Fatalf("%s version: %v: %s", path, err, out)
+		}
+	})
+	if _, err := os.Stat(filepath.Dir(path)); !os.IsNotExist(err) {
+		t.Errorf("%s is still there after its users ended: %v", filepath.Dir(path), err)
 	}
 }

@@ -14,36 +14,50 @@ import (
 	"mlps.dev/mlps/exec/results"
 )
 
+// build is the mlps binary the benchmarks of this process share, and
+// how many of them are using it.
 var build struct {
-	once sync.Once
-	path string
-	err  error
+	mu    sync.Mutex
+	users int
+	dir   string
+	path  string
 }
 
-// Binary builds the mlps command once per test process, into a directory
-// removed when the process's last test using it ends, and returns its
+// Binary builds the mlps command for the benchmark tb and returns its
 // path. The benchmarks run mlps as a user does, a fresh process per run
 // like fio's, so that both sides' CPU comes from the rusage of their
-// processes and no run inherits another's heap.
+// processes and no run inherits another's heap. Benchmarks running at
+// once share one build; the directory holding it is removed when the last
+// of them ends, so no run leaves a binary behind in the host's temporary
+// directory.
 func Binary(tb testing.TB) string {
 	tb.Helper()
-	build.once.Do(func() {
+	build.mu.Lock()
+	defer build.mu.Unlock()
+	if build.users == 0 {
 		dir, err := os.MkdirTemp("", "mlps-bench-bin")
 		if err != nil {
-			build.err = err
-			return
+			tb.Fatal(err)
 		}
-		build.path = filepath.Join(dir, "mlps")
+		path := filepath.Join(dir, "mlps")
 		var stderr bytes.Buffer
-		cmd := exec.Command("go", "build", "-o", build.path, "mlps.dev/mlps/cmd/mlps")
+		cmd := exec.Command("go", "build", "-o", path, "mlps.dev/mlps/cmd/mlps")
 		cmd.Stderr = &stderr
 		if err := cmd.Run(); err != nil {
-			build.err = fmt.Errorf("go build mlps: %v: %s", err, strings.TrimSpace(stderr.String()))
+			os.RemoveAll(dir)
+			tb.Fatalf("go build mlps: %v: %s", err, strings.TrimSpace(stderr.String()))
+		}
+		build.dir, build.path = dir, path
+	}
+	build.users++
+	tb.Cleanup(func() {
+		build.mu.Lock()
+		defer build.mu.Unlock()
+		if build.users--; build.users == 0 {
+			os.RemoveAll(build.dir)
+			build.dir, build.path = "", ""
 		}
 	})
-	if build.err != nil {
-		tb.Fatal(build.err)
-	}
 	return build.path
 }
 
