@@ -137,7 +137,6 @@ func (s *blobs) ReadBatch(ctx context.Context, reads []vector.Read) error {
 
 func (s *blobs) read(ctx context.Context, r vector.Read) error {
 	rec := s.get()
-	defer s.put(rec)
 	op := rec.Begin(measure.Read, s.target)
 	rc, err := s.open(ctx, s.name(r.Name), r.Off, int64(len(r.Buf)))
 	if err == nil {
@@ -147,13 +146,19 @@ func (s *blobs) read(ctx context.Context, r vector.Read) error {
 		}
 	}
 	n := op.Bytes()
-	if op.End(err) != nil {
+	err = op.End(err)
+	// One lock gives the Worker back and counts the read, where there
+	// were two: a DISKANN search makes about a hundred reads.
+	s.mu.Lock()
+	s.free = append(s.free, rec)
+	if err == nil {
+		s.bytes += n
+		s.reads++
+	}
+	s.mu.Unlock()
+	if err != nil {
 		return fmt.Errorf("read %d bytes of %s at offset %d: %w", len(r.Buf), s.name(r.Name), r.Off, err)
 	}
-	s.mu.Lock()
-	s.bytes += n
-	s.reads++
-	s.mu.Unlock()
 	return nil
 }
 
