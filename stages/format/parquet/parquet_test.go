@@ -30,9 +30,9 @@ func fillFor(seed uint64, index int64) func(p []byte, off int64) {
 var dlrmColumns = []Column{
 	{Name: "label", Type: "float32"},
 	{Name: "dense", Type: "float32", Repeat: 13},
-	{Name: "sparse", Type: "int64", Repeat: 26},
-	{Name: "pad", Type: "bytes", Width: 3, Repeat: 143},
-	{Name: "pad4", Type: "bytes", Width: 4, Repeat: 17},
+	{Name: "sparse", Type: "int32", Repeat: 26},
+	{Name: "pad", Type: "bytes", Width: 3, Repeat: 39},
+	{Name: "pad4", Type: "bytes", Width: 4, Repeat: 121},
 }
 
 // fluxColumns is the shape of the flux workload: five float32 lists,
@@ -645,8 +645,8 @@ func TestSelect(t *testing.T) {
 		{[]string{"dense_12", "label"}, []int{13, 0}},
 		{[]string{"label", "dense", "sparse"}, seq(0, 40)},
 		{[]string{"dense_3", "dense"}, append([]int{4}, slices.Delete(seq(1, 13), 3, 4)...)},
-		{[]string{"pad"}, seq(40, 143)}, // not pad4's
-		{[]string{"pad4"}, seq(183, 17)},
+		{[]string{"pad"}, seq(40, 39)}, // not pad4's
+		{[]string{"pad4"}, seq(79, 121)},
 		{nil, nil},
 	} {
 		got, err := f.Select(tt.names)
@@ -655,11 +655,11 @@ func TestSelect(t *testing.T) {
 		}
 	}
 	_, err = f.Select([]string{"label", "dens"})
-	want := `parquet: no column "dens"; the columns are label, dense (dense_0..dense_12), sparse (sparse_0..sparse_25), pad (pad_0..pad_142), pad4 (pad4_0..pad4_16)`
+	want := `parquet: no column "dens"; the columns are label, dense (dense_0..dense_12), sparse (sparse_0..sparse_25), pad (pad_0..pad_38), pad4 (pad4_0..pad4_120)`
 	if err == nil || err.Error() != want {
 		t.Errorf("Select(dens): %v\nwant %s", err, want)
 	}
-	if got := f.Columns(); len(got) != 200 || got[0] != "label" || got[199] != "pad4_16" {
+	if got := f.Columns(); len(got) != 200 || got[0] != "label" || got[199] != "pad4_120" {
 		t.Errorf("Columns() = %v", got)
 	}
 }
@@ -674,7 +674,7 @@ func TestReadRowGroup(t *testing.T) {
 		buf     int
 	}{
 		{"dlrm 40 of 200", Spec{Columns: dlrmColumns, RowGroupRows: 8192, Rows: 20000}, []string{"label", "dense", "sparse"}, 1 << 20},
-		{"dlrm scattered", Spec{Columns: dlrmColumns, RowGroupRows: 8192, Rows: 20000}, []string{"pad4_3", "label", "sparse_7", "pad_100"}, 1 << 20},
+		{"dlrm scattered", Spec{Columns: dlrmColumns, RowGroupRows: 8192, Rows: 20000}, []string{"pad4_3", "label", "sparse_7", "pad_30"}, 1 << 20},
 		{"dlrm all", Spec{Columns: dlrmColumns, RowGroupRows: 8192, Rows: 20000}, []string{"label", "dense", "sparse", "pad", "pad4"}, 1 << 20},
 		{"flux t5", Spec{Columns: fluxColumns, RowGroupRows: 2, Rows: 3}, []string{"t5_encodings"}, 64 << 10},
 		{"flux small", Spec{Columns: fluxColumns, RowGroupRows: 2, Rows: 3}, []string{"clip", "timestamp"}, 0},
