@@ -2,6 +2,7 @@ package pairbench
 
 import (
 	"context"
+	"math"
 	"slices"
 	"strings"
 	"testing"
@@ -38,6 +39,11 @@ func TestCompare(t *testing.T) {
 		{name: "budget spent stops at the minimum", c: Config{Budget: time.Nanosecond}, a: []float64{1, 2}, b: []float64{1},
 			pairs: 7, ratio: 1, min: 0.5, max: 1},
 		{name: "more minimum pairs", c: Config{MinPairs: 9}, a: []float64{1}, b: []float64{1}, pairs: 9, ratio: 1, min: 1, max: 1},
+		// One slow pair in seven: at 7 pairs the confidence interval is
+		// the whole range, at 9 it leaves the slowest pair out and is
+		// [1, 1], so the pairs stop there rather than at the cap.
+		{name: "an outlier does not run to the cap", a: []float64{1, 1, 1, 1, 1, 1, 2}, b: []float64{1},
+			pairs: 9, ratio: 1, min: 0.5, max: 1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var order []string
@@ -68,6 +74,33 @@ func TestCompare(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// MedianCI's ranks are those of the standard tables of distribution-free
+// confidence intervals for a median at 95%.
+func TestMedianCI(t *testing.T) {
+	for _, tc := range []struct{ n, k int }{
+		{1, 0}, {5, 0}, {6, 1}, {7, 1}, {8, 1}, {9, 2}, {10, 2}, {11, 2}, {12, 3},
+		{20, 6}, {21, 6}, {30, 10}, {41, 14}, {100, 40},
+	} {
+		if got := ciRank(tc.n); got != tc.k {
+			t.Errorf("ciRank(%d) = %d, want %d", tc.n, got, tc.k)
+		}
+		xs := make([]float64, tc.n)
+		for i := range xs {
+			xs[i] = float64(tc.n - i) // n..1
+		}
+		lo, hi := MedianCI(xs)
+		if tc.k == 0 {
+			if !math.IsNaN(lo) || !math.IsNaN(hi) {
+				t.Errorf("MedianCI of %d values = %g–%g, want none", tc.n, lo, hi)
+			}
+			continue
+		}
+		if lo != float64(tc.k) || hi != float64(tc.n+1-tc.k) {
+			t.Errorf("MedianCI of 1..%d = %g–%g, want %d–%d", tc.n, lo, hi, tc.k, tc.n+1-tc.k)
+		}
 	}
 }
 
@@ -172,8 +205,8 @@ func TestItemsPerSecond(t *testing.T) {
 func TestTable(t *testing.T) {
 	rs := []Result{
 		{Name: "generate unet3d npz", Flush: "fsync per file", A: "mlps", B: "fio", Unit: "MB/s", Pairs: 7,
-			Ratio: 0.97, RatioMin: 0.91, RatioMax: 1.04, RatioAFirst: 0.95, RatioBFirst: 0.99, ARate: 1210, BRate: 1250, ACPU: 0.61, BCPU: 0.35},
-		{Name: "get 16 MiB", A: "aws", B: "plain", Unit: "MB/s", Pairs: 9, Ratio: 1.01, RatioMin: 0.95, RatioMax: 1.1, RatioAFirst: 1, RatioBFirst: 1.02,
+			Ratio: 0.97, RatioMin: 0.91, RatioMax: 1.04, RatioLow: 0.91, RatioHigh: 1.04, RatioAFirst: 0.95, RatioBFirst: 0.99, ARate: 1210, BRate: 1250, ACPU: 0.61, BCPU: 0.35},
+		{Name: "get 16 MiB", A: "aws", B: "plain", Unit: "MB/s", Pairs: 9, Ratio: 1.01, RatioMin: 0.95, RatioMax: 1.1, RatioLow: 0.98, RatioHigh: 1.05, RatioAFirst: 1, RatioBFirst: 1.02,
 			ARate: 900, BRate: 890, ACPU: 0.4, BCPU: 0.41},
 	}
 	var sb strings.Builder
@@ -186,9 +219,9 @@ func TestTable(t *testing.T) {
 		t.Fatal(err)
 	}
 	got := Table(back)
-	want := `benchmark                          mlps/ref  [min–max]    mlps first/ref first  pairs  mlps  ref   unit  mlps CPU s/GB  ref CPU s/GB  flush
-generate unet3d npz (mlps vs fio)  0.97      [0.91–1.04]  0.95/0.99             7      1210  1250  MB/s  0.61           0.35          fsync per file
-get 16 MiB (aws vs plain)          1.01      [0.95–1.10]  1.00/1.02             9      900   890   MB/s  0.40           0.41
+	want := `benchmark                          mlps/ref  95% CI     [min–max]    mlps first/ref first  pairs  mlps  ref   unit  mlps CPU s/GB  ref CPU s/GB  flush
+generate unet3d npz (mlps vs fio)  0.97      0.91–1.04  [0.91–1.04]  0.95/0.99             7      1210  1250  MB/s  0.61           0.35          fsync per file
+get 16 MiB (aws vs plain)          1.01      0.98–1.05  [0.95–1.10]  1.00/1.02             9      900   890   MB/s  0.40           0.41
 `
 	if got != want {
 		t.Errorf("table:\n%s\nwant:\n%s", got, want)

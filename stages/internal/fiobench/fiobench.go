@@ -515,3 +515,17 @@ func Remove(files []File) error {
 	}
 	return nil
 }
+
+// RetinanetFiles is how many files the small-file benchmarks write and
+// read: 12,000 (3.8 GiB), so that one side's run lasts 2–4 s. At 6,000
+// a run lasted about a second, shorter than the swings of a shared
+// machine, and one pair's ratio ranged from 0.63 to 1.67 in a single
+// benchmark. 3.8 GiB stays below the kernel's default dirty limit (20 %
+// of this machine's 24 GiB), so that generate, which does not flush,
+// still measures writing into the page cache rather than the disk.
+const RetinanetFiles = 12000
+
+// RetinanetPairs caps the pairs of the small-file benchmarks: their ratios
+// are the noisiest, and more pairs narrow the median's interval where a
+// longer run could not without leaving the page cache.
+const RetinanetPairs = 41
