@@ -92,15 +92,17 @@ func (t *task) Run(ctx context.Context, env *stages.Env) (stages.Metrics, error)
 		return nil, err
 	}
 	gen := content.New(t.seed)
-	var next, files, bytes atomic.Int64
+	var files, bytes atomic.Int64
+	workers := min(int64(t.spec.Workers), t.layout.Files)
+	claim := strides(workers, t.layout.Files)
 	g, ctx := errgroup.WithContext(ctx)
-	for range min(int64(t.spec.Workers), t.layout.Files) {
+	for w := range workers {
 		g.Go(func() error {
 			buf := make([]byte, t.spec.WriteBytes)
 			rec := env.Meter.Worker()
 			for {
-				i := next.Add(1) - 1
-				if i >= t.layout.Files {
+				i, ok := claim(w)
+				if !ok {
 					return nil
 				}
 				if err := ctx.Err(); err != nil {
@@ -127,6 +129,32 @@ func (t *task) Run(ctx context.Context, env *stages.Env) (stages.Metrics, error)
 	}
 	err = g.Wait()
 	return stages.Metrics{"files_written": files.Load(), "bytes_written": bytes.Load()}, err
+}
+
+// strides deals files to workers: worker w writes the files w, w+W, w+2W,
+// ... of its own stride, then helps with what is left of the others'.
+// Files go round-robin into the dataset's folders (file i into folder i
+// mod the folder count), so with as many workers as folders, as the
+// shipped workloads have, each worker creates its files in a folder of
+// its own, as fio's jobs do. One shared counter had every worker create
+// in every folder at once, and creations in one folder take its lock in
+// turn. Taking the others' files at the end keeps the last files from
+// waiting on one worker when sizes vary.
+func strides(workers, files int64) func(w int64) (int64, bool) {
+	type counter struct {
+		atomic.Int64
+		_ [56]byte // a cache line each: workers claim at once
+	}
+	next := make([]counter, workers)
+	return func(w int64) (int64, bool) {
+		for k := range workers {
+			v := (w + k) % workers
+			if i := v + (next[v].Add(1)-1)*workers; i < files {
+				return i, true
+			}
+		}
+		return 0, false
+	}
 }
 
 // writeFile writes one file of size bytes with write and records it as one
