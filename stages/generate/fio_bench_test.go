@@ -34,7 +34,7 @@ stages: g: {kind: "generate", dataset: "train", workers: %d, write_bytes: %d, fs
 //   - unet3d: 24 npz files of one 140 MiB sample each (3.3 GiB), each
 //     synced before it is closed (generate's fsync, fio's
 //     fsync_on_close), so the figures include the flush to the disk;
-//   - retinanet: 12,000 jpeg files of 316 KiB (3.8 GiB) in 8 folders,
+//   - retinanet: 6,000 jpeg files of 316 KiB (1.9 GiB) in 8 folders,
 //     without a flush (DLIO's datagen does none), compared in files/s.
 //
 // Both use the stage's default 8 workers; fio runs 8 jobs (a process

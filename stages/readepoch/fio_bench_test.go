@@ -34,9 +34,9 @@ datasets: train: {target: "t", path: "train", format: %q, files: %d, samples_per
 //
 //   - unet3d: 24 npz files of 140 MiB (3.3 GiB) with O_DIRECT, by
 //     unet3d's 4 read threads, compared in MB/s;
-//   - retinanet, and retinanet with O_DIRECT: 12,000 jpeg files of 316
-//     KiB (3.8 GiB) in 8 folders, by retinanet's 8 read threads, compared
-//     in files/s.
+//   - retinanet, and retinanet with O_DIRECT: 6,000 jpeg files of 316 KiB
+//     (1.9 GiB) in 8 folders, by retinanet's 8 read threads, compared in
+//     files/s.
 //
 // One accelerator, batch_size 1, no compute and no shuffling make loader
 // thread w read files w, w+T, w+2T...; fio runs T jobs (a process each)

@@ -517,15 +517,18 @@ func Remove(files []File) error {
 }
 
 // RetinanetFiles is how many files the small-file benchmarks write and
-// read: 12,000 (3.8 GiB), so that one side's run lasts 2–4 s. At 6,000
-// a run lasted about a second, shorter than the swings of a shared
-// machine, and one pair's ratio ranged from 0.63 to 1.67 in a single
-// benchmark. 3.8 GiB stays below the kernel's default dirty limit (20 %
-// of this machine's 24 GiB), so that generate, which does not flush,
-// still measures writing into the page cache rather than the disk.
-const RetinanetFiles = 12000
+// read: 6,000 (1.9 GiB), below the kernel's background dirty threshold
+// (10 % of this machine's 24 GiB), so that generate, which does not
+// flush, measures writing into the page cache and not the writeback.
+// 12,000 files (3.9 GB) pass the point where the kernel begins to throttle
+// writers (midway between that threshold and the 20 % limit), and there
+// the pairs' ratios fell to a median of 0.87 over 23 pairs after 0.95 at
+// 6,000: a comparison of how each program's writers sleep in the
+// throttle, not of their writes.
+const RetinanetFiles = 6000
 
-// RetinanetPairs caps the pairs of the small-file benchmarks: their ratios
-// are the noisiest, and more pairs narrow the median's interval where a
-// longer run could not without leaving the page cache.
+// RetinanetPairs caps the pairs of the small-file benchmarks: a run lasts
+// about a second, the ratios of single pairs range from 0.6 to 1.7 on a
+// shared virtual machine, and only more pairs narrow the median's
+// confidence interval.
 const RetinanetPairs = 41
