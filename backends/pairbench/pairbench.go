@@ -1,8 +1,9 @@
 // Package pairbench is the one harness of mlps's side-by-side benchmarks:
 // mlps and a reference (fio, a plain client loop, copy) do the same work on
 // the same storage in the same run, in alternated pairs, and the figure
-// quoted is the median of the per-pair ratios with its minimum and maximum,
-// both sides' absolute rates and both sides' CPU seconds per GB.
+// quoted is the median of the per-pair ratios with its confidence interval,
+// minimum and maximum, both sides' absolute rates and both sides' CPU
+// seconds per GB.
 //
 // Why pairs: on a shared machine with a noisy disk the same fio job moves
 // between 450 and 2440 MB/s from one minute to the next, so medians of two
@@ -14,9 +15,9 @@
 // interval of the median of the ratios, taken from their order statistics
 // (no assumption about how the ratios are distributed), which the table
 // quotes beside the median: a median of 0.97 whose interval is 0.90–1.05
-// says parity, not a loss. CPU per GB (user and system time from rusage, of this
-// process and of the reference's processes) shows efficiency even when the
-// disk's noise hides it in the rates.
+// says parity, not a loss. CPU per GB (user and system time from rusage,
+// of this process and of the reference's processes) shows efficiency even
+// when the disk's noise hides it in the rates.
 //
 // It lives under backends, the lowest layer, so that backend benchmarks
 // and stage benchmarks alike can use it (as backends/servers is shared);
@@ -90,9 +91,10 @@ type Config struct {
 	MinPairs, MaxPairs int
 	// Precision is the width of the median's 95% confidence interval,
 	// relative to the median, below which no more pairs are needed
-	// (default 0.15). At 7 pairs the interval is the ratios' whole range;
-	// with more pairs it narrows to inner order statistics, so a single
-	// outlying pair does not keep the pairs running to the cap.
+	// (default 0.06: the median within about ±3%, fine enough to tell
+	// 0.95 from parity). At 7 pairs the interval is the ratios' whole
+	// range; with more pairs it narrows to inner order statistics, so a
+	// single outlying pair does not keep the pairs running to the cap.
 	Precision float64
 	// Budget bounds the time spent in pairs beyond MinPairs, counted from
 	// the start (default 4 minutes, or MLPS_BENCH_BUDGET).
@@ -257,7 +259,7 @@ func (c Config) withDefaults() Config {
 		c.MaxPairs = 3 * c.MinPairs
 	}
 	if c.Precision <= 0 {
-		c.Precision = 0.15
+		c.Precision = 0.06
 	}
 	if c.Budget <= 0 {
 		c.Budget = 4 * time.Minute
@@ -422,7 +424,8 @@ func ReadTable(data []byte) ([]Result, error) {
 }
 
 // Table renders results as one aligned text table: each comparison's
-// ratio with its confidence interval and range, both rates, both CPU costs and the flush.
+// ratio with its confidence interval and range, both rates, both CPU
+// costs and the flush.
 func Table(rs []Result) string {
 	rows := [][]string{{"benchmark", "mlps/ref", "95% CI", "[min–max]", "mlps first/ref first", "pairs", "mlps", "ref", "unit", "mlps CPU s/GB", "ref CPU s/GB", "flush"}}
 	for _, r := range rs {

@@ -530,5 +530,8 @@ const RetinanetFiles = 6000
 // RetinanetPairs caps the pairs of the small-file benchmarks: a run lasts
 // about a second, the ratios of single pairs range from 0.6 to 1.7 on a
 // shared virtual machine, and only more pairs narrow the median's
-// confidence interval.
+// confidence interval. (Here the kernel hands freed memory back to the
+// host, free page reporting, and the same mlps run took 2.4 s of system
+// CPU one time and 4.7 s the next: a run's page-cache pages may or may
+// not each cost the host a fault.)
 const RetinanetPairs = 41
