@@ -36,20 +36,19 @@ stages: c: {
 // alternated pairs (backends/pairbench), with and without O_DIRECT, fsync
 // on in both.
 //
-// fio runs one chain per rank (fio jobs in a process each, one after
-// another with wait_for), writing files of the sizes the rank's files
-// have, in the same order, sequentially in 32 MiB pwrites with psync and
-// the tail of each file in one last pwrite, and syncing each before
-// closing (fsync_on_close). A file is two fio jobs, whole blocks and tail,
-// as one fio job writes no partial block, so fio syncs each file twice.
-// Before every run the files are removed and the page cache written back
-// and dropped.
+// fio runs one job per rank (a process each), writing files of the sizes
+// the rank's files have, in the same order, sequentially in 32 MiB
+// pwrites with psync and the tail of each file in one last pwrite, and
+// syncing each before closing it: fio replays an I/O log per rank
+// (fiobench.ReplaySpec), as no job file gives one job files of different
+// sizes or a partial last block. Before every run the files are removed
+// and the page cache written back and dropped.
 //
 // mlps runs as `mlps exec`, a fresh process each run as fio is. Its figure
 // is the checkpoint's bytes over the save's duration (the
 // slowest rank's time, from its first Create to its last Close after
-// fsync); fio's is all bytes over the longest chain's runtime, the sum of
-// its jobs' runtimes.
+// fsync); fio's is all bytes over the longest job's runtime, from its
+// first open to its last close.
 func BenchmarkCheckpointSaveVsFio(b *testing.B) {
 	fioPath := fiobench.Require(b)
 	bin := fiobench.Binary(b)
@@ -68,7 +67,7 @@ func BenchmarkCheckpointSaveVsFio(b *testing.B) {
 			// files as the stage writes them.
 			exectest.Run(b, src)
 			var mlpsFiles, fioFiles []fiobench.File
-			chains := make([][]fiobench.Step, saveRanks)
+			jobs := make([][]fiobench.File, saveRanks)
 			for r := range saveRanks {
 				for _, kind := range []string{"model", "optim"} {
 					base := fmt.Sprintf("zero_pp_rank_%d_mp_rank_0_%s_states.pt", r, kind)
@@ -79,7 +78,7 @@ func BenchmarkCheckpointSaveVsFio(b *testing.B) {
 					mlpsFiles = append(mlpsFiles, fiobench.File{Path: filepath.Join(dir, "ck", "global_step1", base), Size: fi.Size()})
 					f := fiobench.File{Path: filepath.Join(dir, "fio", base), Size: fi.Size()}
 					fioFiles = append(fioFiles, f)
-					chains[r] = append(chains[r], fiobench.Split(f, saveChunk)...)
+					jobs[r] = append(jobs[r], f)
 				}
 			}
 			fresh := fiobench.Fresh(b, append(mlpsFiles, fioFiles...))
@@ -96,7 +95,7 @@ func BenchmarkCheckpointSaveVsFio(b *testing.B) {
 					fiobench.CheckSizes(mlpsFiles)
 			}}
 			fio := pairbench.Side{Name: "fio", Prepare: fresh, Run: func(ctx context.Context) (pairbench.Run, error) {
-				r, err := fiobench.RunChains(ctx, fioPath, b.TempDir(), fiobench.ChainSpec{Direct: direct, Fsync: true, Chains: chains})
+				r, err := fiobench.RunReplay(ctx, fioPath, b.TempDir(), fiobench.ReplaySpec{Direct: direct, Fsync: true, Block: saveChunk, Jobs: jobs})
 				if err != nil {
 					return pairbench.Run{}, err
 				}

@@ -293,7 +293,7 @@ func Parse(out []byte, rw string) (Result, error) {
 		return Result{}, errors.New("fio JSON: no jobs")
 	}
 	var r Result
-	chain := map[string]int64{}
+	var ms int64
 	for _, j := range rep.Jobs {
 		if j.Error != 0 {
 			return Result{}, fmt.Errorf("fio job %s failed with error %d", j.Name, j.Error)
@@ -308,94 +308,98 @@ func Parse(out []byte, rw string) (Result, error) {
 		}
 		r.Jobs++
 		r.Bytes += d.IOBytes
-		// The steps of a chain ("chain2.step0", "chain2.step1") run one
-		// after another, so their runtimes add up.
-		c, _, _ := strings.Cut(j.Name, ".")
-		chain[c] += d.RuntimeMS
-	}
-	var ms int64
-	for _, t := range chain {
-		ms = max(ms, t)
+		ms = max(ms, d.RuntimeMS)
 	}
 	r.Seconds = float64(ms) / 1000
 	return r, nil
 }
 
-// Step is one fio job of a chain: it writes Size bytes of Path from
-// Offset in Block-byte calls.
-type Step struct {
-	Path                string
-	Offset, Size, Block int64
-}
-
-// ChainSpec is a fio write run of chains in parallel, each writing its
-// steps one after another (wait_for), for files whose size is no multiple
-// of one block: a file is a step of whole blocks and a step of its tail,
-// so fio writes exactly the bytes and files mlps writes, in the same
-// order, where one job would silently skip the partial last block.
-type ChainSpec struct {
+// ReplaySpec is a fio write run of jobs in parallel, each writing its
+// files one after another: each whole, from its start, in Block-byte
+// writes and its tail in one last write, synced before it is closed when
+// Fsync is set. That is a checkpoint rank's I/O, files of different sizes
+// that are no multiple of the block, which no fio job file can give one
+// job (a job writes every file the same size, and skips a partial last
+// block). fio replays it from an I/O log per job (read_iolog,
+// replay_no_stall: as fast as it can).
+//
+// It replaces a chain of jobs per rank, one per file and tail, started one
+// after another by wait_for: fio started each next job 0.4-0.6 s after
+// the last one ended, and its figure, the sum of the jobs' runtimes, left
+// those gaps out, while in them the other chains ran with less
+// contention. That reference wrote faster than fio does.
+type ReplaySpec struct {
 	Direct, Fsync bool
-	Chains        [][]Step
+	Block         int64
+	Jobs          [][]File
 }
 
-// JobFile renders s as a fio job file. Every step syncs what it wrote
-// before closing when Fsync is set, so a file split in two steps is
-// synced twice; that costs fio, never flatters mlps.
-func (s ChainSpec) JobFile() (string, error) {
-	if len(s.Chains) == 0 {
-		return "", errors.New("fio: no chains")
+// Logs renders each job's I/O log, in fio's version 2 format.
+func (s ReplaySpec) Logs() ([]string, error) {
+	if len(s.Jobs) == 0 {
+		return nil, errors.New("fio: no jobs")
 	}
-	direct, sync := 0, 0
+	if s.Block <= 0 {
+		return nil, fmt.Errorf("fio: a block of %d bytes", s.Block)
+	}
+	logs := make([]string, len(s.Jobs))
+	for j, job := range s.Jobs {
+		if len(job) == 0 {
+			return nil, fmt.Errorf("fio: job %d has no files", j)
+		}
+		var b strings.Builder
+		b.WriteString("fio version 2 iolog\n")
+		for _, f := range job {
+			if f.Size <= 0 || strings.ContainsAny(f.Path, " \n") {
+				return nil, fmt.Errorf("fio: %q of %d bytes: an I/O log names files without spaces, of at least a byte", f.Path, f.Size)
+			}
+			fmt.Fprintf(&b, "%s add\n%s open\n", f.Path, f.Path)
+			for off := int64(0); off < f.Size; off += s.Block {
+				fmt.Fprintf(&b, "%s write %d %d\n", f.Path, off, min(s.Block, f.Size-off))
+			}
+			if s.Fsync {
+				fmt.Fprintf(&b, "%s sync 0 0\n", f.Path)
+			}
+			fmt.Fprintf(&b, "%s close\n", f.Path)
+		}
+		logs[j] = b.String()
+	}
+	return logs, nil
+}
+
+// JobFile renders the job file that replays the logs at paths, one job
+// each.
+func (s ReplaySpec) JobFile(paths []string) string {
+	direct := 0
 	if s.Direct {
 		direct = 1
 	}
-	if s.Fsync {
-		sync = 1
-	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "[global]\nioengine=psync\nrw=write\ndirect=%d\ncreate_on_open=1\nfallocate=none\nfsync=0\nend_fsync=0\nfsync_on_close=%d\n", direct, sync)
-	for c, steps := range s.Chains {
-		for k, st := range steps {
-			if st.Size <= 0 || st.Block <= 0 || st.Size%st.Block != 0 {
-				return "", fmt.Errorf("fio: %s step of %d bytes in %d-byte blocks: the size must be a positive multiple of the block", st.Path, st.Size, st.Block)
-			}
-			fmt.Fprintf(&b, "\n[chain%d.step%d]\nfilename=%s\noffset=%d\nsize=%d\nbs=%d\n", c, k, strings.ReplaceAll(st.Path, ":", `\:`), st.Offset, st.Size, st.Block)
-			if k > 0 {
-				fmt.Fprintf(&b, "wait_for=chain%d.step%d\n", c, k-1)
-			}
-		}
+	fmt.Fprintf(&b, "[global]\nioengine=psync\ndirect=%d\ncreate_on_open=1\nfallocate=none\nreplay_no_stall=1\n", direct)
+	for j, p := range paths {
+		fmt.Fprintf(&b, "\n[job%d]\nread_iolog=%s\n", j, p)
 	}
-	return b.String(), nil
+	return b.String()
 }
 
-// Split returns the steps that write f whole in block-byte calls: the
-// whole blocks, then the tail in one call.
-func Split(f File, block int64) []Step {
-	whole := f.Size / block * block
-	var out []Step
-	if whole > 0 {
-		out = append(out, Step{Path: f.Path, Size: whole, Block: block})
-	}
-	if tail := f.Size - whole; tail > 0 {
-		out = append(out, Step{Path: f.Path, Offset: whole, Size: tail, Block: tail})
-	}
-	return out
-}
-
-// RunChains runs fio on s with the job file in dir and returns its result.
-func RunChains(ctx context.Context, fio, dir string, s ChainSpec) (Result, error) {
-	jf, err := s.JobFile()
+// RunReplay runs fio on s, its logs and job file in dir, and returns its
+// result.
+func RunReplay(ctx context.Context, fio, dir string, s ReplaySpec) (Result, error) {
+	logs, err := s.Logs()
 	if err != nil {
 		return Result{}, err
 	}
-	r, err := runJobFile(ctx, fio, filepath.Join(dir, fmt.Sprintf("fio-chains-%d.job", len(s.Chains))), jf, "write")
-	files := map[string]bool{}
-	for _, c := range s.Chains {
-		for _, st := range c {
-			files[st.Path] = true
+	paths := make([]string, len(logs))
+	for j, l := range logs {
+		paths[j] = filepath.Join(dir, fmt.Sprintf("fio-replay-%d.iolog", j))
+		if err := os.WriteFile(paths[j], []byte(l), 0o644); err != nil {
+			return Result{}, err
 		}
 	}
-	r.Files = int64(len(files))
+	r, err := runJobFile(ctx, fio, filepath.Join(dir, fmt.Sprintf("fio-replay-%d.job", len(logs))), s.JobFile(paths), "write")
+	for _, job := range s.Jobs {
+		r.Files += int64(len(job))
+	}
 	return r, err
 }
 

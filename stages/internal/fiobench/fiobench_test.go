@@ -78,81 +78,55 @@ func TestJobFile(t *testing.T) {
 	}
 }
 
-// Chained jobs add up: chain0 ran 0.4 + 0.6 s, chain1 0.5 s, so the run
-// took 1 s; a job of another direction's bytes are not counted.
-func TestParseChains(t *testing.T) {
-	out := `{"jobs": [
-  {"jobname": "chain0.step0", "error": 0, "write": {"io_bytes": 4000000, "runtime": 400}},
-  {"jobname": "chain0.step1", "error": 0, "write": {"io_bytes": 1000000, "runtime": 600}},
-  {"jobname": "chain1.step0", "error": 0, "write": {"io_bytes": 3000000, "runtime": 500}, "read": {"io_bytes": 7, "runtime": 9000}}
-]}`
-	r, err := Parse([]byte(out), "write")
+func TestReplayLogs(t *testing.T) {
+	s := ReplaySpec{Fsync: true, Block: 32, Jobs: [][]File{{{"/d/m", 100}, {"/d/o", 64}}, {{"/d/x", 20}}}}
+	logs, err := s.Logs()
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r.Jobs != 3 || r.Bytes != 8000000 || r.Seconds != 1 {
-		t.Errorf("parsed %+v, want 3 jobs, 8 MB in 1 s", r)
+	want := []string{
+		"fio version 2 iolog\n" +
+			"/d/m add\n/d/m open\n/d/m write 0 32\n/d/m write 32 32\n/d/m write 64 32\n/d/m write 96 4\n/d/m sync 0 0\n/d/m close\n" +
+			"/d/o add\n/d/o open\n/d/o write 0 32\n/d/o write 32 32\n/d/o sync 0 0\n/d/o close\n",
+		"fio version 2 iolog\n/d/x add\n/d/x open\n/d/x write 0 20\n/d/x sync 0 0\n/d/x close\n",
 	}
-}
-
-func TestSplit(t *testing.T) {
-	for _, tc := range []struct {
-		size, block int64
-		want        []Step
-	}{
-		{96, 32, []Step{{Path: "f", Size: 96, Block: 32}}},
-		{100, 32, []Step{{Path: "f", Size: 96, Block: 32}, {Path: "f", Offset: 96, Size: 4, Block: 4}}},
-		{20, 32, []Step{{Path: "f", Size: 20, Block: 20}}},
+	if !slices.Equal(logs, want) {
+		t.Errorf("logs:\n%q\nwant:\n%q", logs, want)
+	}
+	jf := s.JobFile([]string{"/l/0", "/l/1"})
+	for _, w := range []string{"direct=0\n", "create_on_open=1\n", "replay_no_stall=1\n", "[job0]\nread_iolog=/l/0\n", "[job1]\nread_iolog=/l/1\n"} {
+		if !strings.Contains(jf, w) {
+			t.Errorf("job file lacks %q:\n%s", w, jf)
+		}
+	}
+	for _, bad := range []ReplaySpec{
+		{Block: 32},
+		{Block: 0, Jobs: [][]File{{{"/d/m", 1}}}},
+		{Block: 32, Jobs: [][]File{{}}},
+		{Block: 32, Jobs: [][]File{{{"/d/a b", 1}}}},
+		{Block: 32, Jobs: [][]File{{{"/d/m", 0}}}},
 	} {
-		got := Split(File{Path: "f", Size: tc.size}, tc.block)
-		if !slices.Equal(got, tc.want) {
-			t.Errorf("Split(%d, %d) = %+v, want %+v", tc.size, tc.block, got, tc.want)
+		if _, err := bad.Logs(); err == nil {
+			t.Errorf("%+v: no error", bad)
 		}
 	}
 }
 
-func TestChainJobFile(t *testing.T) {
-	s := ChainSpec{Fsync: true, Chains: [][]Step{
-		append(Split(File{"/d/m", 100}, 32), Split(File{"/d/o", 64}, 32)...),
-		{{Path: "/d/x", Size: 64, Block: 32}},
-	}}
-	jf, err := s.JobFile()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, want := range []string{"fsync_on_close=1\n", "create_on_open=1\n",
-		"[chain0.step0]\nfilename=/d/m\noffset=0\nsize=96\nbs=32\n",
-		"[chain0.step1]\nfilename=/d/m\noffset=96\nsize=4\nbs=4\nwait_for=chain0.step0\n",
-		"[chain0.step2]\nfilename=/d/o\noffset=0\nsize=64\nbs=32\nwait_for=chain0.step1\n",
-		"[chain1.step0]\nfilename=/d/x\noffset=0\nsize=64\nbs=32\n\n"} {
-		if !strings.Contains(jf+"\n", want) {
-			t.Errorf("job file lacks %q:\n%s", want, jf)
-		}
-	}
-	s.Chains[1][0].Block = 48
-	if _, err := s.JobFile(); err == nil {
-		t.Error("a step that is no whole number of blocks accepted")
-	}
-}
-
-// fio itself writes a chain's files to exactly the planned sizes: the tail
-// step extends the file rather than truncating it.
-func TestChainsWriteExactFiles(t *testing.T) {
+// fio writes a replayed job's files to exactly their sizes, tails
+// included, syncing each once, and its runtime spans the whole job.
+func TestReplayWritesExactFiles(t *testing.T) {
 	fio := Require(t)
 	dir := t.TempDir()
 	f := []File{{filepath.Join(dir, "a"), 3<<20 + 12<<10}, {filepath.Join(dir, "b"), 1 << 20}}
-	var chain []Step
-	for _, x := range f {
-		chain = append(chain, Split(x, 1<<20)...)
-	}
-	r, err := RunChains(t.Context(), fio, dir, ChainSpec{Fsync: true, Chains: [][]Step{chain}})
+	g := []File{{filepath.Join(dir, "c"), 5<<20 + 512}}
+	r, err := RunReplay(t.Context(), fio, dir, ReplaySpec{Fsync: true, Block: 1 << 20, Jobs: [][]File{f, g}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r.Bytes != f[0].Size+f[1].Size || r.Files != 2 || r.Jobs != 3 {
-		t.Errorf("fio result %+v, want %d bytes in 2 files by 3 jobs", r, f[0].Size+f[1].Size)
+	if want := f[0].Size + f[1].Size + g[0].Size; r.Bytes != want || r.Files != 3 || r.Jobs != 2 {
+		t.Errorf("fio result %+v, want %d bytes in 3 files by 2 jobs", r, want)
 	}
-	if err := CheckSizes(f); err != nil {
+	if err := CheckSizes(append(f, g...)); err != nil {
 		t.Error(err)
 	}
 }
