@@ -7,7 +7,8 @@ import (
 
 // Every file is claimed exactly once, however many workers claim at once;
 // until it begins to help the others, a worker creates only in folders of
-// its own (when there are as many folders as workers), in file order.
+// its own (when there are at least as many folders as workers), in file
+// order.
 func TestDeal(t *testing.T) {
 	for _, tc := range []struct{ workers, files, folders int64 }{
 		{1, 1, 1}, {1, 10, 1}, {8, 8, 8}, {8, 12000, 8}, {8, 12001, 8},

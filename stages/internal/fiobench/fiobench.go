@@ -340,7 +340,7 @@ func (s ReplaySpec) Logs() ([]string, error) {
 		return nil, errors.New("fio: no jobs")
 	}
 	if s.Block <= 0 {
-		return nil, fmt.Errorf("fio: a block of %d bytes", s.Block)
+		return nil, fmt.Errorf("fio: a block of %d bytes; want the write size, at least 1", s.Block)
 	}
 	logs := make([]string, len(s.Jobs))
 	for j, job := range s.Jobs {

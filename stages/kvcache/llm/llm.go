@@ -7,7 +7,6 @@ package llm
 import (
 	"fmt"
 	"math/rand/v2"
-	"slices"
 	"strings"
 )
 
@@ -196,17 +195,23 @@ func (k IOKind) String() string {
 // IO is one operation of a request on one cache entry, whole.
 type IO struct {
 	Kind  IOKind
-	Entry EntryRef
+	Entry Source
+	// Turn indexes Request.EarlierTokens when Entry is Earlier.
+	Turn  int
 	Bytes int64
 }
 
-// EntryRef names the entry an IO is on.
-type EntryRef struct {
-	// Which is "prefix", "earlier" or "new".
-	Which string
-	// Index is the earlier turn's index for "earlier", else 0.
-	Index int
-}
+// Source is which entry an IO is on.
+type Source uint8
+
+const (
+	// Prefix is a shared prefix's entry found in the cache.
+	Prefix Source = iota
+	// Earlier is an earlier turn's entry of the same conversation.
+	Earlier
+	// Own is the entry the request's prefill writes.
+	Own
+)
 
 // Request is what one request of a conversation touches.
 type Request struct {
@@ -226,15 +231,15 @@ type Request struct {
 // that entry, 1 + ceil(Gen / 32) of them.
 func (req Request) IOs(bpt int64, dst []IO) []IO {
 	if req.PrefixTokens > 0 {
-		dst = append(dst, IO{Kind: Read, Entry: EntryRef{Which: "prefix"}, Bytes: int64(req.PrefixTokens) * bpt})
+		dst = append(dst, IO{Kind: Read, Entry: Prefix, Bytes: int64(req.PrefixTokens) * bpt})
 	}
 	for i, t := range req.EarlierTokens {
-		dst = append(dst, IO{Kind: Read, Entry: EntryRef{Which: "earlier", Index: i}, Bytes: int64(t) * bpt})
+		dst = append(dst, IO{Kind: Read, Entry: Earlier, Turn: i, Bytes: int64(t) * bpt})
 	}
 	own := int64(req.Context) * bpt
-	dst = append(dst, IO{Kind: Write, Entry: EntryRef{Which: "new"}, Bytes: own})
+	dst = append(dst, IO{Kind: Write, Entry: Own, Bytes: own})
 	for range DecodeReads(req.Gen) {
-		dst = append(dst, IO{Kind: Read, Entry: EntryRef{Which: "new"}, Bytes: own})
+		dst = append(dst, IO{Kind: Read, Entry: Own, Bytes: own})
 	}
 	return dst
 }
@@ -243,20 +248,4 @@ func (req Request) IOs(bpt int64, dst []IO) []IO {
 // gen tokens: 1 + ceil(gen / 32).
 func DecodeReads(gen int) int {
 	return 1 + (max(gen, 0)+DecodeReadTokens-1)/DecodeReadTokens
-}
-
-// Percentiles are the latency percentiles the benchmark reports, as
-// fractions.
-var Percentiles = []float64{0.50, 0.95, 0.99, 0.999, 0.9999}
-
-// PercentileName is the metric suffix of percentile q: "p50", "p95",
-// "p99", "p999", "p9999".
-func PercentileName(q float64) string {
-	s := strings.TrimRight(strings.TrimRight(fmt.Sprintf("%.4f", 100*q), "0"), ".")
-	return "p" + strings.ReplaceAll(s, ".", "")
-}
-
-// ClassIndex is the index of the class called name, or -1.
-func ClassIndex(name string) int {
-	return slices.IndexFunc(Classes, func(c Class) bool { return c.Name == name })
 }
