@@ -82,6 +82,13 @@ type Evicter interface {
 	Evict(ctx context.Context, name string) error
 }
 
+// Spacer is implemented by backends that can tell the free space of the
+// storage below their root (a file system): Free is the bytes an
+// unprivileged writer may still write there.
+type Spacer interface {
+	Free(ctx context.Context) (int64, error)
+}
+
 // Putter is implemented by backends that can store an object the caller
 // holds whole in memory without first copying it into a buffer of their
 // own, as a Writer must (it cannot keep the slices it is given, and an

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"os"
+	"path/filepath"
 	"syscall"
 	"unsafe"
 
@@ -179,4 +180,26 @@ func (b *backend) Evict(ctx context.Context, name string) error {
 		return backends.Wrap(b.scheme, "evict", name, err)
 	}
 	return nil
+}
+
+// Free is the space an unprivileged writer may still use on the file
+// system of the root, or of its nearest existing parent when the root is
+// not made yet (statfs f_bavail × f_bsize).
+func (b *backend) Free(ctx context.Context) (int64, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, err
+	}
+	dir := b.root
+	for {
+		var st unix.Statfs_t
+		err := unix.Statfs(dir, &st)
+		if err == nil {
+			return int64(st.Bavail) * int64(st.Bsize), nil
+		}
+		parent := filepath.Dir(dir)
+		if !errors.Is(err, unix.ENOENT) || parent == dir {
+			return 0, backends.Wrap(b.scheme, "statfs", "", err)
+		}
+		dir = parent
+	}
 }

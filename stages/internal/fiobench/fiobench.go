@@ -222,6 +222,8 @@ type Result struct {
 	// when Bytes is their total.
 	Files int64
 	Bytes int64
+	// ReadBytes and WriteBytes are Bytes by direction.
+	ReadBytes, WriteBytes int64
 	// Seconds is the longest job's runtime, as fio's group bandwidth
 	// divides by it.
 	Seconds float64
@@ -276,9 +278,9 @@ type ddir struct {
 	RuntimeMS int64 `json:"runtime"`
 }
 
-// Parse reads fio's JSON output for the direction rw ("read" or "write"):
-// the bytes of all jobs summed, over the longest job's runtime, as fio's
-// group reporting aggregates them. Anything fio printed before the JSON
+// Parse reads fio's JSON output for the direction rw ("read", "write", or
+// "readwrite" for both): the bytes of all jobs summed, over the longest
+// job's runtime, as fio's group reporting aggregates them. Anything fio printed before the JSON
 // document (notes, warnings) is skipped.
 func Parse(out []byte, rw string) (Result, error) {
 	i := bytes.IndexByte(out, '{')
@@ -298,18 +300,22 @@ func Parse(out []byte, rw string) (Result, error) {
 		if j.Error != 0 {
 			return Result{}, fmt.Errorf("fio job %s failed with error %d", j.Name, j.Error)
 		}
-		d := j.Read
-		switch rw {
-		case "read":
-		case "write":
-			d = j.Write
-		default:
-			return Result{}, fmt.Errorf("fio: rw %q, want read or write", rw)
-		}
 		r.Jobs++
-		r.Bytes += d.IOBytes
-		ms = max(ms, d.RuntimeMS)
+		switch rw {
+		case "read", "readwrite", "write":
+		default:
+			return Result{}, fmt.Errorf("fio: rw %q, want read, write or readwrite", rw)
+		}
+		if rw != "write" {
+			r.ReadBytes += j.Read.IOBytes
+			ms = max(ms, j.Read.RuntimeMS)
+		}
+		if rw != "read" {
+			r.WriteBytes += j.Write.IOBytes
+			ms = max(ms, j.Write.RuntimeMS)
+		}
 	}
+	r.Bytes = r.ReadBytes + r.WriteBytes
 	r.Seconds = float64(ms) / 1000
 	return r, nil
 }
@@ -332,32 +338,72 @@ type ReplaySpec struct {
 	Direct, Fsync bool
 	Block         int64
 	Jobs          [][]File
+	// Ops, set instead of Jobs, are each job's whole-file writes and
+	// reads in order, as a KV-cache worker writes an entry and reads it
+	// back: a read opens a file its job wrote before, and fio drops the
+	// file's pages from the page cache as it opens it (invalidate, on by
+	// default), as the stage drops them before each read.
+	Ops [][]Op
+}
+
+// Op is one whole-file operation of a replayed job: a write creates File
+// and writes it, a read reads it back whole.
+type Op struct {
+	File
+	Read bool
+}
+
+// ops is s's operations, Jobs' as writes.
+func (s ReplaySpec) ops() [][]Op {
+	if s.Ops != nil {
+		return s.Ops
+	}
+	ops := make([][]Op, len(s.Jobs))
+	for j, job := range s.Jobs {
+		for _, f := range job {
+			ops[j] = append(ops[j], Op{File: f})
+		}
+	}
+	return ops
 }
 
 // Logs renders each job's I/O log, in fio's version 2 format.
 func (s ReplaySpec) Logs() ([]string, error) {
-	if len(s.Jobs) == 0 {
+	if len(s.Jobs) == 0 && len(s.Ops) == 0 {
 		return nil, errors.New("fio: no jobs")
 	}
 	if s.Block <= 0 {
 		return nil, fmt.Errorf("fio: a block of %d bytes; want the write size, at least 1", s.Block)
 	}
-	logs := make([]string, len(s.Jobs))
-	for j, job := range s.Jobs {
+	jobs := s.ops()
+	logs := make([]string, len(jobs))
+	for j, job := range jobs {
 		if len(job) == 0 {
 			return nil, fmt.Errorf("fio: job %d has no files", j)
 		}
 		var b strings.Builder
 		b.WriteString("fio version 2 iolog\n")
-		for _, f := range job {
+		added := map[string]bool{}
+		for _, op := range job {
+			f := op.File
 			if f.Size <= 0 || strings.ContainsAny(f.Path, " \n") {
 				return nil, fmt.Errorf("fio: %q of %d bytes: an I/O log names files without spaces, of at least a byte", f.Path, f.Size)
 			}
-			fmt.Fprintf(&b, "%s add\n%s open\n", f.Path, f.Path)
-			for off := int64(0); off < f.Size; off += s.Block {
-				fmt.Fprintf(&b, "%s write %d %d\n", f.Path, off, min(s.Block, f.Size-off))
+			if !added[f.Path] {
+				fmt.Fprintf(&b, "%s add\n", f.Path)
+				added[f.Path] = true
+			} else if !op.Read {
+				return nil, fmt.Errorf("fio: job %d writes %s twice", j, f.Path)
 			}
-			if s.Fsync {
+			fmt.Fprintf(&b, "%s open\n", f.Path)
+			act := "write"
+			if op.Read {
+				act = "read"
+			}
+			for off := int64(0); off < f.Size; off += s.Block {
+				fmt.Fprintf(&b, "%s %s %d %d\n", f.Path, act, off, min(s.Block, f.Size-off))
+			}
+			if s.Fsync && !op.Read {
 				fmt.Fprintf(&b, "%s sync 0 0\n", f.Path)
 			}
 			fmt.Fprintf(&b, "%s close\n", f.Path)
@@ -396,8 +442,12 @@ func RunReplay(ctx context.Context, fio, dir string, s ReplaySpec) (Result, erro
 			return Result{}, err
 		}
 	}
-	r, err := runJobFile(ctx, fio, filepath.Join(dir, fmt.Sprintf("fio-replay-%d.job", len(logs))), s.JobFile(paths), "write")
-	for _, job := range s.Jobs {
+	rw := "write"
+	if s.Ops != nil {
+		rw = "readwrite"
+	}
+	r, err := runJobFile(ctx, fio, filepath.Join(dir, fmt.Sprintf("fio-replay-%d.job", len(logs))), s.JobFile(paths), rw)
+	for _, job := range s.ops() {
 		r.Files += int64(len(job))
 	}
 	return r, err
