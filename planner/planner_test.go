@@ -30,8 +30,17 @@ func TestShippedWorkloadsPlan(t *testing.T) {
 		}
 		t.Run(p, func(t *testing.T) {
 			plan := exectest.PlanFile(t, filepath.Join("..", "workloads", p))
-			if len(plan.Nodes) == 0 || plan.Work().Bytes() == 0 {
-				t.Errorf("empty plan")
+			if len(plan.Nodes) == 0 {
+				t.Fatalf("empty plan")
+			}
+			// A kvcache stage runs for a duration: its work is what it
+			// measures, not planned.
+			timed := true
+			for _, n := range plan.Nodes {
+				timed = timed && n.Kind == "kvcache"
+			}
+			if plan.Work().Bytes() == 0 && !timed {
+				t.Errorf("a plan of no work")
 			}
 		})
 		return nil

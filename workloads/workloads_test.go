@@ -10,6 +10,7 @@ import (
 
 	"mlps.dev/mlps/exec"
 	"mlps.dev/mlps/exec/exectest"
+	"mlps.dev/mlps/stages/kvcache"
 	"mlps.dev/mlps/workloads"
 )
 
@@ -40,8 +41,8 @@ func TestShippedWorkloads(t *testing.T) {
 	ran := 0
 	for _, f := range files {
 		model, accel := path.Dir(f), strings.TrimSuffix(path.Base(f), ".cue")
-		if accel == model || model == "llama3" || model == "vectordb" || f == "dlrm/query.cue" {
-			continue // the model's shared definitions; checkpointing, vector search and queries have their own tests
+		if accel == model || model == "llama3" || model == "vectordb" || model == "kvcache" || f == "dlrm/query.cue" {
+			continue // the model's shared definitions; checkpointing, vector search, KV cache and queries have their own tests
 		}
 		ran++
 		t.Run(model+"/"+accel, func(t *testing.T) {
@@ -213,5 +214,40 @@ func TestDLRMQueryWorkload(t *testing.T) {
 	}
 	if f := m["bytes_read_fraction"].(float64); f < 0.20 || f > 0.25 {
 		t.Errorf("read %.1f%% of the files' bytes, want the 21%% the training columns are (and their footers), at most a quarter", 100*f)
+	}
+}
+
+// The KV-cache options plan with the values of rules.md's CLOSED table:
+// seed 42, 300 s, three trials, the model, users, tiers and allocation
+// cap of each option. (stages/kvcache runs option 1 shrunk.)
+func TestKVCacheWorkloads(t *testing.T) {
+	const gib = 1 << 30
+	for _, tc := range []struct {
+		option, model string
+		users         int
+		cpu           int64
+		allocs        int
+	}{
+		{"option1", "llama3.1-8b", 200, 0, 16},
+		{"option2", "llama3.1-8b", 100, 4 * gib, 16},
+		{"option3", "llama3.1-70b-instruct", 70, 0, 4},
+	} {
+		t.Run(tc.option, func(t *testing.T) {
+			p := exectest.PlanFile(t, "kvcache/"+tc.option+".cue")
+			if n := p.Workload.Name; n != "kvcache-"+tc.option {
+				t.Errorf("name %q", n)
+			}
+			if p.Workload.Seed != 42 {
+				t.Errorf("seed %d, want 42", p.Workload.Seed)
+			}
+			var s kvcache.Spec
+			if err := p.Workload.Stages["kvcache"].Decode(&s); err != nil {
+				t.Fatal(err)
+			}
+			if s.Model != tc.model || s.Users != tc.users || s.Duration != 300 || s.Trials != 3 ||
+				s.GPUBytes != 0 || s.CPUBytes != tc.cpu || s.MaxConcurrentAllocs != tc.allocs || !s.Fsync {
+				t.Errorf("%+v", s)
+			}
+		})
 	}
 }

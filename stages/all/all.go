@@ -6,6 +6,7 @@ import (
 	_ "mlps.dev/mlps/stages/checkpoint"
 	_ "mlps.dev/mlps/stages/columnar"
 	_ "mlps.dev/mlps/stages/generate"
+	_ "mlps.dev/mlps/stages/kvcache"
 	_ "mlps.dev/mlps/stages/readepoch"
 	_ "mlps.dev/mlps/stages/upload"
 	_ "mlps.dev/mlps/stages/vectorsearch"
