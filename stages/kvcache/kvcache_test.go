@@ -147,6 +147,34 @@ stages: kv: {kind: "kvcache", target: "t", bytes_per_token: 64, ranks: 3, users:
 	if got := fmt.Sprint(m["ranks_without_storage"]); got != "[rank 0 rank 1 rank 2]" {
 		t.Errorf("ranks_without_storage %s", got)
 	}
+	// Nothing measured the storage tier's latency: its checks fail, the
+	// verdict with them.
+	b, err := json.Marshal(m["verdict"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	var v struct {
+		Pass   bool `json:"pass"`
+		Checks []struct {
+			Name, Unmeasured string
+			Pass             bool
+		} `json:"checks"`
+	}
+	if err := json.Unmarshal(b, &v); err != nil {
+		t.Fatal(err)
+	}
+	unmeasured := 0
+	for _, c := range v.Checks {
+		if c.Unmeasured != "" {
+			unmeasured++
+			if c.Pass {
+				t.Errorf("check %s passes unmeasured", c.Name)
+			}
+		}
+	}
+	if v.Pass || unmeasured != 2 {
+		t.Errorf("verdict %s: want a failure, the storage checks unmeasured", b)
+	}
 	m = stageMetrics(t, fmt.Sprintf(src, 0))
 	if _, ok := m["ranks_without_storage"]; ok {
 		t.Errorf("ranks_without_storage %v with no gpu tier", m["ranks_without_storage"])

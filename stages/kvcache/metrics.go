@@ -193,6 +193,10 @@ type check struct {
 	// Skipped says why a check does not apply to this run (a tier it is
 	// about is disabled); a skipped check neither passes nor fails.
 	Skipped string `json:"skipped,omitempty"`
+	// Unmeasured says that the latency a check is about has no sample (no
+	// entry was read from the storage tier, say): it fails, as nothing
+	// shows the bound held.
+	Unmeasured string `json:"unmeasured,omitempty"`
 }
 
 // verdict is the profile's checks and whether all that apply pass.
@@ -294,6 +298,7 @@ func (t *task) figures(ranks []*rank, wall time.Duration, storageLimit int64) st
 	var never []string
 	var storageRead, storageWrite, cpuP95 float64
 	var storageReadP95, storageWriteP95 float64
+	var storageReads, storageWrites, cpuOps int64
 	cpu := false
 	for i, ti := range ranks[0].io {
 		var reads, writes, deletes, demoted, rb, wb, db, dob int64
@@ -341,12 +346,14 @@ func (t *task) figures(ranks []*rank, wall time.Duration, storageLimit int64) st
 			}
 			storageRead, storageWrite = rate(rb, sec), rate(wb, sec)
 			storageReadP95, storageWriteP95 = worst(rl).P95, worst(wl).P95
+			storageReads, storageWrites = reads, writes
 			m["read_iops"] = rate(reads, sec)
 			m["write_iops"] = rate(writes, sec)
 		}
 		if ti.name == "cpu" {
 			cpu = true
 			cpuP95 = max(worst(rl).P95, worst(wl).P95)
+			cpuOps = reads + writes
 		}
 		tiersOut[ti.name] = tm
 	}
@@ -369,8 +376,16 @@ func (t *task) figures(ranks []*rank, wall time.Duration, storageLimit int64) st
 			{Name: "cpu_tier_latency_p95_ms", Value: cpuP95, Limit: 150, Below: true},
 			{Name: "cache_hit_rate", Value: ratio(hits, hits+misses), Limit: 0.30},
 		}...)
+		if storageWrites == 0 {
+			v.Checks[1].Unmeasured = "no entry was written to the storage tier"
+		}
+		if storageReads == 0 {
+			v.Checks[2].Unmeasured = "no entry was read from the storage tier"
+		}
 		if !cpu {
 			v.Checks[3].Skipped = "no cpu tier (cpu_bytes is 0)"
+		} else if cpuOps == 0 {
+			v.Checks[3].Unmeasured = "no entry was written to or read from the cpu tier"
 		}
 	}
 	for i := range v.Checks {
@@ -380,7 +395,7 @@ func (t *task) figures(ranks []*rank, wall time.Duration, storageLimit int64) st
 		}
 		c.Pass = c.Value > c.Limit
 		if c.Below {
-			c.Pass = c.Value < c.Limit
+			c.Pass = c.Value < c.Limit && c.Unmeasured == ""
 		}
 		v.Pass = v.Pass && c.Pass
 	}
