@@ -153,10 +153,10 @@ func (a *Arrivals) Next() (Arrival, error) {
 			}
 			return Arrival{}, io.EOF
 		}
-		line, _ := a.r.FieldPos(0)
 		if err != nil {
 			return Arrival{}, err
 		}
+		line, _ := a.r.FieldPos(0)
 		var v [3]float64
 		for i, c := range a.cols {
 			if c >= len(rec) {
