@@ -175,3 +175,15 @@ func TestClassLatencies(t *testing.T) {
 		t.Errorf("all: %d requests, the classes %d, want 30", all, sum)
 	}
 }
+
+// The rank's queues are one per class, in the classes' order of priority;
+// next's select names three.
+func TestQueuesPerClass(t *testing.T) {
+	var r rank
+	if n := len(llm.Classes); len(r.queues) != n {
+		t.Errorf("%d queues for %d classes", len(r.queues), n)
+	}
+	if n := len(llm.Classes); len(r.stats.classes) != n {
+		t.Errorf("%d class figures for %d classes", len(r.stats.classes), n)
+	}
+}

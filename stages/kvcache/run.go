@@ -518,12 +518,14 @@ func (r *rank) serve(ctx context.Context, w *worker) error {
 
 // errCut says that an entry's write or read stopped between two chunks:
 // the cache evicted the entry while it was written, or the run ended.
-var errCut = errors.New("evicted while written")
+var errCut = errors.New("cut short")
 
 // handle serves one request: its I/O as llm.Request.IOs lists it, the
 // prefix entry written instead of read when it is not cached, decode's
 // generation time spread between its reads. A request the deadline cuts
-// is abandoned between two operations, never within one.
+// is abandoned, between two operations or within one between two chunks,
+// so that a run ends within a chunk's time of its duration, not an
+// entry's.
 func (r *rank) handle(ctx context.Context, w *worker, req *request) error {
 	u := req.user
 	begin := time.Now()
