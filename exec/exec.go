@@ -69,7 +69,7 @@ func (r *stageRun) setTime(t *time.Time) {
 // Run executes the plan. It always returns a report; Report.Err says why a
 // run did not complete.
 func Run(ctx context.Context, p *planner.Plan, opts Options) *results.Report {
-	rep := &results.Report{Workload: p.Workload.Name, Start: time.Now(), Targets: map[string]results.Target{}}
+	rep := &results.Report{Workload: p.Workload.Name, Start: time.Now(), Targets: map[string]results.Target{}, Skipped: p.Skipped}
 	for name, t := range p.Targets {
 		rep.Targets[name] = results.TargetOf(t)
 	}
@@ -86,6 +86,14 @@ func Run(ctx context.Context, p *planner.Plan, opts Options) *results.Report {
 	targets, err := openTargets(ctx, p)
 	defer closeTargets(targets)
 	if err != nil {
+		rep.Err = err
+		rep.End = time.Now()
+		rep.Seconds = rep.End.Sub(rep.Start).Seconds()
+		return rep
+	}
+
+	if err := check(ctx, p, targets); err != nil {
+		// Nothing ran: a stage would have read data that is not there.
 		rep.Err = err
 		rep.End = time.Now()
 		rep.Seconds = rep.End.Sub(rep.Start).Seconds()
@@ -182,6 +190,22 @@ func Run(ctx context.Context, p *planner.Plan, opts Options) *results.Report {
 		rep.Complete = rep.Complete && sr.Status == results.StatusOK
 	}
 	return rep
+}
+
+// check asks each stage the run leaves out whose data a stage that runs
+// reads whether that data is there (stages.Checker).
+func check(ctx context.Context, p *planner.Plan, targets map[string]backends.Backend) error {
+	for _, n := range p.Checks {
+		c, ok := n.Task.(stages.Checker)
+		if !ok {
+			return fmt.Errorf("stage %s is left out, and a stage that runs reads what it writes, which a %s stage cannot check is there: run it too", n.ID, n.Kind)
+		}
+		env := &stages.Env{Stage: n.ID, Host: stages.ThisHost(), Targets: targets, Meter: measure.NewMeter(n.ID)}
+		if err := c.Check(ctx, env); err != nil {
+			return fmt.Errorf("stage %s is left out, but what it writes is not as this workload plans it: %w; run it (drop it from --skip, or add it to --only)", n.ID, err)
+		}
+	}
+	return nil
 }
 
 // maxProcs bounds the processors a run asks for: past it, more threads

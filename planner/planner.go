@@ -29,6 +29,11 @@ type Plan struct {
 	// dependencies, ties broken by id, so the same workload always gives
 	// the same order.
 	Nodes []*Node
+	// Skipped are the stages a partial run leaves out (Select), and
+	// Checks those of them that write what a stage that runs reads: the
+	// engine checks that it is there (stages.Checker) before the run.
+	Skipped []string
+	Checks  []*Node
 }
 
 // Node is one stage of the plan.

@@ -197,3 +197,53 @@ stages: gen: {kind: "generate", dataset: "d"}
 		t.Errorf("warnings %q, want %q", got, want)
 	}
 }
+
+// Select keeps the stages a partial run names, in the plan's order, drops
+// the dependencies on stages left out, and keeps for checking those left
+// out whose data a kept stage reads.
+func TestSelect(t *testing.T) {
+	p := exectest.Plan(t, `name: "sel"
+targets: t: uri: "mem://"
+datasets: {
+	a: {target: "t", format: "npz", files: 2, record_bytes: 1000}
+	b: {target: "t", format: "npz", files: 2, record_bytes: 1000}
+}
+stages: {
+	gen_a: {kind: "generate", dataset: "a"}
+	gen_b: {kind: "generate", dataset: "b"}
+	read_a: {kind: "read-epoch", dataset: "a", accelerators: 1, batch_size: 1, computation_time: 0}
+}
+`)
+	for _, tt := range []struct {
+		only, skip        []string
+		nodes, skipped    string
+		checks, readADeps string
+	}{
+		{only: []string{"read_a"}, nodes: "read_a", skipped: "gen_a gen_b", checks: "gen_a", readADeps: ""},
+		{skip: []string{"gen_b"}, nodes: "gen_a read_a", skipped: "gen_b", checks: "", readADeps: "gen_a"},
+		{skip: []string{"gen_a"}, nodes: "gen_b read_a", skipped: "gen_a", checks: "gen_a", readADeps: ""},
+	} {
+		q, err := p.Select(tt.only, tt.skip)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var nodes, checks, deps []string
+		for _, n := range q.Nodes {
+			nodes = append(nodes, n.ID)
+			if n.ID == "read_a" {
+				deps = n.Deps
+			}
+		}
+		for _, n := range q.Checks {
+			checks = append(checks, n.ID)
+		}
+		got := [4]string{strings.Join(nodes, " "), strings.Join(q.Skipped, " "), strings.Join(checks, " "), strings.Join(deps, " ")}
+		if want := [4]string{tt.nodes, tt.skipped, tt.checks, tt.readADeps}; got != want {
+			t.Errorf("only %v skip %v: nodes, skipped, checks, read_a's deps %q, want %q", tt.only, tt.skip, got, want)
+		}
+	}
+	// The whole plan's read_a still waits for gen_a.
+	if d := p.Nodes[2].Deps; len(d) != 1 || d[0] != "gen_a" {
+		t.Errorf("Select changed the plan it was called on: %v", d)
+	}
+}

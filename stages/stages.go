@@ -2,7 +2,7 @@
 // registry, keyed by kind, of planners that turn a stage of a workload into
 // a Task with planned work, the Env a Task runs in, and every optional
 // hook a Task may implement (Warner, Datasizer, IndexSizer, SummaryKeyer,
-// Headliner, Uniter),
+// Headliner, Uniter, Checker),
 // all in this file.
 //
 // Each kind lives in its own package below stages/ and registers itself in
@@ -222,6 +222,16 @@ type SummaryKeyer interface {
 // the map for the keys it shows, so that every figure says which it is.
 type Uniter interface {
 	Units() map[string]string
+}
+
+// Checker is implemented by tasks that can tell, without writing, whether
+// what they write is already on their targets: every object the plan
+// names, at its planned size. When a run leaves a stage out (mlps exec
+// --only, --skip) and a stage that runs reads what it writes, the engine
+// checks it before any stage starts, so that a series of runs over data
+// generated once does not measure a missing or different dataset.
+type Checker interface {
+	Check(ctx context.Context, env *Env) error
 }
 
 // Headliner is implemented by tasks that can say their key figures in one

@@ -95,6 +95,19 @@ type sets []string
 func (s *sets) String() string     { return strings.Join(*s, " ") }
 func (s *sets) Set(v string) error { *s = append(*s, v); return nil }
 
+// ids is a repeatable flag of comma-separated stage ids.
+type ids []string
+
+func (s *ids) String() string { return strings.Join(*s, ",") }
+func (s *ids) Set(v string) error {
+	for _, id := range strings.Split(v, ",") {
+		if id = strings.TrimSpace(id); id != "" {
+			*s = append(*s, id)
+		}
+	}
+	return nil
+}
+
 func newFlags(name, help string, stderr io.Writer) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -218,6 +231,7 @@ Examples:
   mlps exec workloads/demo.cue
   mlps exec workloads/demo.cue --results /tmp/demo-run --json
   mlps exec workloads/demo.cue --set targets.scratch.uri=file:///mnt/nvme/mlps
+  mlps exec workloads/unet3d/h100.cue --only train   (over data generated before)
 
 Flags:
 `
@@ -234,6 +248,9 @@ func execCmd(args []string, stdout, stderr io.Writer) int {
 	progress := fs.String("progress", "auto", "progress on stderr: auto, live, plain or none")
 	var overrides sets
 	fs.Var(&overrides, "set", "override a field, as `path=value` (repeatable); checked by the schema")
+	var only, skip ids
+	fs.Var(&only, "only", "run only these `stages` (comma-separated, repeatable); a stage left out whose data a stage that runs reads is checked to be there first")
+	fs.Var(&skip, "skip", "run all stages but these `stages` (comma-separated, repeatable), as --only")
 	path, code, ok := parse(fs, args, stderr)
 	if !ok {
 		return code
@@ -246,6 +263,10 @@ func execCmd(args []string, stdout, stderr io.Writer) int {
 	p, code := load(path, overrides, stderr)
 	if p == nil {
 		return code
+	}
+	if p, err = p.Select(only, skip); err != nil {
+		fmt.Fprintf(stderr, "mlps exec: %v\n", err)
+		return exitUsage
 	}
 	in, err := inputs(p)
 	if err != nil {

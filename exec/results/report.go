@@ -38,6 +38,9 @@ type Report struct {
 	GoMaxProcs int `json:"go_max_procs"`
 	// Stages are in the order the plan lists them.
 	Stages []*StageReport `json:"stages"`
+	// Skipped are the workload's stages this run left out (mlps exec
+	// --only, --skip).
+	Skipped []string `json:"skipped_stages,omitempty"`
 	// Targets describes every target of the workload as the planner
 	// resolved it.
 	Targets map[string]Target `json:"targets"`

@@ -23,7 +23,9 @@ type Summary struct {
 	End      time.Time               `json:"end"`
 	Seconds  float64                 `json:"seconds"`
 	Stages   map[string]StageSummary `json:"stages"`
-	Targets  map[string]Target       `json:"targets,omitempty"`
+	// Skipped are the workload's stages the run left out.
+	Skipped []string          `json:"skipped_stages,omitempty"`
+	Targets map[string]Target `json:"targets,omitempty"`
 	// ClientAB compares stages that ran the same work against the same
 	// store through different client libraries.
 	ClientAB []ClientAB `json:"client_ab,omitempty"`
@@ -102,7 +104,7 @@ func Summarize(rep *Report) Summary {
 	s := Summary{
 		Workload: rep.Workload, Complete: rep.Complete,
 		Start: rep.Start, End: rep.End, Seconds: rep.Seconds,
-		Stages: map[string]StageSummary{}, Targets: rep.Targets, NumHosts: 1, GoMaxProcs: rep.GoMaxProcs, Keys: map[string]any{},
+		Stages: map[string]StageSummary{}, Skipped: rep.Skipped, Targets: rep.Targets, NumHosts: 1, GoMaxProcs: rep.GoMaxProcs, Keys: map[string]any{},
 		Units: maps.Clone(stageUnits),
 	}
 	if rep.Err != nil {

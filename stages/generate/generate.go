@@ -192,3 +192,47 @@ func (t *task) writeFile(ctx context.Context, b backends.Backend, name string, s
 	}
 	return op.Bytes(), nil
 }
+
+// Check stats every file of the dataset (and its index file, if it has
+// one), spread over the stage's workers, and fails at the first missing
+// or of another size than the layout gives it: what a run that leaves the
+// generation out needs before it reads the dataset. It reads no content;
+// mlps exec --verify reads it all.
+func (t *task) Check(ctx context.Context, env *stages.Env) error {
+	b, err := env.Target(t.layout.Target)
+	if err != nil {
+		return err
+	}
+	l := t.layout
+	workers := min(int64(t.spec.Workers), l.Files)
+	g, ctx := errgroup.WithContext(ctx)
+	for w := range workers {
+		g.Go(func() error {
+			for i := w; i < l.Files; i += workers {
+				if err := t.checkFile(ctx, b, l.FileName(i), l.FileSize(i)); err != nil {
+					return err
+				}
+				if name, ok := l.IndexName(i); ok {
+					if err := t.checkFile(ctx, b, name, l.IndexSize(i)); err != nil {
+						return err
+					}
+				}
+			}
+			return nil
+		})
+	}
+	return g.Wait()
+}
+
+func (t *task) checkFile(ctx context.Context, b backends.Backend, name string, size int64) error {
+	info, err := b.Stat(ctx, name)
+	switch {
+	case backends.IsNotExist(err):
+		return fmt.Errorf("dataset %s is not all there: %s is missing", t.spec.Dataset, name)
+	case err != nil:
+		return fmt.Errorf("dataset %s: %w", t.spec.Dataset, err)
+	case info.Size != size:
+		return fmt.Errorf("dataset %s is not the one this workload generates: %s is %d bytes, the plan's is %d", t.spec.Dataset, name, info.Size, size)
+	}
+	return nil
+}
