@@ -196,8 +196,9 @@ func (t *task) writeFile(ctx context.Context, b backends.Backend, name string, s
 // Check stats every file of the dataset (and its index file, if it has
 // one), spread over the stage's workers, and fails at the first missing
 // or of another size than the layout gives it: what a run that leaves the
-// generation out needs before it reads the dataset. It reads no content;
-// mlps exec --verify reads it all.
+// generation out needs before it reads the dataset. It reads no content:
+// files of the planned names and sizes but other bytes pass, and only a
+// read stage's verify tells them apart.
 func (t *task) Check(ctx context.Context, env *stages.Env) error {
 	b, err := env.Target(t.layout.Target)
 	if err != nil {
