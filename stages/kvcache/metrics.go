@@ -98,10 +98,9 @@ func (s *rankStats) request(c, tokens int, e2e, storage, generation, service tim
 type tierStats struct {
 	reads, writes, deletes, demotedOut, cut atomic.Int64
 	// cutBytes are the bytes of writes cut short by eviction.
-	cutBytes                                                 atomic.Int64
-	readBytes, writeBytes, deletedBytes, demotedOutBytes     atomic.Int64
-	read_, write_, readDevice_, writeDevice_, fsync_         *hist
-	readNanos, writeNanos, readDeviceNanos, writeDeviceNanos atomic.Int64
+	cutBytes                                             atomic.Int64
+	readBytes, writeBytes, deletedBytes, demotedOutBytes atomic.Int64
+	read_, write_, readDevice_, writeDevice_, fsync_     *hist
 }
 
 func (t *tierStats) init(storage bool) {
@@ -114,24 +113,20 @@ func (t *tierStats) init(storage bool) {
 func (t *tierStats) read(d time.Duration, n int64) {
 	t.reads.Add(1)
 	t.readBytes.Add(n)
-	t.readNanos.Add(int64(d))
 	t.read_.record(d)
 }
 
 func (t *tierStats) wrote(d time.Duration, n int64) {
 	t.writes.Add(1)
 	t.writeBytes.Add(n)
-	t.writeNanos.Add(int64(d))
 	t.write_.record(d)
 }
 
 func (t *tierStats) readDevice(d time.Duration) {
-	t.readDeviceNanos.Add(int64(d))
 	t.readDevice_.record(d)
 }
 
 func (t *tierStats) wroteDevice(d, fsync time.Duration, synced bool) {
-	t.writeDeviceNanos.Add(int64(d))
 	t.writeDevice_.record(d)
 	if synced {
 		t.fsync_.record(fsync)

@@ -112,6 +112,9 @@ type rank struct {
 	meter    *measure.Meter
 	gen      *content.Generator
 	perToken float64
+	// streams names the content streams of the rank's entries, one per
+	// entry id.
+	streams string
 	// io are the rank's tiers, fastest first; the last is the target.
 	io []*tierIO
 
@@ -220,7 +223,7 @@ type turnEntry struct {
 }
 
 func (t *task) newRank(trial, n int, b backends.Backend, meter *measure.Meter, gen *content.Generator, storage int64, perToken float64) (*rank, error) {
-	r := &rank{t: t, trial: trial, n: n, b: b, meter: meter, gen: gen, perToken: perToken,
+	r := &rank{t: t, trial: trial, n: n, b: b, streams: fmt.Sprintf("kvcache:%s/rank%d", t.spec.Path, n), meter: meter, gen: gen, perToken: perToken,
 		entries: map[uint64]*entry{}, stop: make(chan struct{}), usersDone: make(chan struct{})}
 	var ts []tiers.Tier
 	for _, tr := range []struct {
@@ -715,8 +718,7 @@ func (r *rank) place(n int64) (*entry, []*entry, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	e := &entry{id: id, bytes: n, stream: content.Stream(fmt.Sprintf("kvcache:%s/rank%d", r.t.spec.Path, r.n), int64(id)),
-		written: make(chan struct{}), loc: -1}
+	e := &entry{id: id, bytes: n, stream: content.Stream(r.streams, int64(id)), written: make(chan struct{}), loc: -1}
 	r.entries[id] = e
 	var victims []*entry
 	for _, m := range moves {

@@ -135,7 +135,6 @@ func plan(in *stages.PlanInput, id string) (stages.Task, error) {
 		return nil, w.ErrorAt(at("cpu_bytes"), "%d ranks × (gpu_bytes %s + cpu_bytes %s + max_concurrent_allocs %d × chunk_bytes %s) is %s of this process's memory, more than this host has: lower them, or the ranks",
 			s.Ranks, measure.IEC(s.GPUBytes), measure.IEC(s.CPUBytes), s.MaxConcurrentAllocs, measure.IEC(s.ChunkBytes), measure.IEC(mem))
 	}
-	t.memory = mem
 	if tr := s.Trace; tr != nil {
 		tr.Conversations = resolve(w, tr.Conversations, at("trace", "conversations"))
 		tr.Arrivals = resolve(w, tr.Arrivals, at("trace", "arrivals"))
@@ -202,8 +201,6 @@ type task struct {
 	// bpt is the bytes per token; maxEntry the largest entry a request
 	// writes.
 	bpt, maxEntry int64
-	// memory is what the in-process tiers and the buffers may hold.
-	memory int64
 	// pageCache is set when the target's files pass through the host's
 	// page cache.
 	pageCache bool
