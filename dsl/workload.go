@@ -21,17 +21,37 @@ import (
 // strictly into it, so a field added to the schema without its Go twin
 // fails the build of the tests, not a user's run.
 type Workload struct {
-	Name        string             `json:"name"`
-	Description string             `json:"description,omitempty"`
-	Seed        uint64             `json:"seed"`
-	Targets     map[string]Target  `json:"targets"`
-	Datasets    map[string]Dataset `json:"datasets"`
-	Stages      map[string]Stage   `json:"stages"`
+	Name        string `json:"name"`
+	Description string `json:"description,omitempty"`
+	Seed        uint64 `json:"seed"`
+	// RunSeedSet is run_seed as the workload set it; RunSeed() is the
+	// seed to use.
+	RunSeedSet *uint64            `json:"run_seed,omitempty"`
+	MLPerf     *MLPerf            `json:"mlperf,omitempty"`
+	Targets    map[string]Target  `json:"targets"`
+	Datasets   map[string]Dataset `json:"datasets"`
+	Stages     map[string]Stage   `json:"stages"`
 
 	value cue.Value
 	// file is the start of the user's file, where an error about a field
 	// that is nowhere in the user's text points.
 	file token.Pos
+}
+
+// MLPerf mirrors schema.#MLPerf.
+type MLPerf struct {
+	Model       string `json:"model,omitempty"`
+	Accelerator string `json:"accelerator,omitempty"`
+	Option      string `json:"option,omitempty"`
+}
+
+// RunSeed is the seed of a run's own random choices: run_seed, or seed
+// when it is unset.
+func (w *Workload) RunSeed() uint64 {
+	if w.RunSeedSet != nil {
+		return *w.RunSeedSet
+	}
+	return w.Seed
 }
 
 // Target mirrors schema.#Target. Its Go definition is the backends'

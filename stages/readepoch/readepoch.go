@@ -77,9 +77,9 @@ func init() {
 type task struct {
 	id   string
 	spec Spec
-	// seed is the workload's: of the content to verify and of the
-	// shuffles.
-	seed uint64
+	// seed is the workload's: of the content to verify. runSeed is the
+	// run's (run_seed, else seed): of the shuffles and compute draws.
+	seed, runSeed uint64
 	// pageCache is set when the target the dataset is read through keeps
 	// its files in the host's page cache, which can then serve reads of a
 	// dataset that fits in memory.
@@ -125,7 +125,7 @@ func plan(in *stages.PlanInput, id string) (stages.Task, error) {
 		return nil, err
 	}
 	ranks := int64(s.Accelerators)
-	t := &task{id: id, spec: s, seed: w.Seed, pageCache: reads.Traits.PageCache,
+	t := &task{id: id, spec: s, seed: w.Seed, runSeed: w.RunSeed(), pageCache: reads.Traits.PageCache,
 		train: newPhase("train", l, s.BatchSize, ranks, s.ComputationTime)}
 	t.train.exact = reads.Traits.Discards
 	t.train.fileShuffle = s.FileShuffle != "off"

@@ -30,7 +30,7 @@ func (t *task) Run(ctx context.Context, env *stages.Env) (stages.Metrics, error)
 			return nil, err
 		}
 	}
-	seed := t.seed
+	seed := t.runSeed
 	if t.spec.FileShuffle == "random" || t.spec.SampleShuffle == "random" {
 		var k [8]byte
 		_, _ = rand.Read(k[:])

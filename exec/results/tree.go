@@ -1,0 +1,94 @@
+package results
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+)
+
+// FindRuns returns the results directories at or below root, sorted by
+// path: every directory holding the provenance.json a run writes before
+// its first stage, finished or not. It does not descend into a run's
+// own directory. A root that holds no run is an error naming it.
+func FindRuns(root string) ([]string, error) {
+	fi, err := os.Stat(root)
+	if err != nil {
+		return nil, err
+	}
+	if !fi.IsDir() {
+		return nil, fmt.Errorf("%s is a file, not a results directory or a tree of them", root)
+	}
+	var dirs []string
+	err = filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if !d.IsDir() {
+			return nil
+		}
+		if _, err := os.Lstat(filepath.Join(path, "provenance.json")); err == nil {
+			dirs = append(dirs, path)
+			return filepath.SkipDir
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if len(dirs) == 0 {
+		return nil, fmt.Errorf("%s holds no mlps results: no directory at or below it has a provenance.json", root)
+	}
+	slices.Sort(dirs)
+	return dirs, nil
+}
+
+// Run is one results directory read back: what a validator or a report
+// needs, without planning the workload again.
+type Run struct {
+	Dir        string
+	Provenance Provenance
+	// Finished is false for a run killed before it wrote summary.json;
+	// then only Provenance and Workload are set.
+	Finished bool
+	Summary  Summary
+	// Keys are summary.json's hoisted run-level keys.
+	Keys map[string]any
+	// Workload is workload.json: the resolved workload as it ran.
+	Workload map[string]any
+	// Report is the report read back (Load); nil for a run that did not
+	// finish.
+	Report *Report
+}
+
+// ReadRun reads the results directory dir.
+func ReadRun(dir string) (*Run, error) {
+	r := &Run{Dir: dir}
+	if err := readJSON(filepath.Join(dir, "provenance.json"), &r.Provenance); err != nil {
+		return nil, err
+	}
+	if err := readJSON(filepath.Join(dir, "workload.json"), &r.Workload); err != nil {
+		return nil, err
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "summary.json"))
+	if errors.Is(err, fs.ErrNotExist) {
+		return r, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	if err := json.Unmarshal(b, &r.Summary); err != nil {
+		return nil, fmt.Errorf("results: %s: %w", filepath.Join(dir, "summary.json"), err)
+	}
+	if err := json.Unmarshal(b, &r.Keys); err != nil {
+		return nil, fmt.Errorf("results: %s: %w", filepath.Join(dir, "summary.json"), err)
+	}
+	if r.Report, err = Load(dir); err != nil {
+		return nil, err
+	}
+	r.Finished = true
+	return r, nil
+}
