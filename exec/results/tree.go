@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -91,4 +92,67 @@ func ReadRun(dir string) (*Run, error) {
 	}
 	r.Finished = true
 	return r, nil
+}
+
+// The benchmarks of MLPerf Storage, as the reference's results layout
+// names their directories.
+const (
+	Training       = "training"
+	Checkpointing  = "checkpointing"
+	VectorDatabase = "vector_database"
+	KVCache        = "kv_cache"
+)
+
+// benchmarkOf is the benchmark each stage kind measures; generate and
+// index build data that a benchmark's run stages read.
+var benchmarkOf = map[string]string{
+	"read-epoch": Training,
+	"checkpoint": Checkpointing,
+	"query":      VectorDatabase,
+	"kvcache":    KVCache,
+}
+
+// Benchmark names the benchmark a run measured, by the kinds of the
+// stages it ran: "training" for a run with a read-epoch stage, and so
+// on; "" for a run that only prepared data (generate, index) or that
+// measured none of MLPerf Storage's benchmarks. A run of two benchmarks
+// at once is named by the first in the plan's order.
+func (r *Run) Benchmark() string {
+	for _, k := range r.Kinds() {
+		if b := benchmarkOf[k]; b != "" {
+			return b
+		}
+	}
+	return ""
+}
+
+// Kinds are the kinds of the stages the run ran (from its report), or,
+// for a run that did not finish, of every stage its workload names.
+func (r *Run) Kinds() []string {
+	var ks []string
+	if r.Report != nil {
+		for _, sr := range r.Report.Stages {
+			ks = append(ks, sr.Kind)
+		}
+		return ks
+	}
+	st, _ := r.Workload["stages"].(map[string]any)
+	for _, id := range slices.Sorted(maps.Keys(st)) {
+		if s, ok := st[id].(map[string]any); ok {
+			if k, ok := s["kind"].(string); ok {
+				ks = append(ks, k)
+			}
+		}
+	}
+	return ks
+}
+
+// MLPerf is the workload's mlperf block: which MLPerf Storage workload
+// ran (model, accelerator, option); empty fields where it says nothing.
+func (r *Run) MLPerf() (model, accelerator, option string) {
+	m, _ := r.Workload["mlperf"].(map[string]any)
+	model, _ = m["model"].(string)
+	accelerator, _ = m["accelerator"].(string)
+	option, _ = m["option"].(string)
+	return model, accelerator, option
 }
