@@ -51,6 +51,8 @@ const usage = `mlps tells whether your storage can feed AI workloads.
 Usage:
   mlps plan WORKLOAD [--format text|json|dot] [--set path=value ...]
   mlps exec WORKLOAD [--results DIR] [--json] [--set path=value ...]
+  mlps validate PATH [--edition v3.0] [--json]
+  mlps report PATH [--out DIR]
   mlps datasize WORKLOAD --client-memory-gib N --clients N --accelerators N
   mlps import dlio CONFIG.yaml [--accelerators N] > WORKLOAD.cue
   mlps version
@@ -74,6 +76,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return planCmd(args[1:], stdout, stderr)
 	case "exec":
 		return execCmd(args[1:], stdout, stderr)
+	case "validate":
+		return validateCmd(args[1:], stdout, stderr)
+	case "report":
+		return reportCmd(args[1:], stdout, stderr)
 	case "datasize":
 		return datasizeCmd(args[1:], stdout, stderr)
 	case "import":

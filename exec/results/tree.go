@@ -11,6 +11,13 @@ import (
 	"slices"
 )
 
+// NoResultsError is a path that holds no results: the user's to fix.
+type NoResultsError struct {
+	Path, Reason string
+}
+
+func (e *NoResultsError) Error() string { return e.Path + " holds no mlps results: " + e.Reason }
+
 // FindRuns returns the results directories at or below root, sorted by
 // path: every directory holding the provenance.json a run writes before
 // its first stage, finished or not. It does not descend into a run's
@@ -18,10 +25,14 @@ import (
 func FindRuns(root string) ([]string, error) {
 	fi, err := os.Stat(root)
 	if err != nil {
-		return nil, err
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			err = pe.Err
+		}
+		return nil, &NoResultsError{root, err.Error()}
 	}
 	if !fi.IsDir() {
-		return nil, fmt.Errorf("%s is a file, not a results directory or a tree of them", root)
+		return nil, &NoResultsError{root, "it is a file, not a results directory or a tree of them"}
 	}
 	var dirs []string
 	err = filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
@@ -41,7 +52,7 @@ func FindRuns(root string) ([]string, error) {
 		return nil, err
 	}
 	if len(dirs) == 0 {
-		return nil, fmt.Errorf("%s holds no mlps results: no directory at or below it has a provenance.json", root)
+		return nil, &NoResultsError{root, "no directory at or below it has the provenance.json every run writes"}
 	}
 	slices.Sort(dirs)
 	return dirs, nil

@@ -27,6 +27,7 @@ const Latest = "v3.0"
 
 // Edition mirrors schema/editions.#Edition.
 type Edition struct {
+	ToolSets       []string       `json:"tool_sets"`
 	Training       Training       `json:"training"`
 	Checkpointing  Checkpointing  `json:"checkpointing"`
 	VectorDatabase VectorDatabase `json:"vector_database"`
@@ -41,8 +42,8 @@ type Training struct {
 	WarmupRuns           int                `json:"warmup_runs"`
 	MeasuredRuns         int                `json:"measured_runs"`
 	RepeatWithin         float64            `json:"repeat_within"`
-	ClosedMayChange      []string           `json:"closed_may_change"`
-	OpenMayChange        []string           `json:"open_may_change"`
+	ClosedMayChange      map[string]string  `json:"closed_may_change"`
+	OpenMayChange        map[string]string  `json:"open_may_change"`
 	ODirectModels        []string           `json:"odirect_models"`
 	DatasizeMemoryFactor float64            `json:"datasize_memory_factor"`
 	DatasizeSteps        int                `json:"datasize_steps"`
@@ -57,6 +58,8 @@ type Checkpointing struct {
 	Subset              map[string]int     `json:"subset"`
 	AcceleratorMemoryGB map[string]float64 `json:"accelerator_memory_GB"`
 	ReadWithinSeconds   float64            `json:"read_within_seconds"`
+	ClosedMayChange     map[string]string  `json:"closed_may_change"`
+	OpenMayChange       map[string]string  `json:"open_may_change"`
 	CacheMemoryFactor   float64            `json:"cache_memory_factor"`
 }
 

@@ -17,12 +17,7 @@ import (
 // number.
 func (t *task) Datasize(s stages.Sizing) (stages.DatasetSize, error) {
 	l := t.train.layout
-	n := func(v int64) *big.Int { return new(big.Int).SetInt64(v) }
-	fileBytes := new(big.Int).Mul(n(l.SamplesPerFile), n(l.Dataset.RecordBytes))
-	byMem := new(big.Int).Mul(n(5), n(s.ClientMemoryBytes))
-	byMem.Mul(byMem, n(int64(s.Clients))).Quo(byMem, fileBytes)
-	bySteps := new(big.Int).Mul(n(500), n(int64(s.Accelerators)))
-	bySteps.Mul(bySteps, n(t.spec.BatchSize)).Quo(bySteps, n(l.SamplesPerFile))
+	fileBytes, byMem, bySteps := MinimumFiles(MemoryFactor, Steps, s, t.spec.BatchSize, l.SamplesPerFile, l.Dataset.RecordBytes)
 	files := byMem
 	if bySteps.Cmp(byMem) > 0 {
 		files = bySteps
@@ -47,13 +42,41 @@ func (t *task) Datasize(s stages.Sizing) (stages.DatasetSize, error) {
 			fmt.Sprintf("stages.%s.accelerators=%d", t.id, s.Accelerators),
 		},
 		Explain: []string{
-			fmt.Sprintf("by memory: 5 × %d clients × %d bytes ÷ %d bytes per file = %d files",
-				s.Clients, s.ClientMemoryBytes, fb, byMem.Int64()),
-			fmt.Sprintf("by steps: 500 × %d accelerators × batch %d ÷ %d samples per file = %d files",
-				s.Accelerators, t.spec.BatchSize, l.SamplesPerFile, bySteps.Int64()),
+			fmt.Sprintf("by memory: %d × %d clients × %d bytes ÷ %d bytes per file = %d files",
+				MemoryFactor, s.Clients, s.ClientMemoryBytes, fb, byMem.Int64()),
+			fmt.Sprintf("by steps: %d × %d accelerators × batch %d ÷ %d samples per file = %d files",
+				Steps, s.Accelerators, t.spec.BatchSize, l.SamplesPerFile, bySteps.Int64()),
 		},
 	}
 	return d, nil
+}
+
+// The rules' datasize factors, as `mlps datasize` sizes a dataset; mlps
+// validate reads them from the edition and checks them equal.
+const (
+	MemoryFactor = 5
+	Steps        = 500
+)
+
+// MinimumFiles is the rules' datasize minimum, in files, both ways: by
+// memory (memoryFactor × the clients' memory ÷ the bytes of a file) and
+// by steps (steps × accelerators × batch ÷ samples per file), with the
+// bytes of a file. The products are exact: a system too large for any
+// dataset gives a large number, never a wrapped one.
+func MinimumFiles(memoryFactor, steps int64, s stages.Sizing, batch, samplesPerFile, recordBytes int64) (fileBytes, byMem, bySteps *big.Int) {
+	n := func(v int64) *big.Int { return new(big.Int).SetInt64(v) }
+	fileBytes = new(big.Int).Mul(n(samplesPerFile), n(recordBytes))
+	byMem = new(big.Int).Mul(n(memoryFactor), n(s.ClientMemoryBytes))
+	byMem.Mul(byMem, n(int64(s.Clients)))
+	if fileBytes.Sign() > 0 {
+		byMem.Quo(byMem, fileBytes)
+	}
+	bySteps = new(big.Int).Mul(n(steps), n(int64(s.Accelerators)))
+	bySteps.Mul(bySteps, n(batch))
+	if samplesPerFile > 0 {
+		bySteps.Quo(bySteps, n(samplesPerFile))
+	}
+	return fileBytes, byMem, bySteps
 }
 
 // maxFiles is the schema's bound on a dataset's files.
