@@ -137,5 +137,5 @@ func writeVerdict(w io.Writer, v *rules.Verdict) {
 		}
 		fmt.Fprintf(w, "  %d checks held\n", held)
 	}
-	fmt.Fprintf(w, "\nruns: %d CLOSED, %d OPEN, %d INVALID\n", count[rules.Closed], count[rules.Open], count[rules.Invalid])
+	fmt.Fprintf(w, "\nruns by their own findings (a series's findings aside): %d CLOSED, %d OPEN, %d INVALID\n", count[rules.Closed], count[rules.Open], count[rules.Invalid])
 }

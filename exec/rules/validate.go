@@ -215,9 +215,7 @@ func (c *checker) newRun(r *results.Run) *run {
 			what, _ = s["model"].(map[string]any)["name"].(string)
 		}
 	case results.VectorDatabase:
-		if s := rr.stageOf("index"); s != nil {
-			what, _ = s["index_type"].(string)
-		}
+		what = rr.indexType()
 	case results.KVCache:
 		what = cmp.Or(rr.option, what)
 	}
@@ -280,6 +278,19 @@ func (r *run) stageID(kind string) string {
 		}
 	}
 	return ""
+}
+
+// indexType is the type of the index the run's queries searched, or
+// that it built: the index stage's, which the queries name, whether or
+// not this run built it.
+func (r *run) indexType() string {
+	st, _ := r.Workload["stages"].(map[string]any)
+	if id, ok := r.stageOf("query")["index"].(string); ok {
+		t, _ := get(st, id, "index_type").(string)
+		return t
+	}
+	t, _ := r.stageOf("index")["index_type"].(string)
+	return t
 }
 
 // report is the report of the first stage of kind the run ran, or nil.

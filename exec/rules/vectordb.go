@@ -13,7 +13,7 @@ import (
 func (c *checker) vectorDatabase(r *run) {
 	e := c.ed.VectorDatabase
 	sr := r.report("query")
-	index, _ := r.stageOf("index")["index_type"].(string)
+	index := r.indexType()
 	f := Finding{Rule: "vdb.index", Name: "an index type CLOSED allows", Class: Closed,
 		Parameter: "index_type", Expected: fmt.Sprint(e.ClosedIndexes), Actual: index}
 	if !slices.Contains(e.ClosedIndexes, index) {
