@@ -82,6 +82,7 @@ func (rep *Report) Write(out string) ([]string, error) {
 	}{
 		{"results.csv", rep.WriteCSV},
 		{"results.json", rep.WriteJSON},
+		{"report.html", rep.WriteHTML},
 	}
 	var paths []string
 	for _, f := range files {
