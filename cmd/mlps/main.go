@@ -9,6 +9,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -18,6 +19,8 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"regexp"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -238,6 +241,13 @@ Examples:
   mlps exec workloads/demo.cue --results /tmp/demo-run --json
   mlps exec workloads/demo.cue --set targets.scratch.uri=file:///mnt/nvme/mlps
   mlps exec workloads/unet3d/h100.cue --only train   (over data generated before)
+  mlps exec workloads/unet3d/b200.cue --system mysut --repeat 6 --set targets.data.uri=file:///mnt/nvme
+      (a training result: the dataset generated once, then a warm-up and
+      5 measured runs, each with its own run_seed, into
+      results/mysut/training/unet3d/{datagen,run}/YYYYMMDD_HHMMSS)
+  mlps exec workloads/llama3/8b.cue --system mysut --phase write --set targets.ckpt.uri=file:///mnt/nvme
+  mlps exec workloads/llama3/8b.cue --system mysut --phase read --set targets.ckpt.uri=file:///mnt/nvme
+      (a checkpoint result in two invocations: start the read within 30 s)
 
 Flags:
 `
@@ -248,10 +258,13 @@ var now = time.Now
 
 func execCmd(args []string, stdout, stderr io.Writer) int {
 	fs := newFlags("exec", execHelp, stderr)
-	resultsDir := fs.String("results", "", "results `directory`, new or empty (default ./results/WORKLOAD/YYYYMMDD_HHMMSS, with _2, _3 ... when taken)")
+	resultsDir := fs.String("results", "", "results `directory`, new or empty (default ./results/WORKLOAD/YYYYMMDD_HHMMSS, with _2, _3 ... when taken); with --system or --repeat, the root of the results layout (default ./results)")
 	force := fs.Bool("force", false, "write into a --results directory that already holds files, removing an earlier mlps result's files there first (only those of a directory with an mlps provenance.json)")
 	asJSON := fs.Bool("json", false, "print the summary as JSON instead of a table")
 	progress := fs.String("progress", "auto", "progress on stderr: auto, live, plain or none")
+	system := fs.String("system", "", "the `name` of the system under test: results go to the reference's layout, ROOT/NAME/BENCHMARK/MODEL/{datagen,run}/YYYYMMDD_HHMMSS")
+	repeat := fs.Int("repeat", 1, "run the workload's measuring stages `N` times back to back over data generated once, each with its own run seed and results directory (training: 6, a warm-up and 5 measured)")
+	phase := fs.String("phase", "", "checkpointing in two invocations: \"write\" saves the checkpoints only, \"read\" loads those an earlier write invocation saved")
 	var overrides sets
 	fs.Var(&overrides, "set", "override a field, as `path=value` (repeatable); checked by the schema")
 	var only, skip ids
@@ -266,29 +279,246 @@ func execCmd(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "mlps exec: %v\n", err)
 		return exitUsage
 	}
+	if *repeat < 1 || *repeat > maxRepeat {
+		fmt.Fprintf(stderr, "mlps exec: --repeat %d: want 1 to %d runs\n", *repeat, maxRepeat)
+		return exitUsage
+	}
+	if *phase != "" && *phase != "write" && *phase != "read" {
+		fmt.Fprintf(stderr, "mlps exec: --phase %q: want write or read\n", *phase)
+		return exitUsage
+	}
+	if *system != "" && !systemName.MatchString(*system) {
+		fmt.Fprintf(stderr, "mlps exec: --system %q: want a directory name of letters, digits, '.', '_' and '-'\n", *system)
+		return exitUsage
+	}
 	p, code := load(path, overrides, stderr)
 	if p == nil {
 		return code
 	}
-	if p, err = p.Select(only, skip); err != nil {
-		fmt.Fprintf(stderr, "mlps exec: %v\n", err)
+	if *phase != "" {
+		sets, err := phaseSets(p, *phase)
+		if err != nil {
+			fmt.Fprintf(stderr, "mlps exec: --phase: %v\n", err)
+			return exitUsage
+		}
+		overrides = append(overrides, sets...)
+		if p, code = load(path, overrides, stderr); p == nil {
+			return code
+		}
+	}
+	s := series{path: path, args: args, overrides: overrides, only: only, skip: skip, opts: opts,
+		asJSON: *asJSON, force: *force, results: *resultsDir, system: *system, stdout: stdout, stderr: stderr}
+	if *repeat == 1 {
+		if p, err = p.Select(only, skip); err != nil {
+			fmt.Fprintf(stderr, "mlps exec: %v\n", err)
+			return exitUsage
+		}
+		return s.one(p, "")
+	}
+	if *resultsDir != "" && *system == "" {
+		s.system = "local"
+	}
+	return s.repeat(p, *repeat)
+}
+
+// maxRepeat bounds --repeat: far more runs than any series needs.
+const maxRepeat = 1000
+
+var systemName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$`)
+
+// series is one invocation of mlps exec: a run, or with --repeat the
+// data generation and the runs of a series.
+type series struct {
+	path       string
+	args       []string
+	overrides  []string
+	only, skip []string
+	opts       exec.Options
+	asJSON     bool
+	force      bool
+	results    string
+	system     string
+	stdout     io.Writer
+	stderr     io.Writer
+}
+
+// phaseSets are the overrides that make a workload's checkpoint stages
+// write only or read only.
+func phaseSets(p *planner.Plan, phase string) ([]string, error) {
+	var sets []string
+	for _, n := range p.Nodes {
+		if n.Kind != "checkpoint" {
+			continue
+		}
+		field := "reads"
+		if phase == "read" {
+			field = "writes"
+		}
+		sets = append(sets, fmt.Sprintf("stages.%s.%s=0", n.ID, field))
+	}
+	if len(sets) == 0 {
+		return nil, fmt.Errorf("workload %s has no checkpoint stage to split into a write and a read invocation", p.Workload.Name)
+	}
+	return sets, nil
+}
+
+// repeat runs the stages that prepare data once (generate, index; unless
+// left out by --only/--skip, when they must have run before), then the
+// measuring stages n times, each run with run_seed the workload's run
+// seed plus its index, into a results directory of its own.
+func (s *series) repeat(p *planner.Plan, n int) int {
+	sel, err := p.Select(s.only, s.skip)
+	if err != nil {
+		fmt.Fprintf(s.stderr, "mlps exec: %v\n", err)
 		return exitUsage
 	}
+	var prep, measure []string
+	for _, nd := range sel.Nodes {
+		if results.BenchmarkOf(nd.Kind) == "" {
+			prep = append(prep, nd.ID)
+		} else {
+			measure = append(measure, nd.ID)
+		}
+	}
+	if len(measure) == 0 {
+		fmt.Fprintf(s.stderr, "mlps exec: --repeat: workload %s runs no stage that measures a benchmark (read-epoch, checkpoint, query, kvcache) to repeat\n", p.Workload.Name)
+		return exitUsage
+	}
+	// A temporary directory or a memory store is made anew for each run
+	// and gone after it; a series keeps one directory per tmp:// target
+	// for all its runs, removed at the end.
+	keep := []string{}
+	for name, t := range p.Targets {
+		switch t.Scheme {
+		case "mem":
+			fmt.Fprintf(s.stderr, "mlps exec: --repeat: target %s is mem://, whose data does not outlive a run; use tmp:// or file://\n", name)
+			return exitUsage
+		case "tmp":
+			dir, err := os.MkdirTemp("", "mlps-series-"+name+"-")
+			if err != nil {
+				fmt.Fprintf(s.stderr, "mlps exec: %v\n", err)
+				return exitFailed
+			}
+			defer os.RemoveAll(dir)
+			keep = append(keep, fmt.Sprintf("targets.%s.uri=file://%s", name, dir))
+		}
+	}
+	s.overrides = append(s.overrides, keep...)
+	base := p.Workload.RunSeed()
+	if len(prep) > 0 {
+		q, code := load(s.path, s.overrides, s.stderr)
+		if q == nil {
+			return code
+		}
+		if q, err = q.Select(prep, nil); err != nil {
+			fmt.Fprintf(s.stderr, "mlps exec: %v\n", err)
+			return exitUsage
+		}
+		if code := s.one(q, "datagen"); code != exitOK {
+			return code
+		}
+	}
+	// Every run is planned before the first starts, so that the runs
+	// follow each other with no planning between them.
+	plans := make([]*planner.Plan, n)
+	for i := range plans {
+		q, code := load(s.path, append(slices.Clone(s.overrides), fmt.Sprintf("run_seed=%d", base+uint64(i))), s.stderr)
+		if q == nil {
+			return code
+		}
+		if plans[i], err = q.Select(measure, nil); err != nil {
+			fmt.Fprintf(s.stderr, "mlps exec: %v\n", err)
+			return exitUsage
+		}
+	}
+	for i, q := range plans {
+		fmt.Fprintf(s.stderr, "mlps exec: run %d of %d (run_seed %d)\n", i+1, n, base+uint64(i))
+		if code := s.one(q, "run"); code != exitOK {
+			return code
+		}
+	}
+	return exitOK
+}
+
+// dir claims the results directory of one run: --results as given for a
+// single run; else below the results root, in the reference's layout
+// with --system, or by workload name.
+func (s *series) dir(p *planner.Plan, phase string) (string, error) {
+	ts := now().Format("20060102_150405")
+	if s.system == "" {
+		if s.results != "" {
+			return s.results, results.Claim(s.results, s.force)
+		}
+		return results.CreateUnique(filepath.Join("results", p.Workload.Name, ts))
+	}
+	root := cmp.Or(s.results, "results")
+	bench, model := layoutOf(p)
+	parts := []string{root, s.system, bench, model}
+	if phase == "" {
+		phase = "run"
+		if bench == results.Training || bench == results.VectorDatabase {
+			phase = "datagen"
+			for _, n := range p.Nodes {
+				if results.BenchmarkOf(n.Kind) != "" {
+					phase = "run"
+				}
+			}
+		}
+	}
+	if bench == results.Training || bench == results.VectorDatabase {
+		parts = append(parts, phase)
+	}
+	return results.CreateUnique(filepath.Join(append(parts, ts)...))
+}
+
+// layoutOf names a plan's benchmark and model as the reference's layout
+// does: training/unet3d, checkpointing/llama3-8b,
+// vector_database/diskann, kv_cache/option1.
+func layoutOf(p *planner.Plan) (bench, model string) {
+	w := p.Workload
+	var prep string
+	for _, n := range p.Nodes {
+		if b := results.BenchmarkOf(n.Kind); b != "" && bench == "" {
+			bench = b
+		}
+		switch n.Kind {
+		case "generate":
+			prep = cmp.Or(prep, results.Training)
+		case "index":
+			prep = results.VectorDatabase
+		}
+	}
+	bench = cmp.Or(bench, prep, "other")
+	if w.MLPerf != nil {
+		model = cmp.Or(w.MLPerf.Option, w.MLPerf.Model)
+	}
+	if bench == results.VectorDatabase {
+		for _, st := range w.Stages {
+			var ix struct {
+				Type string `json:"index_type"`
+			}
+			if b, err := st.MarshalJSON(); st.Kind == "index" && err == nil && json.Unmarshal(b, &ix) == nil {
+				model = strings.ToLower(ix.Type)
+			}
+		}
+	}
+	return bench, cmp.Or(model, w.Name)
+}
+
+// one runs a plan into a results directory of its own and prints its
+// summary.
+func (s *series) one(p *planner.Plan, phase string) int {
+	stdout, stderr := s.stdout, s.stderr
 	in, err := inputs(p)
 	if err != nil {
 		fmt.Fprintf(stderr, "mlps exec: %v\n", err)
 		return exitFailed
 	}
-	prov := results.NewProvenance(append([]string{"mlps", "exec"}, args...))
+	prov := results.NewProvenance(append([]string{"mlps", "exec"}, s.args...))
 	prov.Workload, prov.Seed, prov.Start = p.Workload.Name, p.Workload.Seed, time.Now()
 	// The directory is this run's alone and proven writable before the
 	// first stage: a bad --results costs nothing measured.
-	dir := *resultsDir
-	if dir == "" {
-		dir, err = results.CreateUnique(filepath.Join("results", p.Workload.Name, now().Format("20060102_150405")))
-	} else {
-		err = results.Claim(dir, *force)
-	}
+	dir, err := s.dir(p, phase)
 	if err == nil {
 		err = results.Begin(dir, in, prov)
 	}
@@ -304,12 +534,13 @@ func execCmd(args []string, stdout, stderr io.Writer) int {
 		stop() // a second Ctrl-C kills at once
 	}()
 	warn(p, "exec", stderr)
+	opts := s.opts
 	opts.Dir = dir
 	rep := exec.Run(ctx, p, opts)
 	// The summary is printed before the files are written, so that a
 	// results directory that fills up or vanishes loses no figure the
 	// run measured.
-	if *asJSON {
+	if s.asJSON {
 		b, err := json.MarshalIndent(results.Summarize(rep), "", "  ")
 		if err != nil {
 			fmt.Fprintf(stderr, "mlps exec: %v\n", err)
@@ -323,7 +554,7 @@ func execCmd(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "mlps exec: writing results to %s: %v; the summary above is all that is kept of what was not written\n", dir, err)
 		return exitFailed
 	}
-	if !*asJSON {
+	if !s.asJSON {
 		fmt.Fprintf(stdout, "results: %s\n", dir)
 	}
 	switch {

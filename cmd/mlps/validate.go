@@ -97,8 +97,16 @@ func writeVerdict(w io.Writer, v *rules.Verdict) {
 	count := map[rules.Class]int{}
 	for _, s := range v.Series {
 		fmt.Fprintf(w, "\n%s: %s, %d runs\n", s.Key, s.Class, len(s.Runs))
+		// A finding the same in several runs (a parameter every run of
+		// a series changed) is printed once, with the runs it is of.
+		type seen struct {
+			f    rules.Finding
+			runs []string
+		}
+		var order []string
+		byKey := map[string]*seen{}
 		held := 0
-		show := func(f rules.Finding, run string) {
+		note := func(f rules.Finding, run string) {
 			if f.Class == rules.Closed {
 				held++
 				return
@@ -106,9 +114,33 @@ func writeVerdict(w io.Writer, v *rules.Verdict) {
 			if f.Run != "" {
 				run = f.Run
 			}
-			fmt.Fprintf(w, "  %-7s %s (%s)", f.Class, f.Rule, f.Name)
+			k := strings.Join([]string{string(f.Class), f.Rule, f.Parameter, f.Expected, f.Actual, f.Detail}, "\x00")
+			if byKey[k] == nil {
+				byKey[k] = &seen{f: f}
+				order = append(order, k)
+			}
 			if run != "" {
-				fmt.Fprintf(w, " in %s", run)
+				byKey[k].runs = append(byKey[k].runs, run)
+			}
+		}
+		for _, f := range s.Findings {
+			note(f, "")
+		}
+		for _, r := range runsOf[s.Key] {
+			count[r.Class]++
+			for _, f := range r.Findings {
+				note(f, r.Dir)
+			}
+		}
+		for _, k := range order {
+			f, runs := byKey[k].f, byKey[k].runs
+			fmt.Fprintf(w, "  %-7s %s (%s)", f.Class, f.Rule, f.Name)
+			switch len(runs) {
+			case 0:
+			case 1:
+				fmt.Fprintf(w, " in %s", runs[0])
+			default:
+				fmt.Fprintf(w, " in %d runs: %s", len(runs), strings.Join(runs, ", "))
 			}
 			fmt.Fprintln(w, ":")
 			var parts []string
@@ -124,15 +156,6 @@ func writeVerdict(w io.Writer, v *rules.Verdict) {
 			fmt.Fprintf(w, "          %s\n", strings.Join(parts, "; "))
 			if f.Detail != "" {
 				fmt.Fprintf(w, "          %s\n", f.Detail)
-			}
-		}
-		for _, f := range s.Findings {
-			show(f, "")
-		}
-		for _, r := range runsOf[s.Key] {
-			count[r.Class]++
-			for _, f := range r.Findings {
-				show(f, r.Dir)
 			}
 		}
 		fmt.Fprintf(w, "  %d checks held\n", held)

@@ -123,6 +123,10 @@ var benchmarkOf = map[string]string{
 	"kvcache":    KVCache,
 }
 
+// BenchmarkOf is the benchmark a stage kind measures; "" for a kind that
+// prepares data (generate, index) or measures none of MLPerf Storage's.
+func BenchmarkOf(kind string) string { return benchmarkOf[kind] }
+
 // Benchmark names the benchmark a run measured, by the kinds of the
 // stages it ran: "training" for a run with a read-epoch stage, and so
 // on; "" for a run that only prepared data (generate, index) or that

@@ -124,3 +124,33 @@ func (t *indexTask) Headline(m stages.Metrics) string {
 	n, _ := m["index_bytes_written"].(int64)
 	return fmt.Sprintf("built %s in %.1f s: %s stored", t.b.spec.IndexType, secs, measure.IEC(n))
 }
+
+// Check tells whether the index this stage builds is on its target, for a
+// run that leaves the build out (mlps exec --only, --skip, --repeat): it
+// opens the index as a query does, reading what a search keeps in memory,
+// and stats every object the opened index names. The objects' sizes
+// come from the build, not the plan, so a check of names is what a plan
+// can do; an index built over another collection fails when its header
+// disagrees with the plan's.
+func (t *indexTask) Check(ctx context.Context, env *stages.Env) error {
+	b := t.b
+	eng, err := engineOf(b.spec.IndexType)
+	if err != nil {
+		return err
+	}
+	dst, err := env.Target(b.target)
+	if err != nil {
+		return err
+	}
+	bl := newBlobs(dst, b.target, b.dir, env.Meter)
+	x, err := eng.open(ctx, b, bl)
+	if err != nil {
+		return fmt.Errorf("index %s cannot be opened: %w", b.Output(), err)
+	}
+	for _, name := range x.objects() {
+		if _, err := dst.Stat(ctx, bl.name(name)); err != nil {
+			return fmt.Errorf("index %s is not all there: %s: %w", b.Output(), bl.name(name), err)
+		}
+	}
+	return nil
+}
