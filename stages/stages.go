@@ -2,7 +2,7 @@
 // registry, keyed by kind, of planners that turn a stage of a workload into
 // a Task with planned work, the Env a Task runs in, and every optional
 // hook a Task may implement (Warner, Datasizer, IndexSizer, SummaryKeyer,
-// Headliner, Uniter, Checker),
+// Headliner, Uniter, Checker, Verifier),
 // all in this file.
 //
 // Each kind lives in its own package below stages/ and registers itself in
@@ -232,6 +232,14 @@ type Uniter interface {
 // generated once does not measure a missing or different dataset.
 type Checker interface {
 	Check(ctx context.Context, env *Env) error
+}
+
+// Verifier is implemented by Checkers that can also check content: every
+// byte of what they write read back and compared with what they would
+// write, for mlps exec --verify. Memory stays bounded by the task's
+// buffers, whatever the size of the data.
+type Verifier interface {
+	Verify(ctx context.Context, env *Env) error
 }
 
 // Headliner is implemented by tasks that can say their key figures in one

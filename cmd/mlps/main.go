@@ -265,6 +265,7 @@ func execCmd(args []string, stdout, stderr io.Writer) int {
 	system := fs.String("system", "", "the `name` of the system under test: results go to the reference's layout, ROOT/NAME/BENCHMARK/MODEL/{datagen,run}/YYYYMMDD_HHMMSS")
 	repeat := fs.Int("repeat", 1, "run the workload's measuring stages `N` times back to back over data generated once, each with its own run seed and results directory (training: 6, a warm-up and 5 measured)")
 	phase := fs.String("phase", "", "checkpointing in two invocations: \"write\" saves the checkpoints only, \"read\" loads those an earlier write invocation saved")
+	verify := fs.Bool("verify", false, "check the data of the stages left out (--only, --skip, --repeat) by reading every byte back and comparing it with what they write, not only by names and sizes")
 	var overrides sets
 	fs.Var(&overrides, "set", "override a field, as `path=value` (repeatable); checked by the schema")
 	var only, skip ids
@@ -306,6 +307,7 @@ func execCmd(args []string, stdout, stderr io.Writer) int {
 			return code
 		}
 	}
+	opts.Verify = *verify
 	s := series{path: path, args: args, overrides: overrides, only: only, skip: skip, opts: opts,
 		asJSON: *asJSON, force: *force, results: *resultsDir, system: *system, stdout: stdout, stderr: stderr}
 	if *repeat == 1 {

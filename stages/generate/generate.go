@@ -5,7 +5,9 @@
 package generate
 
 import (
+	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"sync/atomic"
@@ -197,24 +199,66 @@ func (t *task) writeFile(ctx context.Context, b backends.Backend, name string, s
 // one), spread over the stage's workers, and fails at the first missing
 // or of another size than the layout gives it: what a run that leaves the
 // generation out needs before it reads the dataset. It reads no content:
-// files of the planned names and sizes but other bytes pass, and only a
-// read stage's verify tells them apart.
+// files of the planned names and sizes but other bytes pass, and Verify
+// (mlps exec --verify) tells them apart.
 func (t *task) Check(ctx context.Context, env *stages.Env) error {
+	return t.each(ctx, env, func(b backends.Backend, _ []byte, name string, size int64, _ func(io.Writer) (int64, error)) error {
+		return t.checkFile(ctx, b, name, size)
+	})
+}
+
+// Verify reads every file of the dataset (and its index file) back and
+// compares it, byte for byte, with what the stage writes there, spread
+// over the stage's workers: the content is generated again from the seed
+// into a writer that compares it with the file as it is read, so a
+// worker holds one buffer of write_bytes and one of the file's reads.
+func (t *task) Verify(ctx context.Context, env *stages.Env) error {
+	return t.each(ctx, env, func(b backends.Backend, buf []byte, name string, size int64, write func(io.Writer) (int64, error)) error {
+		if err := t.checkFile(ctx, b, name, size); err != nil {
+			return err
+		}
+		r, err := b.Open(ctx, name, 0, size)
+		if err != nil {
+			return fmt.Errorf("dataset %s: %w", t.spec.Dataset, err)
+		}
+		defer r.Close()
+		c := &comparer{r: r, buf: buf, diff: -1}
+		if _, err := write(c); err != nil {
+			if c.diff >= 0 {
+				return fmt.Errorf("dataset %s is not the one this workload generates: %s differs from byte %d on", t.spec.Dataset, name, c.diff)
+			}
+			return fmt.Errorf("dataset %s: reading %s: %w", t.spec.Dataset, name, err)
+		}
+		return nil
+	})
+}
+
+// each calls f for every file of the dataset and every index file, spread
+// over the stage's workers, each with a buffer of its own for reads.
+func (t *task) each(ctx context.Context, env *stages.Env, f func(b backends.Backend, buf []byte, name string, size int64, write func(io.Writer) (int64, error)) error) error {
 	b, err := env.Target(t.layout.Target)
 	if err != nil {
 		return err
 	}
 	l := t.layout
+	gen := content.New(t.seed)
 	workers := min(int64(t.spec.Workers), l.Files)
 	g, ctx := errgroup.WithContext(ctx)
 	for w := range workers {
 		g.Go(func() error {
+			var wbuf, rbuf []byte
 			for i := w; i < l.Files; i += workers {
-				if err := t.checkFile(ctx, b, l.FileName(i), l.FileSize(i)); err != nil {
+				if err := ctx.Err(); err != nil {
+					return err
+				}
+				if wbuf == nil {
+					wbuf, rbuf = make([]byte, t.spec.WriteBytes), make([]byte, t.spec.WriteBytes)
+				}
+				if err := f(b, rbuf, l.FileName(i), l.FileSize(i), func(w io.Writer) (int64, error) { return l.Write(w, i, gen, wbuf) }); err != nil {
 					return err
 				}
 				if name, ok := l.IndexName(i); ok {
-					if err := t.checkFile(ctx, b, name, l.IndexSize(i)); err != nil {
+					if err := f(b, rbuf, name, l.IndexSize(i), func(w io.Writer) (int64, error) { return l.WriteIndex(w, i) }); err != nil {
 						return err
 					}
 				}
@@ -223,6 +267,40 @@ func (t *task) Check(ctx context.Context, env *stages.Env) error {
 		})
 	}
 	return g.Wait()
+}
+
+// comparer is a Writer that compares what is written with what r reads,
+// failing at the first byte that differs (diff, else -1) or that r does
+// not have.
+type comparer struct {
+	r    io.Reader
+	buf  []byte
+	off  int64
+	diff int64
+}
+
+var errDiffers = errors.New("content differs")
+
+func (c *comparer) Write(p []byte) (int, error) {
+	done := 0
+	for done < len(p) {
+		n := min(len(p)-done, len(c.buf))
+		if _, err := io.ReadFull(c.r, c.buf[:n]); err != nil {
+			return done, err
+		}
+		if !bytes.Equal(c.buf[:n], p[done:done+n]) {
+			for k := range n {
+				if c.buf[k] != p[done+k] {
+					c.diff = c.off + int64(k)
+					break
+				}
+			}
+			return done, errDiffers
+		}
+		done += n
+		c.off += int64(n)
+	}
+	return done, nil
 }
 
 func (t *task) checkFile(ctx context.Context, b backends.Backend, name string, size int64) error {
