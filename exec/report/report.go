@@ -179,9 +179,9 @@ func benchmarkStage(rr *results.Run, bench string) *results.StageReport {
 	return nil
 }
 
-// lookup finds the number at a dotted key path in m. A percentile of a
-// latency object that counted no sample is not a figure: the stages
-// write such an object with zeros.
+// lookup finds the number at a dotted key path in m. A figure nested in
+// an object of count 0 (a latency's percentile of no sample) is not a
+// figure: the stages write such an object with zeros.
 func lookup(m map[string]any, key string) (float64, bool) {
 	var cur any = map[string]any(m)
 	var parent map[string]any
@@ -200,7 +200,7 @@ func lookup(m map[string]any, key string) (float64, bool) {
 	if !ok {
 		return 0, false
 	}
-	if n, has := parent["count"]; has && parts[len(parts)-1] != "count" {
+	if n, has := parent["count"]; has && len(parts) > 1 && parts[len(parts)-1] != "count" {
 		if c, _ := number(n); c == 0 {
 			return 0, false
 		}
