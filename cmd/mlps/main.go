@@ -55,6 +55,8 @@ Usage:
   mlps plan WORKLOAD [--format text|json|dot] [--set path=value ...]
   mlps exec WORKLOAD [--results DIR] [--json] [--set path=value ...]
   mlps validate PATH [--edition v3.0] [--json]
+  mlps submission init ORG DIR [--system NAME]
+  mlps submission add PATH --to DIR --org ORG [--system NAME]
   mlps report PATH [--out DIR]
   mlps datasize WORKLOAD --client-memory-gib N --clients N --accelerators N
   mlps import dlio CONFIG.yaml [--accelerators N] > WORKLOAD.cue
@@ -81,6 +83,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return execCmd(args[1:], stdout, stderr)
 	case "validate":
 		return validateCmd(args[1:], stdout, stderr)
+	case "submission":
+		return submissionCmd(args[1:], stdout, stderr)
 	case "report":
 		return reportCmd(args[1:], stdout, stderr)
 	case "datasize":
@@ -130,13 +134,23 @@ func newFlags(name, help string, stderr io.Writer) *flag.FlagSet {
 // parse parses flags that may come before or after the positional
 // arguments, and wants exactly one positional argument: the workload.
 func parse(fs *flag.FlagSet, args []string, stderr io.Writer) (string, int, bool) {
+	pos, code, ok := parseN(fs, args, 1, "one workload", stderr)
+	if !ok {
+		return "", code, false
+	}
+	return pos[0], 0, true
+}
+
+// parseN parses flags that may come before or after the positional
+// arguments, and wants n positional arguments, which want names.
+func parseN(fs *flag.FlagSet, args []string, n int, want string, stderr io.Writer) ([]string, int, bool) {
 	var pos []string
 	for {
 		if err := fs.Parse(args); err != nil {
 			if errors.Is(err, flag.ErrHelp) {
-				return "", exitOK, false
+				return nil, exitOK, false
 			}
-			return "", exitUsage, false
+			return nil, exitUsage, false
 		}
 		args = fs.Args()
 		if len(args) == 0 {
@@ -145,12 +159,12 @@ func parse(fs *flag.FlagSet, args []string, stderr io.Writer) (string, int, bool
 		pos = append(pos, args[0])
 		args = args[1:]
 	}
-	if len(pos) != 1 {
-		fmt.Fprintf(stderr, "mlps %s: want one workload, got %d arguments\n", fs.Name(), len(pos))
+	if len(pos) != n {
+		fmt.Fprintf(stderr, "mlps %s: want %s, got %d arguments\n", fs.Name(), want, len(pos))
 		fs.Usage()
-		return "", exitUsage, false
+		return nil, exitUsage, false
 	}
-	return pos[0], 0, true
+	return pos, 0, true
 }
 
 const planHelp = `Usage: mlps plan WORKLOAD [flags]

@@ -47,10 +47,11 @@ func reportCmd(args []string, stdout, stderr io.Writer) int {
 	fs := newFlags("report", reportHelp, stderr)
 	out := fs.String("out", "", "report `directory`, new or empty (default PATH/report, or PATH-report when PATH is a run)")
 	force := fs.Bool("force", false, "write into an --out directory that already holds files, replacing an earlier report's")
-	root, code, ok := parse(fs, args, stderr)
+	pos, code, ok := parseN(fs, args, 1, "one PATH of results", stderr)
 	if !ok {
 		return code
 	}
+	root := pos[0]
 	dirs, err := results.FindRuns(root)
 	if err != nil {
 		fmt.Fprintf(stderr, "mlps report: %v\n", err)

@@ -9,6 +9,7 @@ import (
 
 	"mlps.dev/mlps/exec/results"
 	"mlps.dev/mlps/exec/rules"
+	"mlps.dev/mlps/exec/submission"
 )
 
 // The exit statuses of mlps validate, one per verdict.
@@ -43,15 +44,16 @@ func validateCmd(args []string, stdout, stderr io.Writer) int {
 	fs := newFlags("validate", validateHelp, stderr)
 	edition := fs.String("edition", rules.Latest, "the `edition` of the rules")
 	asJSON := fs.Bool("json", false, "print the verdict, every finding included, as JSON")
-	path, code, ok := parse(fs, args, stderr)
+	pos, code, ok := parseN(fs, args, 1, "one PATH of results", stderr)
 	if !ok {
 		return code
 	}
+	path := pos[0]
 	if _, err := rules.Load(*edition); err != nil {
 		fmt.Fprintf(stderr, "mlps validate: --edition: %v\n", err)
 		return exitUsage
 	}
-	v, err := rules.Validate(path, *edition)
+	v, err := submission.Validate(path, *edition)
 	if err != nil {
 		fmt.Fprintf(stderr, "mlps validate: %v\n", err)
 		var nr *results.NoResultsError

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 )
 
 // NoResultsError is a path that holds no results: the user's to fix.
@@ -170,4 +171,23 @@ func (r *Run) MLPerf() (model, accelerator, option string) {
 	accelerator, _ = m["accelerator"].(string)
 	option, _ = m["option"].(string)
 	return model, accelerator, option
+}
+
+// Layout splits a results directory's path where it follows the
+// reference's layout, .../SYSTEM/BENCHMARK/MODEL/[PHASE/]TS: the system
+// (the directory above the benchmark's; "" when the benchmark's is the
+// first) and the path from the benchmark's directory on, with slashes.
+// ok is false for a path with no benchmark directory in it.
+func Layout(path string) (system, below string, ok bool) {
+	parts := strings.Split(filepath.ToSlash(path), "/")
+	for i, p := range parts {
+		switch p {
+		case Training, Checkpointing, VectorDatabase, KVCache:
+			if i > 0 {
+				system = parts[i-1]
+			}
+			return system, strings.Join(parts[i:], "/"), true
+		}
+	}
+	return "", "", false
 }

@@ -51,6 +51,9 @@ type Finding struct {
 	// Run is the run the finding is of, for a finding about a series.
 	Run    string `json:"run,omitempty"`
 	Detail string `json:"detail,omitempty"`
+	// Severity is a submission check's: "error" where the check fails
+	// the submission.
+	Severity string `json:"severity,omitempty"`
 }
 
 // RunVerdict is one results directory's findings.
@@ -223,29 +226,13 @@ func (c *checker) newRun(r *results.Run) *run {
 	if what == "" {
 		what = name
 	}
-	rr.series = strings.Join(nonEmpty(systemOf(rr.rel), cmp.Or(rr.bench, "other"), what), "/")
+	system, _, _ := results.Layout(rr.rel)
+	rr.series = strings.Join(nonEmpty(system, cmp.Or(rr.bench, "other"), what), "/")
 	return rr
 }
 
 func nonEmpty(ss ...string) []string {
 	return slices.DeleteFunc(ss, func(s string) bool { return s == "" })
-}
-
-// systemOf is the system a run's path names in the reference's layout,
-// results/<system>/<benchmark>/...: the directory above the benchmark's,
-// or "" for a run outside that layout.
-func systemOf(rel string) string {
-	parts := strings.Split(rel, "/")
-	for i, p := range parts {
-		switch p {
-		case results.Training, results.Checkpointing, results.VectorDatabase, results.KVCache:
-			if i > 0 {
-				return parts[i-1]
-			}
-			return ""
-		}
-	}
-	return ""
 }
 
 // stageOf is the workload's spec of the first stage of kind that the run
