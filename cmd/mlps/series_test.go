@@ -138,4 +138,24 @@ func TestSeriesTree(t *testing.T) {
 			t.Errorf("%s: %s, want %s", b, v.Benchmarks[b], c)
 		}
 	}
+
+	// mlps report turns the tree into its three files: a CSV row per
+	// run (and per group's mean) of the 16 runs.
+	out := filepath.Join(t.TempDir(), "report")
+	var stdout, stderr bytes.Buffer
+	if code := run([]string{"report", root, "--out", out}, &stdout, &stderr); code != exitOK {
+		t.Fatalf("mlps report: exit %d: %s", code, stderr.String())
+	}
+	for _, f := range []string{"results.csv", "results.json", "report.html"} {
+		if fi, err := os.Stat(filepath.Join(out, f)); err != nil || fi.Size() == 0 {
+			t.Errorf("report %s: %v", f, err)
+		}
+	}
+	b, _ := os.ReadFile(filepath.Join(out, "results.csv"))
+	for _, dir := range runs {
+		rel, _ := filepath.Rel(root, dir)
+		if !strings.Contains(string(b), filepath.ToSlash(rel)) {
+			t.Errorf("results.csv has no row of %s", rel)
+		}
+	}
 }
