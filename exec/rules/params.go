@@ -10,6 +10,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 
 	"mlps.dev/mlps/dsl"
 	"mlps.dev/mlps/workloads"
@@ -36,18 +37,22 @@ type refResult struct {
 
 var pkgClause = regexp.MustCompile(`(?m)^package ([a-z0-9_]+)$`)
 
+// refs holds the shipped workloads loaded as references, by file: they
+// are embedded in the binary, so one load serves every validation.
+var refs sync.Map // file → refResult
+
 // reference is the shipped workload at file (below workloads/) as its
-// resolved JSON flattened to field paths, loaded once per checker. The
+// resolved JSON flattened to field paths, loaded once. The
 // shipped files are CUE packages that other files import, so it is
 // loaded as a user's file would import it: a one-line file in a
 // temporary directory.
 func (c *checker) reference(file string) (map[string]string, error) {
-	if v, ok := c.refs.Load(file); ok {
+	if v, ok := refs.Load(file); ok {
 		r := v.(refResult)
 		return r.flat, r.err
 	}
 	flat, err := loadReference(file)
-	c.refs.Store(file, refResult{flat, err})
+	refs.Store(file, refResult{flat, err})
 	return flat, err
 }
 

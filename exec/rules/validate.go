@@ -8,7 +8,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 
 	"golang.org/x/sync/errgroup"
 
@@ -156,12 +155,10 @@ func Validate(root, edition string) (*Verdict, error) {
 	return v, nil
 }
 
-// checker holds what every check reads: the edition and the reference
-// workloads, loaded once each.
+// checker holds what every check reads.
 type checker struct {
 	ed   *Edition
 	root string
-	refs sync.Map // import path → refResult
 }
 
 // run is one results directory as the checks see it.
@@ -215,7 +212,7 @@ func (c *checker) newRun(r *results.Run) *run {
 		}
 	case results.Checkpointing:
 		if s := rr.stageOf("checkpoint"); s != nil && what == "" {
-			what, _ = s["model"].(map[string]any)["name"].(string)
+			what, _ = get(s, "model", "name").(string)
 		}
 	case results.VectorDatabase:
 		what = rr.indexType()
