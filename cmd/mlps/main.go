@@ -538,9 +538,23 @@ func (s *series) one(p *planner.Plan, phase string) int {
 	if err == nil {
 		err = results.Begin(dir, in, prov)
 	}
+	var logf *os.File
+	var log io.Writer
+	if err == nil {
+		logf, log, err = results.OpenLog(dir)
+	}
 	if err != nil {
 		fmt.Fprintf(stderr, "mlps exec: %v\n", err)
 		return exitUsage
+	}
+	defer logf.Close()
+	// What this run prints goes to its log.txt too; live progress, which
+	// redraws one line, stays on the terminal.
+	stderr = io.MultiWriter(stderr, log)
+	opts := s.opts
+	opts.Dir = dir
+	if opts.Progress != nil && !opts.Live {
+		opts.Progress = io.MultiWriter(opts.Progress, log)
 	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -550,8 +564,6 @@ func (s *series) one(p *planner.Plan, phase string) int {
 		stop() // a second Ctrl-C kills at once
 	}()
 	warn(p, "exec", stderr)
-	opts := s.opts
-	opts.Dir = dir
 	rep := exec.Run(ctx, p, opts)
 	// The summary is printed before the files are written, so that a
 	// results directory that fills up or vanishes loses no figure the
@@ -564,7 +576,7 @@ func (s *series) one(p *planner.Plan, phase string) int {
 		}
 		fmt.Fprintf(stdout, "%s\n", b)
 	} else {
-		results.WriteTable(stdout, rep)
+		results.WriteTable(io.MultiWriter(stdout, log), rep)
 	}
 	if _, err := results.Write(dir, rep, prov); err != nil {
 		fmt.Fprintf(stderr, "mlps exec: writing results to %s: %v; the summary above is all that is kept of what was not written\n", dir, err)

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -17,7 +18,7 @@ import (
 // ownNames are the entries a results directory holds: what --force
 // removes before a run writes into a directory that held an earlier
 // result, so that no file of that result is read as this run's.
-var ownNames = []string{"workload.cue", "workload.json", "plan.json", "provenance.json", "summary.json", "stages"}
+var ownNames = []string{"workload.cue", "workload.json", "plan.json", "provenance.json", "summary.json", "stages", "log.txt"}
 
 // DirError is a results directory that cannot take this run's results:
 // the user's to fix (another --results, --force, permissions, space)
@@ -180,6 +181,18 @@ func Begin(dir string, in Inputs, prov Provenance) error {
 		return dirError(dir, err)
 	}
 	return nil
+}
+
+// OpenLog creates the run's log.txt in dir, begun by Begin: what mlps
+// exec prints on stderr for the run (warnings, plain progress lines,
+// errors) and the summary table, with anything that looks like a
+// credential hidden, as in every file of the directory.
+func OpenLog(dir string) (*os.File, io.Writer, error) {
+	f, err := os.OpenFile(filepath.Join(dir, "log.txt"), os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	if err != nil {
+		return nil, nil, dirError(dir, err)
+	}
+	return f, secret.Writer(f), nil
 }
 
 // WriteStage writes one stage's report, as exec does when the stage
