@@ -153,6 +153,20 @@ func (w Work) Bytes() int64 { return w.ReadBytes + w.WriteBytes }
 // stage's results and, for the headline keys, the run's summary.
 type Metrics map[string]any
 
+// Number is a metric's value as a number: a float64 as JSON decodes it,
+// or an integer as a stage sets it; ok is false for anything else.
+func Number(v any) (float64, bool) {
+	switch n := v.(type) {
+	case float64:
+		return n, true
+	case int:
+		return float64(n), true
+	case int64:
+		return float64(n), true
+	}
+	return 0, false
+}
+
 // The optional hooks of a Task. The engine asks for each with a type
 // assertion; a kind implements those that apply to it.
 

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"mlps.dev/mlps/exec/results"
+	"mlps.dev/mlps/stages"
 )
 
 // page is what report.html shows.
@@ -453,7 +454,7 @@ func floats(m map[string]any, key string) []float64 {
 	arr, _ := m[key].([]any)
 	var out []float64
 	for _, x := range arr {
-		if v, ok := number(x); ok {
+		if v, ok := stages.Number(x); ok {
 			out = append(out, v)
 		}
 	}

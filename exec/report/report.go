@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"mlps.dev/mlps/exec/results"
+	"mlps.dev/mlps/stages"
 )
 
 // Column is one figure of a benchmark: Key is its path in the metrics of
@@ -196,30 +197,16 @@ func lookup(m map[string]any, key string) (float64, bool) {
 			return 0, false
 		}
 	}
-	v, ok := number(cur)
+	v, ok := stages.Number(cur)
 	if !ok {
 		return 0, false
 	}
 	if n, has := parent["count"]; has && len(parts) > 1 && parts[len(parts)-1] != "count" {
-		if c, _ := number(n); c == 0 {
+		if c, _ := stages.Number(n); c == 0 {
 			return 0, false
 		}
 	}
 	return v, true
-}
-
-// number is a JSON number as decoded (float64), or an integer of a
-// report built in this process.
-func number(v any) (float64, bool) {
-	switch x := v.(type) {
-	case float64:
-		return x, true
-	case int:
-		return float64(x), true
-	case int64:
-		return float64(x), true
-	}
-	return 0, false
 }
 
 // groups gathers the runs of each benchmark and MLPerf workload, in the

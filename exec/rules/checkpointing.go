@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+
+	"mlps.dev/mlps/stages"
 )
 
 // checkpointing checks one checkpointing run: the writes and reads, fsync,
@@ -58,8 +60,8 @@ func (c *checker) checkpointing(r *run) {
 		}
 	case int(ranks) != want:
 		f.Expected = fmt.Sprint(want)
-		tp, _ := number(get(spec, "parallelism", "tensor"))
-		pp, _ := number(get(spec, "parallelism", "pipeline"))
+		tp, _ := stages.Number(get(spec, "parallelism", "tensor"))
+		pp, _ := stages.Number(get(spec, "parallelism", "pipeline"))
 		if unit := int(tp * pp); unit > 0 && int(ranks)%unit == 0 {
 			f.Class, f.Detail = Open, fmt.Sprintf("OPEN may scale the processes in multiples of TP × PP = %d", unit)
 		} else {

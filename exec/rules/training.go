@@ -105,11 +105,11 @@ func (c *checker) datasize(r *run, spec map[string]any) {
 	t := c.ed.Training
 	dsName, _ := spec["dataset"].(string)
 	ds, _ := get(r.Workload, "datasets", dsName).(map[string]any)
-	files, ok1 := number(ds["files"])
-	spf, ok2 := number(ds["samples_per_file"])
-	rb, ok3 := number(ds["record_bytes"])
-	acc, ok4 := number(spec["accelerators"])
-	batch, ok5 := number(spec["batch_size"])
+	files, ok1 := stages.Number(ds["files"])
+	spf, ok2 := stages.Number(ds["samples_per_file"])
+	rb, ok3 := stages.Number(ds["record_bytes"])
+	acc, ok4 := stages.Number(spec["accelerators"])
+	batch, ok5 := stages.Number(spec["batch_size"])
 	mem := r.Provenance.MemoryBytes
 	if !(ok1 && ok2 && ok3 && ok4 && ok5) || mem <= 0 {
 		r.add(Finding{Rule: "train.datasize", Name: "files at least the datasize minimum for the recorded memory", Class: Invalid,

@@ -2,7 +2,6 @@ package rules
 
 import (
 	"cmp"
-	"encoding/json"
 	"fmt"
 	"maps"
 	"path/filepath"
@@ -12,6 +11,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"mlps.dev/mlps/exec/results"
+	"mlps.dev/mlps/stages"
 )
 
 // Class is a verdict: what a run, a benchmark's series of runs or a
@@ -295,22 +295,7 @@ func metric(sr *results.StageReport, key string) (float64, bool) {
 	if sr == nil {
 		return 0, false
 	}
-	return number(sr.Metrics[key])
-}
-
-func number(v any) (float64, bool) {
-	switch n := v.(type) {
-	case float64:
-		return n, true
-	case int:
-		return float64(n), true
-	case int64:
-		return float64(n), true
-	case json.Number:
-		f, err := n.Float64()
-		return f, err == nil
-	}
-	return 0, false
+	return stages.Number(sr.Metrics[key])
 }
 
 // get walks a decoded JSON object by keys.
