@@ -183,6 +183,7 @@ func (c *checker) trainingSeries(rs []*run) []Finding {
 			Parameter: "run_seed", Actual: num(s)}
 		if other, dup := seen[s]; dup {
 			f.Class, f.Expected = Invalid, "a seed no other run of the series used (as "+other+" did)"
+			f.Detail = "mlps exec --repeat sets run_seed per run; separate invocations need --set run_seed=N each"
 		}
 		seen[s] = r.rel
 		out = append(out, f)
