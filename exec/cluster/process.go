@@ -247,8 +247,9 @@ func (p *Process) Barrier(ctx context.Context) error {
 	return p.barrier(ctx, gen)
 }
 
-// Gather sends v, this process's part of what is named, and returns every
-// process's part in process order, once all have sent theirs. The parts
+// Gather sends v, this process's part of what is named, and once every
+// process has sent its part returns them all, in process order, to
+// process 0, which writes the results, and nil to the others. The parts
 // are aggregates (histograms, counters), never per-operation records:
 // their size does not grow with the run's length.
 func (p *Process) Gather(ctx context.Context, name string, v any) ([]json.RawMessage, error) {

@@ -306,6 +306,10 @@ func (c *coordinator) gather(ctx context.Context, r *gatherRequest) (*gatherRepl
 	c.mu.Unlock()
 	select {
 	case <-g.done:
+		// Process 0 writes the results: only it needs every part.
+		if r.Proc != 0 {
+			return &gatherReply{}, nil
+		}
 		return &gatherReply{Data: g.data}, nil
 	case <-c.failCh:
 		return nil, c.failure()
