@@ -44,6 +44,9 @@ type Options struct {
 	// Verify checks the data of the stages left out by reading every
 	// byte back (stages.Verifier), not only its names and sizes.
 	Verify bool
+	// Processes spreads the stages' ranks over the run's processes
+	// (exec/cluster); nil for a run of one process.
+	Processes stages.Group
 }
 
 // stageRun is a stage while it runs: its report, and what fills it.
@@ -134,7 +137,7 @@ func Run(ctx context.Context, p *planner.Plan, opts Options) *results.Report {
 			if gctx.Err() != nil {
 				return nil
 			}
-			env := &stages.Env{Stage: n.ID, Host: host, Targets: targets, Meter: run.meter}
+			env := &stages.Env{Stage: n.ID, Host: host, Targets: targets, Meter: run.meter, Processes: opts.Processes}
 			if opts.Dir != "" {
 				env.Dir = filepath.Join(opts.Dir, "stages", n.ID)
 			}

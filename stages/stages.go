@@ -278,6 +278,17 @@ type Env struct {
 	// Dir is the directory for the stage's own detail files (per-step
 	// timings and the like), or "" when the run keeps no results.
 	Dir string
+	// Processes spreads the stage's ranks over the run's processes; nil
+	// for a run of one process (LocalGroup).
+	Processes Group
+}
+
+// Group is the processes the stage's ranks are spread over.
+func (e *Env) Group() Group {
+	if e.Processes == nil {
+		return LocalGroup{}
+	}
+	return e.Processes
 }
 
 // Create creates the detail file name in the stage's directory; without a

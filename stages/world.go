@@ -2,6 +2,7 @@ package stages
 
 import (
 	"context"
+	"encoding/json"
 	"sync"
 	"time"
 )
@@ -17,6 +18,45 @@ type World interface {
 	// if the context ends first.
 	Barrier(ctx context.Context) error
 }
+
+// Group is the processes a run's ranks are spread over: which ranks of a
+// stage this process runs, the World they meet in, and the gathering of
+// each process's figures to the process that writes the results. A run
+// of one process is LocalGroup; exec/cluster spreads one over many.
+type Group interface {
+	// Share is the ranks of a stage of n ranks that this process runs:
+	// first, first+1, ..., first+count-1.
+	Share(n int) (first, count int)
+	// World is where a stage's n ranks meet, under a name every process
+	// gives it alike (stage, phase, epoch), so that worlds of stages that
+	// run at once keep apart; this process's share of them call its
+	// Barrier.
+	World(name string, n int) World
+	// Gather sends this process's part of name and, once every process
+	// has sent its own, returns them all in process order to the lead
+	// process, and nil to the others.
+	Gather(ctx context.Context, name string, v any) ([]json.RawMessage, error)
+	// Lead is true in the process that writes the results.
+	Lead() bool
+}
+
+// LocalGroup is a run of one process: it runs every rank.
+type LocalGroup struct{}
+
+// Share is all n ranks.
+func (LocalGroup) Share(n int) (int, int) { return 0, n }
+
+// World is a LocalWorld of n ranks.
+func (LocalGroup) World(_ string, n int) World { return NewLocalWorld(n) }
+
+// Gather returns v alone.
+func (LocalGroup) Gather(_ context.Context, _ string, v any) ([]json.RawMessage, error) {
+	b, err := json.Marshal(v)
+	return []json.RawMessage{b}, err
+}
+
+// Lead is true: the one process writes the results.
+func (LocalGroup) Lead() bool { return true }
 
 // LocalWorld is a World of n goroutines in this process.
 type LocalWorld struct {

@@ -48,7 +48,7 @@ func BenchmarkRanks1024(b *testing.B) {
 		var mu sync.Mutex
 		roundStart := time.Now()
 		for _, p := range ps {
-			w := p.World()
+			w := p.World("test", procs*ranks)
 			for range ranks {
 				wg.Add(1)
 				go func() {

@@ -86,7 +86,7 @@ func TestBarriersAcrossProcesses(t *testing.T) {
 	var wg sync.WaitGroup
 	errc := make(chan error, procs*ranks)
 	for _, p := range ps {
-		w := p.World()
+		w := p.World("test", procs*ranks)
 		if w.Size() != procs*ranks {
 			t.Fatalf("world of %d", w.Size())
 		}
@@ -244,7 +244,7 @@ func helper(mode string) int {
 	}
 	defer p.Close()
 	fmt.Printf("joined %d of %d via %s\n", place.Proc, place.Procs, place.Launcher)
-	w := p.World()
+	w := p.World("test", p.Ranks())
 	rounds := 100
 	if mode == "forever" {
 		rounds = 1 << 30

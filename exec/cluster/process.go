@@ -229,9 +229,9 @@ func (p *Process) Ranks() int {
 // FirstRank is the run-wide number of this process's first rank.
 func (p *Process) FirstRank() int { return p.members[p.cfg.Place.Proc].FirstRank }
 
-// barrier is one process's arrival at round gen.
-func (p *Process) barrier(ctx context.Context, gen uint64) error {
-	err := p.conn.Invoke(tokenMD(ctx, p.cfg.Token), "/"+serviceName+"/Barrier", &barrierRequest{Proc: p.cfg.Place.Proc, Gen: gen}, &empty{}, callOpts()...)
+// barrier is one process's arrival at round gen of the barrier name.
+func (p *Process) barrier(ctx context.Context, name string, gen uint64) error {
+	err := p.conn.Invoke(tokenMD(ctx, p.cfg.Token), "/"+serviceName+"/Barrier", &barrierRequest{Proc: p.cfg.Place.Proc, Name: name, Gen: gen}, &empty{}, callOpts()...)
 	if err != nil {
 		return p.explain("barrier", err)
 	}
@@ -244,7 +244,7 @@ func (p *Process) Barrier(ctx context.Context) error {
 	p.gen++
 	gen := p.gen
 	p.mu.Unlock()
-	return p.barrier(ctx, gen)
+	return p.barrier(ctx, "", gen)
 }
 
 // Gather sends v, this process's part of what is named, and once every

@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"cmp"
 	"context"
 	"crypto/subtle"
 	"encoding/json"
@@ -92,7 +93,14 @@ type joinReply struct {
 
 type barrierRequest struct {
 	Proc int
+	Name string
 	Gen  uint64
+}
+
+// roundKey names a barrier round: a world's name and its round.
+type roundKey struct {
+	name string
+	gen  uint64
 }
 
 type gatherRequest struct {
@@ -129,7 +137,7 @@ type coordinator struct {
 	failed   error
 	failCh   chan struct{}
 	finished []chan struct{}
-	rounds   map[uint64]*round
+	rounds   map[roundKey]*round
 	gathers  map[string]*gathering
 }
 
@@ -148,7 +156,7 @@ type gathering struct {
 func newCoordinator(procs int, ref Plan, token string, barrierTimeout time.Duration) *coordinator {
 	c := &coordinator{procs: procs, ref: ref, token: token, timeout: barrierTimeout,
 		members: make([]*Member, procs), allIn: make(chan struct{}), failCh: make(chan struct{}),
-		finished: make([]chan struct{}, procs), rounds: map[uint64]*round{}, gathers: map[string]*gathering{}}
+		finished: make([]chan struct{}, procs), rounds: map[roundKey]*round{}, gathers: map[string]*gathering{}}
 	for i := range c.finished {
 		c.finished[i] = make(chan struct{})
 	}
@@ -241,10 +249,11 @@ func (c *coordinator) barrier(ctx context.Context, r *barrierRequest) (*empty, e
 		return nil, err
 	}
 	c.mu.Lock()
-	rd := c.rounds[r.Gen]
+	key := roundKey{r.Name, r.Gen}
+	rd := c.rounds[key]
 	if rd == nil {
 		rd = &round{arrived: make([]bool, c.procs), done: make(chan struct{})}
-		c.rounds[r.Gen] = rd
+		c.rounds[key] = rd
 	}
 	if !rd.arrived[r.Proc] {
 		rd.arrived[r.Proc] = true
@@ -252,7 +261,7 @@ func (c *coordinator) barrier(ctx context.Context, r *barrierRequest) (*empty, e
 	}
 	if rd.n == c.procs {
 		close(rd.done)
-		delete(c.rounds, r.Gen)
+		delete(c.rounds, key)
 	}
 	c.mu.Unlock()
 	var timeout <-chan time.Time
@@ -281,7 +290,7 @@ func (c *coordinator) barrier(ctx context.Context, r *barrierRequest) (*empty, e
 		for _, p := range missing {
 			names = append(names, c.describe(p))
 		}
-		c.fail(fmt.Errorf("barrier %d: %s did not arrive within %s of the others: hung or far slower", r.Gen, strings.Join(names, ", "), c.timeout))
+		c.fail(fmt.Errorf("barrier %s round %d: %s did not arrive within %s of the others: hung or far slower", cmp.Or(r.Name, "of the processes"), r.Gen, strings.Join(names, ", "), c.timeout))
 		return nil, c.failure()
 	}
 }

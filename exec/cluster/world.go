@@ -14,6 +14,9 @@ import (
 // round costs one call per process, not per rank.
 type World struct {
 	p     *Process
+	name  string
+	gen   uint64
+	n     int
 	local int
 	mu    sync.Mutex
 	count int
@@ -25,15 +28,31 @@ type localRound struct {
 	err  error
 }
 
-var _ stages.World = (*World)(nil)
+var (
+	_ stages.World = (*World)(nil)
+	_ stages.Group = (*Process)(nil)
+)
 
-// World returns the run-wide world of a stage whose ranks are this run's.
-func (p *Process) World() *World {
-	return &World{p: p, local: p.cfg.Ranks, cur: &localRound{done: make(chan struct{})}}
+// Share is the ranks of a stage of n that this process runs: the
+// processes take n/procs each, in process order, the first n mod procs
+// one more.
+func (p *Process) Share(n int) (first, count int) {
+	procs, i := p.cfg.Place.Procs, p.cfg.Place.Proc
+	return i * n / procs, (i+1)*n/procs - i*n/procs
 }
 
+// World is the world of a stage's n ranks, of which this process runs
+// its Share.
+func (p *Process) World(name string, n int) stages.World {
+	_, count := p.Share(n)
+	return &World{p: p, name: name, n: n, local: count, cur: &localRound{done: make(chan struct{})}}
+}
+
+// Lead is true in process 0, which writes the results.
+func (p *Process) Lead() bool { return p.cfg.Place.Proc == 0 }
+
 // Size is the number of ranks over every process.
-func (w *World) Size() int { return w.p.Ranks() }
+func (w *World) Size() int { return w.n }
 
 // Barrier returns once every rank of every process has called it, or
 // with the run's failure.
@@ -52,8 +71,10 @@ func (w *World) Barrier(ctx context.Context) error {
 	}
 	w.count = 0
 	w.cur = &localRound{done: make(chan struct{})}
+	w.gen++
+	gen := w.gen
 	w.mu.Unlock()
-	r.err = w.p.Barrier(ctx)
+	r.err = w.p.barrier(ctx, w.name, gen)
 	close(r.done)
 	return r.err
 }

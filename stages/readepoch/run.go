@@ -141,18 +141,47 @@ type savedCheckpoint struct {
 }
 
 // epoch runs one epoch of ph on every rank.
+// With the ranks spread over processes, this process runs its share,
+// meeting the others at each step's barrier, and the lead process
+// gathers every rank's figures of the epoch: its figures are of all
+// ranks, as in a run of one process.
 func (r *run) epoch(ctx context.Context, ph *phase, b backends.Backend, e int) ([]rankEpoch, error) {
-	res := make([]rankEpoch, r.spec.Accelerators)
-	world := stages.NewLocalWorld(r.spec.Accelerators)
+	group := r.env.Group()
+	first, count := group.Share(r.spec.Accelerators)
+	res := make([]rankEpoch, count)
+	name := fmt.Sprintf("read-epoch/%s/%s/%d", r.env.Stage, ph.name, e)
+	world := group.World(name, r.spec.Accelerators)
 	g, gctx := errgroup.WithContext(ctx)
-	for rank := range r.spec.Accelerators {
+	for i := range count {
+		rank := first + i
 		g.Go(func() error {
 			var err error
-			res[rank], err = r.rankEpoch(backends.WithRank(gctx, rank), ph, b, world, rank, e)
+			res[i], err = r.rankEpoch(backends.WithRank(gctx, rank), ph, b, world, rank, e)
 			return err
 		})
 	}
-	return res, g.Wait()
+	if err := g.Wait(); err != nil {
+		return res, err
+	}
+	if _, ok := group.(stages.LocalGroup); ok {
+		return res, nil
+	}
+	parts, err := group.Gather(ctx, name, res)
+	if err != nil || !group.Lead() {
+		return res, err
+	}
+	all := make([]rankEpoch, 0, r.spec.Accelerators)
+	for _, p := range parts {
+		var rs []rankEpoch
+		if err := json.Unmarshal(p, &rs); err != nil {
+			return res, fmt.Errorf("a process's figures of epoch %d: %w", e, err)
+		}
+		all = append(all, rs...)
+	}
+	if len(all) != r.spec.Accelerators {
+		return res, fmt.Errorf("epoch %d: figures of %d ranks gathered, %d run", e, len(all), r.spec.Accelerators)
+	}
+	return all, nil
 }
 
 // rankEpoch runs one epoch of rank on ph: read_threads loader workers take

@@ -1,0 +1,122 @@
+package cluster_test
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"net"
+	"os"
+	"path/filepath"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	_ "mlps.dev/mlps/backends/all"
+	"mlps.dev/mlps/dsl"
+	"mlps.dev/mlps/exec"
+	"mlps.dev/mlps/exec/cluster"
+	"mlps.dev/mlps/exec/results"
+	"mlps.dev/mlps/planner"
+	_ "mlps.dev/mlps/stages/all"
+)
+
+func plan(t *testing.T, path string, only ...string) *planner.Plan {
+	t.Helper()
+	w, err := dsl.Load(path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := planner.Compile(w)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p, err = p.Select(only, nil); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// A read-epoch of 4 ranks spread over 2 processes of 2 (in this process,
+// each with its own connection to the coordinator) gives process 0 the
+// figures of all 4 ranks, as a run of one process of 4 goroutines: the
+// same keys, an AU and a throughput per epoch, within noise of its
+// numbers. The steps are compute-bound (10 ms a step), so noise is small.
+func TestReadEpochAcrossProcesses(t *testing.T) {
+	dir := t.TempDir()
+	wl := filepath.Join(dir, "w.cue")
+	src := fmt.Sprintf(`name: "spread"
+targets: t: uri: "file://%s"
+datasets: d: {target: "t", format: "npz", files: 32, record_bytes: 65536}
+stages: {
+	gen: {kind: "generate", dataset: "d"}
+	train: {kind: "read-epoch", dataset: "d", accelerators: 4, batch_size: 2, epochs: 2, computation_time: 0.01, file_shuffle: "seed"}
+}
+`, filepath.Join(dir, "data"))
+	if err := os.WriteFile(wl, []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	local := exec.Run(context.Background(), plan(t, wl), exec.Options{})
+	if !local.Complete {
+		t.Fatalf("one process: %v", local.Err)
+	}
+	want := local.Stages[1].Metrics
+
+	l := freeAddr(t)
+	procs := make([]*results.Report, 2)
+	var wg sync.WaitGroup
+	for i := range 2 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			p, ctx, err := cluster.Join(context.Background(), cluster.Config{Place: cluster.Place{Proc: i, Procs: 2, Coordinator: l},
+				Ranks: 2, Plan: cluster.Plan{Hash: "h"}, Token: "t", JoinTimeout: 20 * time.Second})
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			defer p.Close()
+			procs[i] = exec.Run(ctx, plan(t, wl, "train"), exec.Options{Processes: p})
+			if err := p.Finish(ctx); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	for i, rep := range procs {
+		if rep == nil || !rep.Complete {
+			t.Fatalf("process %d: %+v", i, rep)
+		}
+	}
+	got := procs[0].Stages[0].Metrics
+	if k1, k2 := slices.Sorted(maps.Keys(got)), slices.Sorted(maps.Keys(want)); !slices.Equal(k1, k2) {
+		t.Errorf("keys %v, want those of one process %v", k1, k2)
+	}
+	if got["num_accelerators"] != 4 {
+		t.Errorf("num_accelerators %v", got["num_accelerators"])
+	}
+	au, tput := got["train_au_percentage"].([]float64), got["train_throughput_samples_per_second"].([]float64)
+	wantTput := want["train_throughput_samples_per_second"].([]float64)
+	if len(au) != 2 || len(tput) != 2 {
+		t.Fatalf("AU %v, throughput %v: want one per epoch", au, tput)
+	}
+	for e := range 2 {
+		if r := tput[e] / wantTput[e]; r < 0.75 || r > 1.25 {
+			t.Errorf("epoch %d: %.1f samples/s over 2 processes, %.1f in one: ratio %.2f", e, tput[e], wantTput[e], r)
+		}
+	}
+	if got["train_bytes_read"] != want["train_bytes_read"] {
+		t.Errorf("bytes read %v, one process %v", got["train_bytes_read"], want["train_bytes_read"])
+	}
+}
+
+// freeAddr is a loopback address no one listens on.
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
