@@ -1,10 +1,9 @@
-package cluster_test
+package cluster
 
 import (
 	"context"
 	"fmt"
 	"maps"
-	"net"
 	"os"
 	"path/filepath"
 	"slices"
@@ -12,26 +11,16 @@ import (
 	"testing"
 	"time"
 
-	_ "mlps.dev/mlps/backends/all"
-	"mlps.dev/mlps/dsl"
 	"mlps.dev/mlps/exec"
-	"mlps.dev/mlps/exec/cluster"
+	"mlps.dev/mlps/exec/exectest"
 	"mlps.dev/mlps/exec/results"
 	"mlps.dev/mlps/planner"
-	_ "mlps.dev/mlps/stages/all"
 )
 
 func plan(t *testing.T, path string, only ...string) *planner.Plan {
 	t.Helper()
-	w, err := dsl.Load(path, nil)
+	p, err := exectest.PlanFile(t, path).Select(only, nil)
 	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := planner.Compile(w)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if p, err = p.Select(only, nil); err != nil {
 		t.Fatal(err)
 	}
 	return p
@@ -69,8 +58,8 @@ stages: {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			p, ctx, err := cluster.Join(context.Background(), cluster.Config{Place: cluster.Place{Proc: i, Procs: 2, Coordinator: l},
-				Ranks: 2, Plan: cluster.Plan{Hash: "h"}, Token: "t", JoinTimeout: 20 * time.Second})
+			p, ctx, err := Join(context.Background(), Config{Place: Place{Proc: i, Procs: 2, Coordinator: l},
+				Ranks: 2, Plan: Plan{Hash: "h"}, Token: "t", JoinTimeout: 20 * time.Second})
 			if err != nil {
 				t.Error(err)
 				return
@@ -108,15 +97,4 @@ stages: {
 	if got["train_bytes_read"] != want["train_bytes_read"] {
 		t.Errorf("bytes read %v, one process %v", got["train_bytes_read"], want["train_bytes_read"])
 	}
-}
-
-// freeAddr is a loopback address no one listens on.
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
 }
