@@ -438,3 +438,31 @@ func TestMPIRun(t *testing.T) {
 		}
 	}
 }
+
+// A process that stops arriving (hung, not dead) fails the run once a
+// round has waited BarrierTimeout for it, naming it.
+func TestHungProcess(t *testing.T) {
+	addr := freeAddr(t)
+	ps := make([]*Process, 2)
+	errs := make([]error, 2)
+	var wg sync.WaitGroup
+	for i := range 2 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ps[i], _, errs[i] = Join(context.Background(), Config{Place: Place{Proc: i, Procs: 2, Coordinator: addr}, Ranks: 1,
+				Plan: testPlan, Host: Host{Hostname: "h"}, BarrierTimeout: 300 * time.Millisecond, JoinTimeout: 20 * time.Second})
+		}()
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("process %d: %v", i, err)
+		}
+		defer ps[i].Close()
+	}
+	err := ps[0].World("step", 2).Barrier(context.Background())
+	if want := "barrier step round 1: process 1 (ranks 1-1 on h) did not arrive within 300ms of the others"; err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("%v, want %q", err, want)
+	}
+}

@@ -148,9 +148,10 @@ type round struct {
 }
 
 type gathering struct {
-	data []json.RawMessage
-	n    int
-	done chan struct{}
+	data    []json.RawMessage
+	arrived []bool
+	n       int
+	done    chan struct{}
 }
 
 func newCoordinator(procs int, ref Plan, token string, barrierTimeout time.Duration) *coordinator {
@@ -264,6 +265,16 @@ func (c *coordinator) barrier(ctx context.Context, r *barrierRequest) (*empty, e
 		delete(c.rounds, key)
 	}
 	c.mu.Unlock()
+	if err := c.wait(ctx, rd.done, rd.arrived, fmt.Sprintf("barrier %s round %d", cmp.Or(r.Name, "of the processes"), r.Gen)); err != nil {
+		return nil, err
+	}
+	return &empty{}, nil
+}
+
+// wait waits for done, the run's failure or the caller's end. A round
+// still waiting for processes after the timeout fails the run naming
+// the processes that did not arrive (false in arrived).
+func (c *coordinator) wait(ctx context.Context, done <-chan struct{}, arrived []bool, what string) error {
 	var timeout <-chan time.Time
 	if c.timeout > 0 {
 		t := time.NewTimer(c.timeout)
@@ -271,16 +282,16 @@ func (c *coordinator) barrier(ctx context.Context, r *barrierRequest) (*empty, e
 		timeout = t.C
 	}
 	select {
-	case <-rd.done:
-		return &empty{}, nil
+	case <-done:
+		return nil
 	case <-c.failCh:
-		return nil, c.failure()
+		return c.failure()
 	case <-ctx.Done():
-		return nil, ctx.Err()
+		return ctx.Err()
 	case <-timeout:
 		c.mu.Lock()
 		var missing []int
-		for p, in := range rd.arrived {
+		for p, in := range arrived {
 			if !in {
 				missing = append(missing, p)
 			}
@@ -290,8 +301,8 @@ func (c *coordinator) barrier(ctx context.Context, r *barrierRequest) (*empty, e
 		for _, p := range missing {
 			names = append(names, c.describe(p))
 		}
-		c.fail(fmt.Errorf("barrier %s round %d: %s did not arrive within %s of the others: hung or far slower", cmp.Or(r.Name, "of the processes"), r.Gen, strings.Join(names, ", "), c.timeout))
-		return nil, c.failure()
+		c.fail(fmt.Errorf("%s: %s did not arrive within %s of the others: hung or far slower", what, strings.Join(names, ", "), c.timeout))
+		return c.failure()
 	}
 }
 
@@ -302,29 +313,29 @@ func (c *coordinator) gather(ctx context.Context, r *gatherRequest) (*gatherRepl
 	c.mu.Lock()
 	g := c.gathers[r.Name]
 	if g == nil {
-		g = &gathering{data: make([]json.RawMessage, c.procs), done: make(chan struct{})}
+		g = &gathering{data: make([]json.RawMessage, c.procs), arrived: make([]bool, c.procs), done: make(chan struct{})}
 		c.gathers[r.Name] = g
 	}
-	if g.data[r.Proc] == nil {
+	if !g.arrived[r.Proc] {
+		g.arrived[r.Proc] = true
 		g.data[r.Proc] = r.Data
 		g.n++
 	}
 	if g.n == c.procs {
+		// Every part is in: the waiters hold g, and no process sends to
+		// this name again.
 		close(g.done)
+		delete(c.gathers, r.Name)
 	}
 	c.mu.Unlock()
-	select {
-	case <-g.done:
-		// Process 0 writes the results: only it needs every part.
-		if r.Proc != 0 {
-			return &gatherReply{}, nil
-		}
-		return &gatherReply{Data: g.data}, nil
-	case <-c.failCh:
-		return nil, c.failure()
-	case <-ctx.Done():
-		return nil, ctx.Err()
+	if err := c.wait(ctx, g.done, g.arrived, "gather "+r.Name); err != nil {
+		return nil, err
 	}
+	// Process 0 writes the results: only it needs every part.
+	if r.Proc != 0 {
+		return &gatherReply{}, nil
+	}
+	return &gatherReply{Data: g.data}, nil
 }
 
 // watch holds a stream open for a process: when the stream ends before
