@@ -256,6 +256,15 @@ type Verifier interface {
 	Verify(ctx context.Context, env *Env) error
 }
 
+// Spread is implemented by tasks that run across processes
+// (Env.Processes): each process runs its share of the task's ranks, and
+// the lead process gathers their figures, so that its metrics are of
+// every rank. A run over many processes holds only such tasks.
+type Spread interface {
+	// Ranks is the task's ranks over all processes.
+	Ranks() int
+}
+
 // Headliner is implemented by tasks that can say their key figures in one
 // line for the human summary; the engine asks once the task has run, and
 // the results keep the line.

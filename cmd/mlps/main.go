@@ -31,6 +31,7 @@ import (
 	"mlps.dev/mlps/backends/secret"
 	"mlps.dev/mlps/dsl"
 	"mlps.dev/mlps/exec"
+	"mlps.dev/mlps/exec/cluster"
 	"mlps.dev/mlps/exec/results"
 	"mlps.dev/mlps/planner"
 	"mlps.dev/mlps/stages"
@@ -279,6 +280,11 @@ func execCmd(args []string, stdout, stderr io.Writer) int {
 	system := fs.String("system", "", "the `name` of the system under test: results go to the reference's layout, ROOT/NAME/BENCHMARK/MODEL/{datagen,run}/YYYYMMDD_HHMMSS")
 	repeat := fs.Int("repeat", 1, "run the workload's measuring stages `N` times back to back over data generated once, each with its own run seed and results directory (training: 6, a warm-up and 5 measured)")
 	phase := fs.String("phase", "", "checkpointing in two invocations: \"write\" saves the checkpoints only, \"read\" loads those an earlier write invocation saved")
+	var place cluster.Flags
+	fs.IntVar(&place.Rank, "rank", -1, "this process's `rank` in a run across processes, where no launcher (mpirun, srun, a Kubernetes Indexed Job) says it")
+	fs.IntVar(&place.World, "world", -1, "the `number` of processes of a run across processes, where no launcher says it")
+	fs.StringVar(&place.Coordinator, "coordinator", "", "`host:port` where process 0 serves the run's coordinator and every process reaches it (or MLPS_COORDINATOR); starts a run across processes")
+	bind := fs.String("bind", "", "the `address` process 0's coordinator listens on, when not --coordinator's (0.0.0.0:PORT behind a NAT or in a pod)")
 	verify := fs.Bool("verify", false, "check the data of the stages left out (--only, --skip, --repeat) by reading every byte back and comparing it with what they write, not only by names and sizes")
 	var overrides sets
 	fs.Var(&overrides, "set", "override a field, as `path=value` (repeatable); checked by the schema")
@@ -322,12 +328,24 @@ func execCmd(args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	opts.Verify = *verify
+	where, spread, err := cluster.PlaceOf(os.Getenv, place)
+	if err != nil {
+		fmt.Fprintf(stderr, "mlps exec: %v\n", err)
+		return exitUsage
+	}
 	s := series{path: path, args: args, overrides: overrides, only: only, skip: skip, opts: opts,
 		asJSON: *asJSON, force: *force, results: *resultsDir, system: *system, stdout: stdout, stderr: stderr}
-	if *repeat == 1 {
+	if *repeat == 1 || spread {
 		if p, err = p.Select(only, skip); err != nil {
 			fmt.Fprintf(stderr, "mlps exec: %v\n", err)
 			return exitUsage
+		}
+		if spread {
+			if *repeat > 1 {
+				fmt.Fprintln(stderr, "mlps exec: --repeat across processes is not supported yet: start the launcher once per run")
+				return exitUsage
+			}
+			return s.spread(p, where, *bind)
 		}
 		return s.one(p, "")
 	}
@@ -524,6 +542,12 @@ func layoutOf(p *planner.Plan) (bench, model string) {
 // one runs a plan into a results directory of its own and prints its
 // summary.
 func (s *series) one(p *planner.Plan, phase string) int {
+	return s.oneIn(context.Background(), p, phase)
+}
+
+// oneIn is one with a parent context: a run across processes ends with
+// the run's context, whose cause says which process failed.
+func (s *series) oneIn(parent context.Context, p *planner.Plan, phase string) int {
 	stdout, stderr := s.stdout, s.stderr
 	in, err := inputs(p)
 	if err != nil {
@@ -557,7 +581,7 @@ func (s *series) one(p *planner.Plan, phase string) int {
 		opts.Progress = io.MultiWriter(opts.Progress, log)
 	}
 
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := signal.NotifyContext(parent, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	go func() {
 		<-ctx.Done()
@@ -565,6 +589,11 @@ func (s *series) one(p *planner.Plan, phase string) int {
 	}()
 	warn(p, "exec", stderr)
 	rep := exec.Run(ctx, p, opts)
+	// A run that another process ended failed, for the reason it gives;
+	// it was not interrupted here.
+	if cause := context.Cause(parent); cause != nil && !errors.Is(cause, context.Canceled) && rep.Err != nil {
+		rep.Err = cause
+	}
 	// The summary is printed before the files are written, so that a
 	// results directory that fills up or vanishes loses no figure the
 	// run measured.

@@ -74,6 +74,10 @@ func init() {
 	stages.Register(stages.Kind{Name: "read-epoch", Plan: plan})
 }
 
+// Ranks is the stage's accelerators: read-epoch spreads them over the
+// run's processes (stages.Spread).
+func (t *task) Ranks() int { return t.spec.Accelerators }
+
 type task struct {
 	id   string
 	spec Spec

@@ -1,0 +1,105 @@
+package main
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"os"
+	"runtime"
+	"strings"
+
+	"mlps.dev/mlps/exec"
+	"mlps.dev/mlps/exec/cluster"
+	"mlps.dev/mlps/exec/results"
+	"mlps.dev/mlps/planner"
+	"mlps.dev/mlps/stages"
+)
+
+// spread runs the plan as one process of a run across processes: it
+// joins the coordinator (process 0 serves it), runs its share of every
+// stage's ranks, and process 0 alone writes the results. Only stage kinds
+// that spread their ranks (stages.Spread) may run so: data is generated
+// before, by a run of one process, and checked here as --skip checks it.
+func (s *series) spread(p *planner.Plan, where cluster.Place, bind string) int {
+	for _, n := range p.Nodes {
+		if _, ok := n.Task.(stages.Spread); !ok {
+			fmt.Fprintf(s.stderr, "mlps exec: stage %s (%s) cannot run across processes yet: run it in one process first (mlps exec WORKLOAD --only %s), then this with --skip %s\n", n.ID, n.Kind, n.ID, n.ID)
+			return exitUsage
+		}
+	}
+	in, err := inputs(p)
+	if err != nil {
+		fmt.Fprintf(s.stderr, "mlps exec: %v\n", err)
+		return exitFailed
+	}
+	planJSON, err := json.Marshal(in.Plan)
+	if err != nil {
+		fmt.Fprintf(s.stderr, "mlps exec: %v\n", err)
+		return exitFailed
+	}
+	h := sha256.New()
+	h.Write(in.WorkloadJSON)
+	h.Write(planJSON)
+	host, _ := os.Hostname()
+	ranks := 1
+	for _, n := range p.Nodes {
+		if w, ok := n.Task.(stages.Spread); ok {
+			ranks = max(ranks, w.Ranks())
+		}
+	}
+	proc, ctx, err := cluster.Join(context.Background(), cluster.Config{
+		Place: where,
+		Ranks: max(1, ranks/where.Procs),
+		Plan: cluster.Plan{Hash: hex.EncodeToString(h.Sum(nil)), Workload: p.Workload.Name, Version: results.MlpsVersion(),
+			Overrides: s.overrides},
+		Host:  cluster.Host{Hostname: host, CPUs: runtime.NumCPU(), MemoryBytes: stages.ThisHost().MemoryBytes},
+		Token: os.Getenv("MLPS_CLUSTER_TOKEN"),
+		Bind:  bind,
+	})
+	if err != nil {
+		fmt.Fprintf(s.stderr, "mlps exec: process %d of %d (%s): %v\n", where.Proc, where.Procs, where.Launcher, err)
+		return exitFailed
+	}
+	defer proc.Close()
+	s.opts.Processes = proc
+	var code int
+	if proc.Lead() {
+		fmt.Fprintf(s.stderr, "mlps exec: a run of %d processes (%s): %s\n", where.Procs, where.Launcher, hostsLine(proc.Members()))
+		code = s.oneIn(ctx, p, "")
+	} else {
+		// The others keep no results: process 0 writes the run's.
+		opts := s.opts
+		opts.Dir, opts.Progress = "", nil
+		rep := exec.Run(ctx, p, opts)
+		code = exitOK
+		if !rep.Complete {
+			err := rep.Err
+			if cause := context.Cause(ctx); cause != nil {
+				err = cause
+			}
+			fmt.Fprintf(s.stderr, "mlps exec: process %d of %d: %v\n", where.Proc, where.Procs, err)
+			code = exitFailed
+		}
+	}
+	if code == exitOK {
+		if err := proc.Finish(ctx); err != nil {
+			fmt.Fprintf(s.stderr, "mlps exec: process %d of %d: %v\n", where.Proc, where.Procs, err)
+			return exitFailed
+		}
+		if !proc.Lead() {
+			fmt.Fprintf(s.stderr, "mlps exec: process %d of %d done; process 0 writes the results\n", where.Proc, where.Procs)
+		}
+	}
+	return code
+}
+
+// hostsLine is the processes of a run for its log: hosts and ranks.
+func hostsLine(ms []cluster.Member) string {
+	var parts []string
+	for _, m := range ms {
+		parts = append(parts, fmt.Sprintf("%d:%s", m.Proc, m.Host.Hostname))
+	}
+	return strings.Join(parts, " ")
+}
