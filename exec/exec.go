@@ -7,6 +7,7 @@ package exec
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -154,6 +155,11 @@ func Run(ctx context.Context, p *planner.Plan, opts Options) *results.Report {
 			}
 			sr.Seconds = sr.End.Sub(sr.Start).Seconds()
 			sr.Metrics = metrics
+			if err == nil && opts.Processes != nil {
+				// One result: the lead's figures of the stage's
+				// operations are of every process's.
+				err = gatherMeter(gctx, opts.Processes, n.ID, run.meter)
+			}
 			sr.Measured = run.meter.Snapshot()
 			if metrics != nil {
 				if h, ok := n.Task.(stages.Headliner); ok {
@@ -215,6 +221,30 @@ func check(ctx context.Context, p *planner.Plan, targets map[string]backends.Bac
 		}
 		if err := test(ctx, env); err != nil {
 			return fmt.Errorf("stage %s is left out, but what it writes is not as this workload plans it: %w; run it (drop it from --skip, or add it to --only)", n.ID, err)
+		}
+	}
+	return nil
+}
+
+// gatherMeter sends this process's figures of a stage's operations to
+// the lead process, which adds the others' to its meter.
+func gatherMeter(ctx context.Context, g stages.Group, stage string, m *measure.Meter) error {
+	var offset time.Duration
+	if c, ok := g.(interface{ ClockOffset() time.Duration }); ok {
+		offset = c.ClockOffset()
+	}
+	parts, err := g.Gather(ctx, "meter/"+stage, m.Export(offset))
+	if err != nil || !g.Lead() {
+		return err
+	}
+	// Part 0 is the lead's own, already in m.
+	for i, b := range parts[1:] {
+		var p measure.Part
+		if err := json.Unmarshal(b, &p); err != nil {
+			return fmt.Errorf("process %d's figures: %w", i+1, err)
+		}
+		if err := m.Absorb(p); err != nil {
+			return fmt.Errorf("process %d's figures: %w", i+1, err)
 		}
 	}
 	return nil

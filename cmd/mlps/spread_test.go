@@ -104,6 +104,11 @@ func TestExecAcrossProcesses(t *testing.T) {
 		if got["train_bytes_read"] != want["train_bytes_read"] {
 			t.Errorf("%s: bytes read %v, one process %v", name, got["train_bytes_read"], want["train_bytes_read"])
 		}
+		// The stage's operations are every process's.
+		gs, ws := stage(got, "train"), stage(want, "train")
+		if gs["ops"] != ws["ops"] || gs["bytes"] != ws["bytes"] {
+			t.Errorf("%s: stage ops %v, bytes %v; one process %v, %v", name, gs["ops"], gs["bytes"], ws["ops"], ws["bytes"])
+		}
 	}
 	compare("2 processes", readJSON(t, filepath.Join(two, "summary.json")))
 

@@ -97,4 +97,8 @@ stages: {
 	if got["train_bytes_read"] != want["train_bytes_read"] {
 		t.Errorf("bytes read %v, one process %v", got["train_bytes_read"], want["train_bytes_read"])
 	}
+	// The operations measured are every process's.
+	if g, w := procs[0].Stages[0].Measured, local.Stages[1].Measured; g.Count != w.Count || g.Bytes != w.Bytes || g.Ops[0].Latency.Count != w.Ops[0].Latency.Count {
+		t.Errorf("measured %d reads of %d bytes (%d latencies); one process %d of %d", g.Count, g.Bytes, g.Ops[0].Latency.Count, w.Count, w.Bytes)
+	}
 }

@@ -3,6 +3,7 @@ package cluster
 import (
 	"context"
 	"sync"
+	"time"
 
 	"mlps.dev/mlps/stages"
 )
@@ -47,6 +48,10 @@ func (p *Process) World(name string, n int) stages.World {
 	_, count := p.Share(n)
 	return &World{p: p, name: name, n: n, local: count, cur: &localRound{done: make(chan struct{})}}
 }
+
+// ClockOffset is process 0's clock minus this process's, as rendezvous
+// estimated it: what this process adds to its times for process 0.
+func (p *Process) ClockOffset() time.Duration { return p.Offset }
 
 // Lead is true in process 0, which writes the results.
 func (p *Process) Lead() bool { return p.cfg.Place.Proc == 0 }

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"time"
 )
 
 // wireHistogram is a histogram as processes send it to be merged: its
@@ -65,4 +66,99 @@ func (h *Histogram) UnmarshalJSON(b []byte) error {
 	h.min.Store(w.Min)
 	h.max.Store(w.Max)
 	return nil
+}
+
+// Part is a meter's figures as one process sends them to the process
+// that writes the results (Meter.Export, Meter.Absorb): per operation
+// kind, target and endpoint its counters, its span on the receiver's
+// clock, and its latency histograms, never per-operation records.
+type Part struct {
+	Ops []PartOp `json:"ops"`
+}
+
+// PartOp is one operation kind's figures in a Part.
+type PartOp struct {
+	Op        string     `json:"op"`
+	Target    string     `json:"target"`
+	Endpoint  string     `json:"endpoint,omitempty"`
+	Count     uint64     `json:"count"`
+	Errors    uint64     `json:"errors"`
+	FirstErr  string     `json:"first_error,omitempty"`
+	Bytes     int64      `json:"bytes"`
+	First     int64      `json:"first_ns"`
+	Last      int64      `json:"last_ns"`
+	Latency   *Histogram `json:"latency"`
+	FirstByte *Histogram `json:"first_byte"`
+}
+
+// Export is the meter's figures for another process to Absorb; offset
+// is the receiver's clock minus this process's, added to the span's
+// times so that spans from several hosts line up.
+func (m *Meter) Export(offset time.Duration) Part {
+	var p Part
+	m.mu.Lock()
+	ws := append([]*Worker(nil), m.ws...)
+	m.mu.Unlock()
+	for _, w := range ws {
+		w.mu.Lock()
+		stats := append([]*opStats(nil), w.stats...)
+		w.mu.Unlock()
+		for _, s := range stats {
+			o := PartOp{Op: s.op.String(), Target: s.target, Endpoint: s.endpoint, Count: s.count.Load(), Errors: s.errors.Load(),
+				Bytes: s.bytes.Load(), Latency: NewHistogram(), FirstByte: NewHistogram()}
+			if f := s.first.Load(); f != 0 {
+				o.First = f + int64(offset)
+			}
+			if l := s.last.Load(); l != 0 {
+				o.Last = l + int64(offset)
+			}
+			if e, ok := s.errText.Load().(string); ok {
+				o.FirstErr = e
+			}
+			o.Latency.Merge(s.latency)
+			o.FirstByte.Merge(s.firstByte)
+			p.Ops = append(p.Ops, o)
+		}
+	}
+	return p
+}
+
+// Absorb adds another process's figures to the meter, as a worker of its
+// own: the meter's Snapshot is then of both processes' operations.
+func (m *Meter) Absorb(p Part) error {
+	w := m.Worker()
+	for _, o := range p.Ops {
+		op, ok := opByName(o.Op)
+		if !ok {
+			return fmt.Errorf("meter part: operation %q", o.Op)
+		}
+		if o.Latency == nil || o.FirstByte == nil {
+			return fmt.Errorf("meter part: %s on %s without its histograms", o.Op, o.Target)
+		}
+		s := w.find(op, o.Target, o.Endpoint)
+		s.count.Add(o.Count)
+		s.errors.Add(o.Errors)
+		s.bytes.Add(o.Bytes)
+		if o.First != 0 && (s.first.Load() == 0 || o.First < s.first.Load()) {
+			s.first.Store(o.First)
+		}
+		if o.Last > s.last.Load() {
+			s.last.Store(o.Last)
+		}
+		if o.FirstErr != "" {
+			s.errOnce.Do(func() { s.errText.Store(o.FirstErr) })
+		}
+		s.latency.Merge(o.Latency)
+		s.firstByte.Merge(o.FirstByte)
+	}
+	return nil
+}
+
+func opByName(name string) (Op, bool) {
+	for i, n := range opNames {
+		if n == name && n != "" {
+			return Op(i), true
+		}
+	}
+	return 0, false
 }

@@ -2,6 +2,7 @@ package measure
 
 import (
 	"encoding/json"
+	"errors"
 	"testing"
 	"time"
 )
@@ -61,4 +62,44 @@ func FuzzHistogramWire(f *testing.F) {
 			t.Fatalf("%s: %v", again, err)
 		}
 	})
+}
+
+// A meter's figures exported by one process and absorbed by another's
+// meter count in its snapshot as its own would: counts, bytes, errors,
+// latencies, and a span moved onto the receiver's clock.
+func TestMeterPart(t *testing.T) {
+	t0 := time.Unix(1000, 0)
+	record := func(m *Meter, n int, err error) {
+		w := m.Worker()
+		for i := range n {
+			start := t0.Add(time.Duration(i) * time.Millisecond)
+			w.Observe(Record{Op: Read, Target: "data", Bytes: 100, Start: start, FirstByte: start.Add(time.Microsecond), End: start.Add(time.Duration(i+1) * time.Microsecond), Err: err})
+		}
+	}
+	lead, other := NewMeter("s"), NewMeter("s")
+	record(lead, 10, nil)
+	record(other, 30, errors.New("boom"))
+	b, err := json.Marshal(other.Export(time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var p Part
+	if err := json.Unmarshal(b, &p); err != nil {
+		t.Fatal(err)
+	}
+	if err := lead.Absorb(p); err != nil {
+		t.Fatal(err)
+	}
+	s := lead.Snapshot()
+	if len(s.Ops) != 1 || s.Count != 40 || s.Errors != 30 || s.Bytes != 4000 || s.Ops[0].Latency.Count != 40 || s.Ops[0].FirstByte.Count != 40 || s.Ops[0].FirstError != "boom" {
+		t.Fatalf("%+v", s)
+	}
+	// The other's span, 1 s later on the lead's clock, ends 1.029 s after
+	// the lead's first start.
+	if got := s.Ops[0].Seconds; got < 1.029 || got > 1.03 {
+		t.Errorf("span %v s", got)
+	}
+	if err := lead.Absorb(Part{Ops: []PartOp{{Op: "fly", Latency: NewHistogram(), FirstByte: NewHistogram()}}}); err == nil {
+		t.Error("an unknown operation was absorbed")
+	}
 }
