@@ -162,6 +162,21 @@ type Snapshot struct {
 	Bytes  int64     `json:"bytes"`
 }
 
+// stats are every worker's figures, one slice per worker, copied under
+// the locks that guard their growth.
+func (m *Meter) stats() [][]*opStats {
+	m.mu.Lock()
+	ws := append([]*Worker(nil), m.ws...)
+	m.mu.Unlock()
+	out := make([][]*opStats, len(ws))
+	for i, w := range ws {
+		w.mu.Lock()
+		out[i] = append([]*opStats(nil), w.stats...)
+		w.mu.Unlock()
+	}
+	return out
+}
+
 // Snapshot merges every worker's figures. It is safe to call while workers
 // record: the counts are then a consistent-enough view for progress.
 func (m *Meter) Snapshot() Snapshot {
@@ -170,13 +185,7 @@ func (m *Meter) Snapshot() Snapshot {
 		target, endpoint string
 	}
 	merged := map[key]*opStats{}
-	m.mu.Lock()
-	ws := append([]*Worker(nil), m.ws...)
-	m.mu.Unlock()
-	for _, w := range ws {
-		w.mu.Lock()
-		stats := append([]*opStats(nil), w.stats...)
-		w.mu.Unlock()
+	for _, stats := range m.stats() {
 		for _, s := range stats {
 			k := key{s.op, s.target, s.endpoint}
 			t, ok := merged[k]

@@ -96,13 +96,7 @@ type PartOp struct {
 // times so that spans from several hosts line up.
 func (m *Meter) Export(offset time.Duration) Part {
 	var p Part
-	m.mu.Lock()
-	ws := append([]*Worker(nil), m.ws...)
-	m.mu.Unlock()
-	for _, w := range ws {
-		w.mu.Lock()
-		stats := append([]*opStats(nil), w.stats...)
-		w.mu.Unlock()
+	for _, stats := range m.stats() {
 		for _, s := range stats {
 			o := PartOp{Op: s.op.String(), Target: s.target, Endpoint: s.endpoint, Count: s.count.Load(), Errors: s.errors.Load(),
 				Bytes: s.bytes.Load(), Latency: NewHistogram(), FirstByte: NewHistogram()}
