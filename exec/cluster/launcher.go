@@ -92,7 +92,9 @@ func PlaceOf(getenv func(string) string, f Flags) (p Place, ok bool, err error) 
 	if p.Coordinator == "" {
 		p.Coordinator = getenv("MLPS_COORDINATOR")
 	}
-	if p.Launcher == "" && p.Coordinator == "" {
+	// A launcher's single process (srun -n 1, mpirun -np 1) with no
+	// coordinator is a run of one process, as if started alone.
+	if p.Coordinator == "" && (p.Launcher == "" || p.Procs == 1 && p.Proc == 0) {
 		return Place{Procs: 1}, false, nil
 	}
 	switch {

@@ -16,6 +16,7 @@ func TestPlaceOf(t *testing.T) {
 		err   string
 	}{
 		{"alone", nil, none, Place{Procs: 1}, false, ""},
+		{"one process of srun", map[string]string{"SLURM_PROCID": "0", "SLURM_NTASKS": "1"}, none, Place{Procs: 1}, false, ""},
 		{"openmpi", map[string]string{"OMPI_COMM_WORLD_RANK": "2", "OMPI_COMM_WORLD_SIZE": "4", "OMPI_COMM_WORLD_LOCAL_RANK": "0", "MLPS_COORDINATOR": "10.0.0.1:7070"}, none,
 			Place{Proc: 2, Procs: 4, Launcher: "openmpi", Coordinator: "10.0.0.1:7070"}, true, ""},
 		{"pmi", map[string]string{"PMI_RANK": "1", "PMI_SIZE": "2"}, Flags{Rank: -1, World: -1, Coordinator: "h:1"},
