@@ -548,11 +548,18 @@ func (s *series) one(p *planner.Plan, phase string) int {
 // oneIn is one with a parent context: a run across processes ends with
 // the run's context, whose cause says which process failed.
 func (s *series) oneIn(parent context.Context, p *planner.Plan, phase string) int {
+	code, _ := s.oneReport(parent, p, phase)
+	return code
+}
+
+// oneReport is oneIn that also returns the run's report, nil when the
+// run did not start.
+func (s *series) oneReport(parent context.Context, p *planner.Plan, phase string) (int, *results.Report) {
 	stdout, stderr := s.stdout, s.stderr
 	in, err := inputs(p)
 	if err != nil {
 		fmt.Fprintf(stderr, "mlps exec: %v\n", err)
-		return exitFailed
+		return exitFailed, nil
 	}
 	prov := results.NewProvenance(append([]string{"mlps", "exec"}, s.args...))
 	prov.Workload, prov.Seed, prov.Start = p.Workload.Name, p.Workload.Seed, time.Now()
@@ -569,7 +576,7 @@ func (s *series) oneIn(parent context.Context, p *planner.Plan, phase string) in
 	}
 	if err != nil {
 		fmt.Fprintf(stderr, "mlps exec: %v\n", err)
-		return exitUsage
+		return exitUsage, nil
 	}
 	defer logf.Close()
 	// What this run prints goes to its log.txt too; live progress, which
@@ -601,7 +608,7 @@ func (s *series) oneIn(parent context.Context, p *planner.Plan, phase string) in
 		b, err := json.MarshalIndent(results.Summarize(rep), "", "  ")
 		if err != nil {
 			fmt.Fprintf(stderr, "mlps exec: %v\n", err)
-			return exitFailed
+			return exitFailed, rep
 		}
 		fmt.Fprintf(stdout, "%s\n", b)
 	} else {
@@ -609,20 +616,20 @@ func (s *series) oneIn(parent context.Context, p *planner.Plan, phase string) in
 	}
 	if _, err := results.Write(dir, rep, prov); err != nil {
 		fmt.Fprintf(stderr, "mlps exec: writing results to %s: %v; the summary above is all that is kept of what was not written\n", dir, err)
-		return exitFailed
+		return exitFailed, rep
 	}
 	if !s.asJSON {
 		fmt.Fprintf(stdout, "results: %s\n", dir)
 	}
 	switch {
 	case rep.Complete:
-		return exitOK
+		return exitOK, rep
 	case rep.Canceled():
 		fmt.Fprintf(stderr, "mlps exec: interrupted; partial results in %s (complete: false)\n", dir)
-		return exitInterrupted
+		return exitInterrupted, rep
 	default:
 		fmt.Fprintf(stderr, "mlps exec: %v\n", rep.Err)
-		return exitFailed
+		return exitFailed, rep
 	}
 }
 

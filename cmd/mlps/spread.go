@@ -65,9 +65,14 @@ func (s *series) spread(p *planner.Plan, where cluster.Place, bind string) int {
 	defer proc.Close()
 	s.opts.Processes = proc
 	var code int
+	var failed error
 	if proc.Lead() {
 		fmt.Fprintf(s.stderr, "mlps exec: a run of %d processes (%s): %s\n", where.Procs, where.Launcher, hostsLine(proc.Members()))
-		code = s.oneIn(ctx, p, "")
+		var rep *results.Report
+		code, rep = s.oneReport(ctx, p, "")
+		if rep != nil {
+			failed = rep.Err
+		}
 	} else {
 		// The others keep no results: process 0 writes the run's.
 		opts := s.opts
@@ -75,13 +80,18 @@ func (s *series) spread(p *planner.Plan, where cluster.Place, bind string) int {
 		rep := exec.Run(ctx, p, opts)
 		code = exitOK
 		if !rep.Complete {
-			err := rep.Err
+			failed = rep.Err
 			if cause := context.Cause(ctx); cause != nil {
-				err = cause
+				failed = cause
 			}
-			fmt.Fprintf(s.stderr, "mlps exec: process %d of %d: %v\n", where.Proc, where.Procs, err)
+			fmt.Fprintf(s.stderr, "mlps exec: process %d of %d: %v\n", where.Proc, where.Procs, failed)
 			code = exitFailed
 		}
+	}
+	// A failure of this process's own ends the run on the others with its
+	// reason; one the run told this process of is already theirs.
+	if code != exitOK && failed != nil && context.Cause(ctx) == nil {
+		proc.Abort(failed)
 	}
 	if code == exitOK {
 		if err := proc.Finish(ctx); err != nil {

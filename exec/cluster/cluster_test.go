@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -464,5 +465,24 @@ func TestHungProcess(t *testing.T) {
 	err := ps[0].World("step", 2).Barrier(context.Background())
 	if want := "barrier step round 1: process 1 (ranks 1-1 on h) did not arrive within 300ms of the others"; err == nil || !strings.Contains(err.Error(), want) {
 		t.Errorf("%v, want %q", err, want)
+	}
+}
+
+// A process that fails on its own tells the others why.
+func TestAbort(t *testing.T) {
+	ps, ctxs, errs := joinAll(t, 2, 1, func(int) Plan { return testPlan })
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("process %d: %v", i, err)
+		}
+	}
+	ps[1].Abort(errors.New("stage train: read d/img_3.npz: input/output error"))
+	select {
+	case <-ctxs[0].Done():
+	case <-time.After(20 * time.Second):
+		t.Fatal("process 0 was not told")
+	}
+	if c := context.Cause(ctxs[0]); c == nil || c.Error() != "process 1 (ranks 1-1 on host0) failed: stage train: read d/img_3.npz: input/output error" {
+		t.Errorf("process 0's cause: %v", c)
 	}
 }

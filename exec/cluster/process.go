@@ -279,6 +279,14 @@ func (p *Process) Finish(ctx context.Context) error {
 	return nil
 }
 
+// Abort fails the run on every process for err, this process's own
+// failure, so that the others say why rather than only that it left.
+func (p *Process) Abort(err error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_ = p.conn.Invoke(tokenMD(ctx, p.cfg.Token), "/"+serviceName+"/Abort", &abortRequest{Proc: p.cfg.Place.Proc, Reason: err.Error()}, &empty{}, callOpts()...)
+}
+
 // Close leaves the run: the watch ends and process 0's coordinator
 // stops.
 func (p *Process) Close() {

@@ -115,6 +115,11 @@ type gatherReply struct {
 
 type procRequest struct{ Proc int }
 
+type abortRequest struct {
+	Proc   int
+	Reason string
+}
+
 type clockReply struct{ UnixNano int64 }
 
 type event struct{ Abort string }
@@ -414,6 +419,13 @@ var serviceDesc = grpc.ServiceDesc{
 		{MethodName: "Barrier", Handler: unary((*coordinator).barrier)},
 		{MethodName: "Gather", Handler: unary((*coordinator).gather)},
 		{MethodName: "Finish", Handler: unary(func(c *coordinator, _ context.Context, r *procRequest) (*empty, error) { return c.finish(r) })},
+		{MethodName: "Abort", Handler: unary(func(c *coordinator, _ context.Context, r *abortRequest) (*empty, error) {
+			if err := c.proc(r.Proc); err != nil {
+				return nil, err
+			}
+			c.fail(fmt.Errorf("%s failed: %s", c.describe(r.Proc), r.Reason))
+			return &empty{}, nil
+		})},
 		{MethodName: "Clock", Handler: unary(func(*coordinator, context.Context, *empty) (*clockReply, error) {
 			return &clockReply{UnixNano: time.Now().UnixNano()}, nil
 		})},
