@@ -24,8 +24,15 @@ import (
 // before, by a run of one process, and checked here as --skip checks it.
 func (s *series) spread(p *planner.Plan, where cluster.Place, bind string) int {
 	for _, n := range p.Nodes {
-		if _, ok := n.Task.(stages.Spread); !ok {
+		w, ok := n.Task.(stages.Spread)
+		if !ok {
 			fmt.Fprintf(s.stderr, "mlps exec: stage %s (%s) cannot run across processes yet: run it in one process first (mlps exec WORKLOAD --only %s), then this with --skip %s\n", n.ID, n.Kind, n.ID, n.ID)
+			return exitUsage
+		}
+		// Every process must host a rank: one with none would never
+		// meet the others at a barrier.
+		if w.Ranks() < where.Procs {
+			fmt.Fprintf(s.stderr, "mlps exec: stage %s has %d ranks for %d processes: each process runs at least one (fewer processes, or more accelerators)\n", n.ID, w.Ranks(), where.Procs)
 			return exitUsage
 		}
 	}

@@ -120,6 +120,11 @@ func TestExecAcrossProcesses(t *testing.T) {
 		t.Errorf("a stage that cannot spread: exit %d: %s", code, errb.String())
 	}
 
+	if code := run([]string{"exec", wl, "--skip", "gen", "--rank", "0", "--world", "5", "--coordinator", addr, "--progress", "none"}, &out, &errb); code != exitUsage ||
+		!strings.Contains(errb.String(), "stage train has 4 ranks for 5 processes") {
+		t.Errorf("more processes than ranks: exit %d: %s", code, errb.String())
+	}
+
 	mpirun, err := exec.LookPath("mpirun")
 	if err != nil {
 		if os.Getenv("MLPS_REQUIRE_SERVERS") != "" {
