@@ -36,6 +36,10 @@ type Group interface {
 	// has sent its own, returns them all in process order to the lead
 	// process, and nil to the others.
 	Gather(ctx context.Context, name string, v any) ([]json.RawMessage, error)
+	// Sync returns once every process has called it with name, a name
+	// no other Sync of the run uses: the ranks of all processes start a
+	// phase (a checkpoint save) together.
+	Sync(ctx context.Context, name string) error
 	// Lead is true in the process that writes the results.
 	Lead() bool
 }
@@ -54,6 +58,9 @@ func (LocalGroup) Gather(_ context.Context, _ string, v any) ([]json.RawMessage,
 	b, err := json.Marshal(v)
 	return []json.RawMessage{b}, err
 }
+
+// Sync has no other process to wait for.
+func (LocalGroup) Sync(ctx context.Context, _ string) error { return ctx.Err() }
 
 // Lead is true: the one process writes the results.
 func (LocalGroup) Lead() bool { return true }

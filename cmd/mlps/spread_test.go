@@ -147,3 +147,90 @@ func TestExecAcrossProcesses(t *testing.T) {
 	}
 	compare("4 processes under mpirun", readJSON(t, filepath.Join(four, "summary.json")))
 }
+
+// A llama3-8b checkpoint shrunk to narrow layers, its 8 ranks spread over
+// 2 processes by flags and over 4 under mpirun: each process saves and
+// loads its ranks' files, every save and load starting together, and
+// process 0's summary has the keys of a run of one process and its
+// counts and bytes exactly.
+func TestCheckpointAcrossProcesses(t *testing.T) {
+	dir := t.TempDir()
+	sets := func(name string) []string {
+		var a []string
+		for _, s := range []string{"stages.checkpoint.model.layers=8", "stages.checkpoint.model.hidden=256", "stages.checkpoint.model.ffn=896",
+			"stages.checkpoint.model.vocab=8000", "stages.checkpoint.writes=2", "stages.checkpoint.reads=2", "stages.checkpoint.chunk_bytes=4194304",
+			"targets.ckpt.uri=file://" + filepath.Join(dir, name)} {
+			a = append(a, "--set", s)
+		}
+		return a
+	}
+	wl := "../../workloads/llama3/8b.cue"
+	var out, errb bytes.Buffer
+	one := filepath.Join(dir, "one")
+	if code := run(append([]string{"exec", wl, "--results", one, "--progress", "none"}, sets("c1")...), &out, &errb); code != exitOK {
+		t.Fatalf("one process: exit %d: %s", code, errb.String())
+	}
+	want := readJSON(t, filepath.Join(one, "summary.json"))
+	compare := func(name string, got map[string]any) {
+		t.Helper()
+		if k1, k2 := slices.Sorted(maps.Keys(got)), slices.Sorted(maps.Keys(want)); !slices.Equal(k1, k2) {
+			t.Errorf("%s: keys %v, one process's %v", name, k1, k2)
+		}
+		for _, k := range []string{"checkpoint_bytes", "complete"} {
+			if got[k] != want[k] {
+				t.Errorf("%s: %s %v, one process %v", name, k, got[k], want[k])
+			}
+		}
+		gs, ws := stage(got, "checkpoint"), stage(want, "checkpoint")
+		if gs["ops"] != ws["ops"] || gs["bytes"] != ws["bytes"] {
+			t.Errorf("%s: stage ops %v, bytes %v; one process %v, %v", name, gs["ops"], gs["bytes"], ws["ops"], ws["bytes"])
+		}
+	}
+
+	addr := loopbackAddr(t)
+	two := filepath.Join(dir, "two")
+	var wg sync.WaitGroup
+	codes, errs := make([]int, 2), make([]string, 2)
+	for i := range 2 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var o, e bytes.Buffer
+			codes[i] = run(append([]string{"exec", wl, "--results", two, "--progress", "none", "--rank", fmt.Sprint(i), "--world", "2", "--coordinator", addr}, sets("c2")...), &o, &e)
+			errs[i] = e.String()
+		}()
+	}
+	wg.Wait()
+	for i, c := range codes {
+		if c != exitOK {
+			t.Fatalf("process %d: exit %d: %s", i, c, errs[i])
+		}
+	}
+	sum := readJSON(t, filepath.Join(two, "summary.json"))
+	compare("2 processes", sum)
+	// Each rank's part of every save and load is in process 0's detail.
+	b, err := os.ReadFile(filepath.Join(two, "stages", "checkpoint", "ranks.jsonl"))
+	if err != nil || bytes.Count(b, []byte("\n")) != 8*4 {
+		t.Errorf("ranks.jsonl: %d lines (%v), want 8 ranks × 4 saves and loads", bytes.Count(b, []byte("\n")), err)
+	}
+
+	mpirun, err := exec.LookPath("mpirun")
+	if err != nil {
+		if os.Getenv("MLPS_REQUIRE_SERVERS") != "" {
+			t.Fatal("mpirun not found: apt-get install openmpi-bin")
+		}
+		t.Skip("mpirun not found: apt-get install openmpi-bin")
+	}
+	four := filepath.Join(dir, "four")
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, mpirun, append([]string{"--oversubscribe", "-np", "4",
+		"--mca", "btl", "self,tcp", "--mca", "btl_tcp_if_include", "lo", "--mca", "oob_tcp_if_include", "lo",
+		"-x", "MLPS_TEST_MAIN=1", "-x", "MLPS_COORDINATOR=" + loopbackAddr(t),
+		os.Args[0], "exec", wl, "--results", four, "--progress", "none"}, sets("c4")...)...)
+	cmd.Env = append(os.Environ(), "OMPI_ALLOW_RUN_AS_ROOT=1", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1")
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("mpirun: %v\n%s", err, b)
+	}
+	compare("4 processes under mpirun", readJSON(t, filepath.Join(four, "summary.json")))
+}

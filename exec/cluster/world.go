@@ -53,6 +53,11 @@ func (p *Process) World(name string, n int) stages.World {
 // estimated it: what this process adds to its times for process 0.
 func (p *Process) ClockOffset() time.Duration { return p.Offset }
 
+// Sync returns once every process has called it with name.
+func (p *Process) Sync(ctx context.Context, name string) error {
+	return p.barrier(ctx, "sync/"+name, 1)
+}
+
 // Lead is true in process 0, which writes the results.
 func (p *Process) Lead() bool { return p.cfg.Place.Proc == 0 }
 

@@ -184,6 +184,10 @@ func (t *task) Describe() string {
 	return desc
 }
 
+// Ranks is the ranks the stage runs: a checkpoint spreads them over the
+// run's processes (stages.Spread).
+func (t *task) Ranks() int { return int(t.ranks) }
+
 func (t *task) Run(ctx context.Context, env *stages.Env) (stages.Metrics, error) {
 	b, err := env.Target(t.spec.Target)
 	if err != nil {
@@ -199,8 +203,33 @@ func (t *task) Run(ctx context.Context, env *stages.Env) (stages.Metrics, error)
 	pool := ckpt.NewPool(t.set.PoolSize(t.spec.Chunks, t.spec.Reads > 0), int(t.spec.ChunkBytes), t.spec.ODirect)
 	gen := content.New(t.seed)
 	var saves, loads []ckpt.PhaseResult
+	// Across processes each runs its share of the ranks; they start each
+	// save and load together, and the lead gathers every rank's part.
+	group := env.Group()
+	_, local := group.(stages.LocalGroup)
+	first, count := group.Share(int(t.ranks))
+	seq := 0
 	phase := func(name string, k int) error {
-		ranks, pr, err := t.set.Run(ctx, env.Meter, b, pool, gen, name, k)
+		seq++
+		tag := fmt.Sprintf("checkpoint/%s/%d/%s/%d", env.Stage, seq, name, k)
+		if err := group.Sync(ctx, tag); err != nil {
+			return err
+		}
+		ranks, pr, err := t.set.RunShare(ctx, env.Meter, b, pool, gen, name, k, int64(first), int64(count))
+		if err == nil && !local {
+			var parts []json.RawMessage
+			if parts, err = group.Gather(ctx, tag, ranks); err == nil && group.Lead() {
+				var all []ckpt.RankResult
+				for _, p := range parts {
+					var rs []ckpt.RankResult
+					if err = json.Unmarshal(p, &rs); err != nil {
+						break
+					}
+					all = append(all, rs...)
+				}
+				ranks, pr = all, ckpt.Phase(all)
+			}
+		}
 		for _, rr := range ranks {
 			if werr := enc.Encode(rr); werr != nil && err == nil {
 				err = werr
@@ -243,7 +272,7 @@ func (t *task) Run(ctx context.Context, env *stages.Env) (stages.Metrics, error)
 				ks = append(ks, k)
 			}
 		}
-		dropped, runErr = t.set.Evict(ctx, b, ks)
+		dropped, runErr = t.set.EvictShare(ctx, b, ks, int64(first), int64(count))
 	}
 	for i := 0; i < t.spec.Reads && runErr == nil; i++ {
 		runErr = phase("load", load(i))

@@ -49,6 +49,9 @@ func (t *task) Run(ctx context.Context, env *stages.Env) (stages.Metrics, error)
 	}
 	defer r.ranks.Close()
 	var save func(e int) error
+	if _, local := env.Group().(stages.LocalGroup); !local && t.checkpoints() > 0 {
+		return nil, fmt.Errorf("checkpoints within a training run across processes are not supported yet: run the checkpoint stage of its own")
+	}
 	if t.checkpoints() > 0 {
 		cb, err := env.Target(t.ckpt.Target)
 		if err != nil {

@@ -75,6 +75,17 @@ type PhaseResult struct {
 	Seconds float64
 }
 
+// Phase is the save or load of the ranks in rs: the slowest rank's time
+// and the bytes of all.
+func Phase(rs []RankResult) PhaseResult {
+	var pr PhaseResult
+	for _, rr := range rs {
+		pr.Bytes += rr.Bytes
+		pr.Seconds = max(pr.Seconds, rr.Seconds)
+	}
+	return pr
+}
+
 // PoolSize is the number of chunks to allocate for s: chunks, but no more
 // than its ranks can have in flight at once, saving only or loading too.
 // A saving rank holds two, one being filled while the other is written;
@@ -113,12 +124,18 @@ const saveDepth = 2
 // backend without a host cache (an object store) it does nothing and
 // returns "".
 func (s *Set) Evict(ctx context.Context, b backends.Backend, ks []int) (string, error) {
+	return s.EvictShare(ctx, b, ks, 0, s.ranks())
+}
+
+// EvictShare is Evict of the files of ranks first to first+count-1: a
+// process's share of the ranks, whose files are in its host's cache.
+func (s *Set) EvictShare(ctx context.Context, b backends.Backend, ks []int, first, count int64) (string, error) {
 	e, ok := backends.As[backends.Evicter](b)
 	if !ok {
 		return "", nil
 	}
 	for _, k := range ks {
-		for r := range s.ranks() {
+		for r := first; r < first+count; r++ {
 			for _, f := range s.RankFiles(r) {
 				if err := e.Evict(ctx, s.Name(k, f.Name)); err != nil {
 					return "", fmt.Errorf("dropping checkpoint files from the page cache so that loads come from storage: %w (set drop_cache: false, or odirect: true, to load without it)", err)
@@ -134,9 +151,16 @@ func (s *Set) Evict(ctx context.Context, b backends.Backend, ks []int) (string, 
 // together, recording one operation per file into meter. It returns each
 // rank's part, and the bytes of all ranks over the slowest rank's time.
 func (s *Set) Run(ctx context.Context, meter *measure.Meter, b backends.Backend, pool *Pool, gen *content.Generator, phase string, k int) ([]RankResult, PhaseResult, error) {
-	results := make([]RankResult, s.ranks())
+	return s.RunShare(ctx, meter, b, pool, gen, phase, k, 0, s.ranks())
+}
+
+// RunShare is Run of ranks first to first+count-1: a process's share of
+// the ranks of a run across processes.
+func (s *Set) RunShare(ctx context.Context, meter *measure.Meter, b backends.Backend, pool *Pool, gen *content.Generator, phase string, k int, first, count int64) ([]RankResult, PhaseResult, error) {
+	results := make([]RankResult, count)
 	g, gctx := errgroup.WithContext(ctx)
-	for r := range s.ranks() {
+	for i := range count {
+		r := first + i
 		g.Go(func() error {
 			rec := meter.Worker()
 			rr := RankResult{Phase: phase, Checkpoint: k, Rank: r}
@@ -156,16 +180,12 @@ func (s *Set) Run(ctx context.Context, meter *measure.Meter, b backends.Backend,
 				rr.Files++
 			}
 			rr.Seconds = time.Since(start).Seconds()
-			results[r] = rr
+			results[i] = rr
 			return err
 		})
 	}
 	err := g.Wait()
-	var pr PhaseResult
-	for _, rr := range results {
-		pr.Bytes += rr.Bytes
-		pr.Seconds = max(pr.Seconds, rr.Seconds)
-	}
+	pr := Phase(results)
 	if err != nil {
 		return results, pr, fmt.Errorf("%s of checkpoint %d: %w", phase, k, err)
 	}
