@@ -263,6 +263,10 @@ Examples:
   mlps exec workloads/llama3/8b.cue --system mysut --phase write --set targets.ckpt.uri=file:///mnt/nvme
   mlps exec workloads/llama3/8b.cue --system mysut --phase read --set targets.ckpt.uri=file:///mnt/nvme
       (a checkpoint result in two invocations: start the read within 30 s)
+  mpirun -np 4 -x MLPS_COORDINATOR=node0:7070 -x MLPS_CLUSTER_TOKEN mlps exec workloads/unet3d/b200.cue --skip datagen
+      (one run across 4 processes: each runs its share of the ranks, process
+      0 serves the coordinator and writes the results; also srun, a
+      Kubernetes Indexed Job, or --rank N --world N --coordinator HOST:PORT)
 
 Flags:
 `
