@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"net"
@@ -12,6 +13,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -27,8 +29,8 @@ func loopbackAddr(t *testing.T) string {
 }
 
 // spreadWorkload is a dataset of 64 small files and a read-epoch of 4
-// ranks whose steps are compute-bound (20 ms), written to dir.
-func spreadWorkload(t *testing.T, dir string) string {
+// ranks whose steps are compute-bound (compute seconds), written to dir.
+func spreadWorkload(t *testing.T, dir string, compute float64) string {
 	t.Helper()
 	wl := filepath.Join(dir, "w.cue")
 	src := fmt.Sprintf(`name: "spread"
@@ -36,9 +38,9 @@ targets: t: uri: "file://%s"
 datasets: d: {target: "t", format: "npz", files: 64, record_bytes: 65536}
 stages: {
 	gen: {kind: "generate", dataset: "d"}
-	train: {kind: "read-epoch", dataset: "d", accelerators: 4, batch_size: 2, epochs: 2, computation_time: 0.02, file_shuffle: "seed"}
+	train: {kind: "read-epoch", dataset: "d", accelerators: 4, batch_size: 2, epochs: 2, computation_time: %g, file_shuffle: "seed"}
 }
-`, filepath.Join(dir, "data"))
+`, filepath.Join(dir, "data"), compute)
 	if err := os.WriteFile(wl, []byte(src), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -58,7 +60,7 @@ stages: {
 // anything runs.
 func TestExecAcrossProcesses(t *testing.T) {
 	dir := t.TempDir()
-	wl := spreadWorkload(t, dir)
+	wl := spreadWorkload(t, dir, 0.02)
 	var out, errb bytes.Buffer
 	one := filepath.Join(dir, "one")
 	if code := run([]string{"exec", wl, "--skip", "gen", "--results", one, "--progress", "none"}, &out, &errb); code != exitOK {
@@ -233,4 +235,101 @@ func TestCheckpointAcrossProcesses(t *testing.T) {
 		t.Fatalf("mpirun: %v\n%s", err, b)
 	}
 	compare("4 processes under mpirun", readJSON(t, filepath.Join(four, "summary.json")))
+}
+
+// Killing one process of a run (SIGKILL, mid-epoch) ends process 0 within
+// 10 s with an error naming it, and process 0's results directory keeps
+// what was measured, marked incomplete, with that error.
+func TestProcessKilledMidRun(t *testing.T) {
+	dir := t.TempDir()
+	// Steps of 2 s: the epochs run for half a minute unless ended.
+	wl := spreadWorkload(t, dir, 2)
+	addr := loopbackAddr(t)
+	res := filepath.Join(dir, "killed")
+	args := func(rank int) []string {
+		return []string{"exec", wl, "--skip", "gen", "--results", res, "--progress", "none",
+			"--rank", fmt.Sprint(rank), "--world", "2", "--coordinator", addr}
+	}
+	var errs [2]syncBuffer
+	cmds := [2]*exec.Cmd{mlps(args(0)...), mlps(args(1)...)}
+	lead, err := cmds[0].StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmds[1].Stderr = &errs[1]
+	for _, c := range cmds {
+		if err := c.Start(); err != nil {
+			t.Fatal(err)
+		}
+		defer c.Process.Kill()
+	}
+	// Process 0 names the run's processes once all have joined.
+	joined, exited := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(exited)
+		buf := make([]byte, 4096)
+		for {
+			n, err := lead.Read(buf)
+			errs[0].Write(buf[:n])
+			if strings.Contains(errs[0].String(), "a run of 2 processes") {
+				select {
+				case <-joined:
+				default:
+					close(joined)
+				}
+			}
+			if err != nil {
+				return
+			}
+		}
+	}()
+	select {
+	case <-joined:
+	case <-exited:
+		t.Fatalf("process 0 ended before the run began: %s", errs[0].String())
+	case <-time.After(60 * time.Second):
+		t.Fatalf("the processes did not join: %s", errs[0].String())
+	}
+	time.Sleep(time.Second) // mid-epoch
+	if err := cmds[1].Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	killed := time.Now()
+	done := make(chan error, 1)
+	go func() { done <- cmds[0].Wait() }()
+	select {
+	case err := <-done:
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) || ee.ExitCode() != exitFailed {
+			t.Errorf("process 0: %v, want exit %d", err, exitFailed)
+		}
+	case <-time.After(10*time.Second - time.Since(killed)):
+		t.Fatal("process 0 still runs 10 s after process 1 was killed")
+	}
+	want := "process 1 (ranks 2-3 on "
+	if !strings.Contains(errs[0].String(), want) {
+		t.Errorf("process 0's error does not name process 1: %s", errs[0].String())
+	}
+	sum := readJSON(t, filepath.Join(res, "summary.json"))
+	if sum["complete"] != false || !strings.Contains(fmt.Sprint(sum["error"]), want) {
+		t.Errorf("results: complete %v, error %v", sum["complete"], sum["error"])
+	}
+}
+
+// syncBuffer is a buffer one goroutine writes while another reads.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
