@@ -56,9 +56,12 @@ func (s *series) spread(p *planner.Plan, where cluster.Place, bind string) int {
 			ranks = max(ranks, w.Ranks())
 		}
 	}
+	// Its share of the largest stage, as the stages split them, so that
+	// the ranks the coordinator's messages name are the ranks it runs.
+	_, share := cluster.ShareOf(where.Proc, where.Procs, ranks)
 	proc, ctx, err := cluster.Join(context.Background(), cluster.Config{
 		Place: where,
-		Ranks: max(1, ranks/where.Procs),
+		Ranks: share,
 		Plan: cluster.Plan{Hash: hex.EncodeToString(h.Sum(nil)), Workload: p.Workload.Name, Version: results.MlpsVersion(),
 			Overrides: s.overrides},
 		Host:  cluster.Host{Hostname: host, CPUs: runtime.NumCPU(), MemoryBytes: stages.ThisHost().MemoryBytes},

@@ -28,6 +28,31 @@ func loopbackAddr(t *testing.T) string {
 	return l.Addr().String()
 }
 
+// mpirunMLPS runs mlps (this test binary re-executed) as 4 processes
+// under Debian's Open MPI on loopback, failing t unless all succeed, and
+// returns their output. Without mpirun it skips, or fails in CI.
+func mpirunMLPS(t *testing.T, args ...string) []byte {
+	t.Helper()
+	mpirun, err := exec.LookPath("mpirun")
+	if err != nil {
+		if os.Getenv("MLPS_REQUIRE_SERVERS") != "" {
+			t.Fatal("mpirun not found: apt-get install openmpi-bin")
+		}
+		t.Skip("mpirun not found: apt-get install openmpi-bin")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, mpirun, append([]string{"--oversubscribe", "-np", "4",
+		"--mca", "btl", "self,tcp", "--mca", "btl_tcp_if_include", "lo", "--mca", "oob_tcp_if_include", "lo",
+		"-x", "MLPS_TEST_MAIN=1", "-x", "MLPS_COORDINATOR=" + loopbackAddr(t), os.Args[0]}, args...)...)
+	cmd.Env = append(os.Environ(), "OMPI_ALLOW_RUN_AS_ROOT=1", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1")
+	b, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("mpirun: %v\n%s", err, b)
+	}
+	return b
+}
+
 // spreadWorkload is a dataset of 64 small files and a read-epoch of 4
 // ranks whose steps are compute-bound (compute seconds), written to dir.
 func spreadWorkload(t *testing.T, dir string, compute float64) string {
@@ -127,24 +152,8 @@ func TestExecAcrossProcesses(t *testing.T) {
 		t.Errorf("more processes than ranks: exit %d: %s", code, errb.String())
 	}
 
-	mpirun, err := exec.LookPath("mpirun")
-	if err != nil {
-		if os.Getenv("MLPS_REQUIRE_SERVERS") != "" {
-			t.Fatal("mpirun not found: apt-get install openmpi-bin")
-		}
-		t.Skip("mpirun not found: apt-get install openmpi-bin")
-	}
 	four := filepath.Join(dir, "four")
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, mpirun, "--oversubscribe", "-np", "4",
-		"--mca", "btl", "self,tcp", "--mca", "btl_tcp_if_include", "lo", "--mca", "oob_tcp_if_include", "lo",
-		"-x", "MLPS_TEST_MAIN=1", "-x", "MLPS_COORDINATOR="+loopbackAddr(t),
-		os.Args[0], "exec", wl, "--skip", "gen", "--results", four, "--progress", "none")
-	cmd.Env = append(os.Environ(), "OMPI_ALLOW_RUN_AS_ROOT=1", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1")
-	if b, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("mpirun: %v\n%s", err, b)
-	} else if !strings.Contains(string(b), "a run of 4 processes (openmpi)") {
+	if b := mpirunMLPS(t, "exec", wl, "--skip", "gen", "--results", four, "--progress", "none"); !strings.Contains(string(b), "a run of 4 processes (openmpi)") {
 		t.Errorf("mpirun's output:\n%s", b)
 	}
 	compare("4 processes under mpirun", readJSON(t, filepath.Join(four, "summary.json")))
@@ -216,24 +225,8 @@ func TestCheckpointAcrossProcesses(t *testing.T) {
 		t.Errorf("ranks.jsonl: %d lines (%v), want 8 ranks × 4 saves and loads", bytes.Count(b, []byte("\n")), err)
 	}
 
-	mpirun, err := exec.LookPath("mpirun")
-	if err != nil {
-		if os.Getenv("MLPS_REQUIRE_SERVERS") != "" {
-			t.Fatal("mpirun not found: apt-get install openmpi-bin")
-		}
-		t.Skip("mpirun not found: apt-get install openmpi-bin")
-	}
 	four := filepath.Join(dir, "four")
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, mpirun, append([]string{"--oversubscribe", "-np", "4",
-		"--mca", "btl", "self,tcp", "--mca", "btl_tcp_if_include", "lo", "--mca", "oob_tcp_if_include", "lo",
-		"-x", "MLPS_TEST_MAIN=1", "-x", "MLPS_COORDINATOR=" + loopbackAddr(t),
-		os.Args[0], "exec", wl, "--results", four, "--progress", "none"}, sets("c4")...)...)
-	cmd.Env = append(os.Environ(), "OMPI_ALLOW_RUN_AS_ROOT=1", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1")
-	if b, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("mpirun: %v\n%s", err, b)
-	}
+	mpirunMLPS(t, append([]string{"exec", wl, "--results", four, "--progress", "none"}, sets("c4")...)...)
 	compare("4 processes under mpirun", readJSON(t, filepath.Join(four, "summary.json")))
 }
 

@@ -38,8 +38,12 @@ var (
 // processes take n/procs each, in process order, the first n mod procs
 // one more.
 func (p *Process) Share(n int) (first, count int) {
-	procs, i := p.cfg.Place.Procs, p.cfg.Place.Proc
-	return i * n / procs, (i+1)*n/procs - i*n/procs
+	return ShareOf(p.cfg.Place.Proc, p.cfg.Place.Procs, n)
+}
+
+// ShareOf is process proc's share of n ranks over procs processes.
+func ShareOf(proc, procs, n int) (first, count int) {
+	return proc * n / procs, (proc+1)*n/procs - proc*n/procs
 }
 
 // World is the world of a stage's n ranks, of which this process runs

@@ -324,14 +324,7 @@ func queryLatencyChart(m map[string]any) chart {
 	} else {
 		points, cats = []map[string]any{m}, []string{"all queries"}
 	}
-	var series []barSeries
-	for _, q := range queryPercentiles {
-		s := barSeries{Name: q.name, Values: make([]float64, len(points)), Have: make([]bool, len(points))}
-		for i, pm := range points {
-			s.Values[i], s.Have[i] = lookup(pm, q.key)
-		}
-		series = append(series, s)
-	}
+	series := percentileSeries(queryPercentiles, points)
 	return barChart("query-latency", title, "ms", cats, series, 0, "no query was answered (mean_latency_ms and the percentiles)")
 }
 
@@ -372,6 +365,20 @@ func kvTierBandwidthChart(m map[string]any) chart {
 	return c
 }
 
+// percentileSeries is a bar series per percentile, a bar per object:
+// the percentile's value in it, where it has one.
+func percentileSeries(ps []struct{ name, key string }, objs []map[string]any) []barSeries {
+	var series []barSeries
+	for _, p := range ps {
+		s := barSeries{Name: p.name, Values: make([]float64, len(objs)), Have: make([]bool, len(objs))}
+		for i, o := range objs {
+			s.Values[i], s.Have[i] = lookup(o, p.key)
+		}
+		series = append(series, s)
+	}
+	return series
+}
+
 var kvPercentiles = []struct{ name, key string }{{"p50", "p50"}, {"p95", "p95"}, {"p99", "p99"}, {"p99.9", "p99_9"}}
 
 // latencyBars draws latency objects (count, p50, p95, ...) as bars per
@@ -384,14 +391,7 @@ func latencyBars(kind, title string, cats []string, objs []map[string]any, why s
 			keep, kept = append(keep, cats[i]), append(kept, o)
 		}
 	}
-	var series []barSeries
-	for _, p := range kvPercentiles {
-		s := barSeries{Name: p.name, Values: make([]float64, len(kept)), Have: make([]bool, len(kept))}
-		for i, o := range kept {
-			s.Values[i], s.Have[i] = lookup(o, p.key)
-		}
-		series = append(series, s)
-	}
+	series := percentileSeries(kvPercentiles, kept)
 	return barChart(kind, title, "ms", keep, series, 0, why)
 }
 

@@ -128,6 +128,16 @@ var benchmarkOf = map[string]string{
 // prepares data (generate, index) or measures none of MLPerf Storage's.
 func BenchmarkOf(kind string) string { return benchmarkOf[kind] }
 
+// KindOf is the stage kind that measures benchmark; "" for none.
+func KindOf(benchmark string) string {
+	for k, b := range benchmarkOf {
+		if b == benchmark {
+			return k
+		}
+	}
+	return ""
+}
+
 // Benchmark names the benchmark a run measured, by the kinds of the
 // stages it ran: "training" for a run with a read-epoch stage, and so
 // on; "" for a run that only prepared data (generate, index) or that

@@ -11,15 +11,6 @@ import (
 	"mlps.dev/mlps/stages/readepoch"
 )
 
-// benchKind is the stage kind whose times are a run's for the series
-// checks.
-var benchKind = map[string]string{
-	results.Training:       "read-epoch",
-	results.Checkpointing:  "checkpoint",
-	results.VectorDatabase: "query",
-	results.KVCache:        "kvcache",
-}
-
 // start is when the run's benchmark stage started (its first data stage
 // for a run that only prepared data), else when the run began.
 func (r *run) start() time.Time {
@@ -41,7 +32,7 @@ func (r *run) benchStage() *results.StageReport {
 	if r.Report == nil {
 		return nil
 	}
-	if sr := r.report(benchKind[r.bench]); sr != nil {
+	if sr := r.report(results.KindOf(r.bench)); sr != nil {
 		return sr
 	}
 	if len(r.Report.Stages) > 0 {

@@ -28,8 +28,8 @@ const (
 
 func (c Class) rank() int { return slices.Index([]Class{Closed, Open, Invalid}, c) }
 
-// worse returns the worse of two classes.
-func worse(a, b Class) Class {
+// Worse returns the worse of two classes.
+func Worse(a, b Class) Class {
 	if b.rank() > a.rank() {
 		return b
 	}
@@ -134,14 +134,14 @@ func Validate(root, edition string) (*Verdict, error) {
 		s.Findings = c.checkSeries(rs[0].bench, rs)
 		s.Class = Closed
 		for _, f := range s.Findings {
-			s.Class = worse(s.Class, f.Class)
+			s.Class = Worse(s.Class, f.Class)
 		}
 		for _, r := range rs {
 			rv := RunVerdict{Dir: r.rel, Benchmark: r.benchLabel(), Series: key, Class: Closed, Findings: r.findings}
 			for _, f := range r.findings {
-				rv.Class = worse(rv.Class, f.Class)
+				rv.Class = Worse(rv.Class, f.Class)
 			}
-			s.Class = worse(s.Class, rv.Class)
+			s.Class = Worse(s.Class, rv.Class)
 			v.Runs = append(v.Runs, rv)
 		}
 		v.Series = append(v.Series, s)
@@ -149,8 +149,8 @@ func Validate(root, edition string) (*Verdict, error) {
 		if b == "" {
 			b = "other"
 		}
-		v.Benchmarks[b] = worse(cmp.Or(v.Benchmarks[b], Closed), s.Class)
-		v.Class = worse(v.Class, s.Class)
+		v.Benchmarks[b] = Worse(cmp.Or(v.Benchmarks[b], Closed), s.Class)
+		v.Class = Worse(v.Class, s.Class)
 	}
 	return v, nil
 }

@@ -6,6 +6,7 @@
 package submission
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"io"
@@ -183,32 +184,17 @@ func Validate(path, edition string) (*rules.Verdict, error) {
 			}
 			s.Findings = append(s.Findings, f)
 			for _, f := range s.Findings {
-				s.Class = worse(s.Class, f.Class)
+				s.Class = rules.Worse(s.Class, f.Class)
 			}
 		}
 		b := s.Benchmark
 		if b == "" {
 			b = "other"
 		}
-		v.Benchmarks[b] = worse(cmpOr(v.Benchmarks[b], rules.Closed), s.Class)
-		v.Class = worse(v.Class, s.Class)
+		v.Benchmarks[b] = rules.Worse(cmp.Or(v.Benchmarks[b], rules.Closed), s.Class)
+		v.Class = rules.Worse(v.Class, s.Class)
 	}
 	return v, nil
-}
-
-func worse(a, b rules.Class) rules.Class {
-	order := []rules.Class{rules.Closed, rules.Open, rules.Invalid}
-	if slices.Index(order, b) > slices.Index(order, a) {
-		return b
-	}
-	return a
-}
-
-func cmpOr(a, b rules.Class) rules.Class {
-	if a == "" {
-		return b
-	}
-	return a
 }
 
 // Add files the runs at src (a run, or a tree of them) into the
