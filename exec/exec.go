@@ -80,6 +80,11 @@ func Run(ctx context.Context, p *planner.Plan, opts Options) *results.Report {
 	for name, t := range p.Targets {
 		rep.Targets[name] = results.TargetOf(t)
 	}
+	group := stages.Group(stages.LocalGroup{})
+	if opts.Processes != nil {
+		group = opts.Processes
+	}
+	rep.Hosts = hostsOf(p, group.Members())
 	var runs []*stageRun
 	byID := map[string]*stageRun{}
 	for _, n := range p.Nodes {
@@ -224,6 +229,42 @@ func check(ctx context.Context, p *planner.Plan, targets map[string]backends.Bac
 		}
 	}
 	return nil
+}
+
+// hostsOf is the hosts of ms and, for each of their processes, its
+// share of every stage that spreads its ranks.
+func hostsOf(p *planner.Plan, ms []stages.Member) []results.HostReport {
+	var hs []results.HostReport
+	at := map[string]int{}
+	for _, m := range ms {
+		i, ok := at[m.Host.Hostname]
+		if !ok {
+			i = len(hs)
+			at[m.Host.Hostname] = i
+			hs = append(hs, results.HostReport{Host: m.Host})
+		}
+		pr := results.ProcessReport{Proc: m.Proc}
+		for _, n := range p.Nodes {
+			sp, ok := n.Task.(stages.Spread)
+			if !ok {
+				continue
+			}
+			first, count := stages.ShareOf(m.Proc, len(ms), sp.Ranks())
+			if pr.Ranks == nil {
+				pr.Ranks = map[string]string{}
+			}
+			switch count {
+			case 0:
+				pr.Ranks[n.ID] = "none"
+			case 1:
+				pr.Ranks[n.ID] = fmt.Sprint(first)
+			default:
+				pr.Ranks[n.ID] = fmt.Sprintf("%d-%d", first, first+count-1)
+			}
+		}
+		hs[i].Processes = append(hs[i].Processes, pr)
+	}
+	return hs
 }
 
 // gatherMeter sends this process's figures of a stage's operations to

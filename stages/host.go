@@ -3,6 +3,7 @@ package stages
 import (
 	"bufio"
 	"os"
+	"runtime"
 	"strconv"
 	"strings"
 )
@@ -30,11 +31,14 @@ func HostMemoryBytes() int64 {
 // Host is what stages know of the machine a run is planned for and runs
 // on.
 type Host struct {
+	Hostname string `json:"hostname"`
+	CPUs     int    `json:"cpus"`
 	// MemoryBytes is the host's memory; 0 where it cannot be read.
-	MemoryBytes int64
+	MemoryBytes int64 `json:"memory_bytes"`
 }
 
 // ThisHost describes the machine this process runs on.
 func ThisHost() Host {
-	return Host{MemoryBytes: HostMemoryBytes()}
+	name, _ := os.Hostname()
+	return Host{Hostname: name, CPUs: runtime.NumCPU(), MemoryBytes: HostMemoryBytes()}
 }

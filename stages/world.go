@@ -42,6 +42,36 @@ type Group interface {
 	Sync(ctx context.Context, name string) error
 	// Lead is true in the process that writes the results.
 	Lead() bool
+	// Members are the run's processes, in process order: process i runs
+	// ShareOf(i, len(Members()), n) of a stage's n ranks.
+	Members() []Member
+}
+
+// Member is one process of a run and the host it runs on.
+type Member struct {
+	Proc int  `json:"proc"`
+	Host Host `json:"host"`
+}
+
+// ShareOf is process proc's share of n ranks over procs processes: the
+// processes take n/procs each, in process order, the first n mod procs
+// one more.
+func ShareOf(proc, procs, n int) (first, count int) {
+	return proc * n / procs, (proc+1)*n/procs - proc*n/procs
+}
+
+// Hosts are the distinct hosts of ms, in the order of their first
+// process, by host name.
+func Hosts(ms []Member) []Host {
+	var hs []Host
+	seen := map[string]bool{}
+	for _, m := range ms {
+		if !seen[m.Host.Hostname] {
+			seen[m.Host.Hostname] = true
+			hs = append(hs, m.Host)
+		}
+	}
+	return hs
 }
 
 // LocalGroup is a run of one process: it runs every rank.
@@ -64,6 +94,9 @@ func (LocalGroup) Sync(ctx context.Context, _ string) error { return ctx.Err() }
 
 // Lead is true: the one process writes the results.
 func (LocalGroup) Lead() bool { return true }
+
+// Members is this process, on this host.
+func (LocalGroup) Members() []Member { return []Member{{Proc: 0, Host: ThisHost()}} }
 
 // LocalWorld is a World of n goroutines in this process.
 type LocalWorld struct {

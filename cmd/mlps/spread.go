@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"runtime"
 	"strings"
 
 	"mlps.dev/mlps/exec"
@@ -49,7 +48,6 @@ func (s *series) spread(p *planner.Plan, where cluster.Place, bind string) int {
 	h := sha256.New()
 	h.Write(in.WorkloadJSON)
 	h.Write(planJSON)
-	host, _ := os.Hostname()
 	ranks := 1
 	for _, n := range p.Nodes {
 		if w, ok := n.Task.(stages.Spread); ok {
@@ -58,13 +56,13 @@ func (s *series) spread(p *planner.Plan, where cluster.Place, bind string) int {
 	}
 	// Its share of the largest stage, as the stages split them, so that
 	// the ranks the coordinator's messages name are the ranks it runs.
-	_, share := cluster.ShareOf(where.Proc, where.Procs, ranks)
+	_, share := stages.ShareOf(where.Proc, where.Procs, ranks)
 	proc, ctx, err := cluster.Join(context.Background(), cluster.Config{
 		Place: where,
 		Ranks: share,
 		Plan: cluster.Plan{Hash: hex.EncodeToString(h.Sum(nil)), Workload: p.Workload.Name, Version: results.MlpsVersion(),
 			Overrides: s.overrides},
-		Host:  cluster.Host{Hostname: host, CPUs: runtime.NumCPU(), MemoryBytes: stages.ThisHost().MemoryBytes},
+		Host:  stages.ThisHost(),
 		Token: os.Getenv("MLPS_CLUSTER_TOKEN"),
 		Bind:  bind,
 	})
@@ -116,7 +114,7 @@ func (s *series) spread(p *planner.Plan, where cluster.Place, bind string) int {
 }
 
 // hostsLine is the processes of a run for its log: hosts and ranks.
-func hostsLine(ms []cluster.Member) string {
+func hostsLine(ms []stages.Member) string {
 	var parts []string
 	for _, m := range ms {
 		parts = append(parts, fmt.Sprintf("%d:%s", m.Proc, m.Host.Hostname))

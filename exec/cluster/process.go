@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -16,6 +15,8 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/keepalive"
 	"google.golang.org/grpc/status"
+
+	"mlps.dev/mlps/stages"
 )
 
 // Config is what a process brings to a run.
@@ -211,8 +212,15 @@ func (p *Process) clock(ctx context.Context) {
 	}
 }
 
-// Members are the processes of the run, in process order.
-func (p *Process) Members() []Member { return slices.Clone(p.members) }
+// Members are the processes of the run, in process order, and their
+// hosts.
+func (p *Process) Members() []stages.Member {
+	ms := make([]stages.Member, len(p.members))
+	for i, m := range p.members {
+		ms[i] = stages.Member{Proc: m.Proc, Host: m.Host}
+	}
+	return ms
+}
 
 // Proc is this process's number.
 func (p *Process) Proc() int { return p.cfg.Place.Proc }

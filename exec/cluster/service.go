@@ -16,6 +16,8 @@ import (
 	"google.golang.org/grpc/encoding"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
+
+	"mlps.dev/mlps/stages"
 )
 
 // The coordinator speaks gRPC with JSON messages: the messages are a few
@@ -65,11 +67,7 @@ func (p Plan) diff(other Plan) string {
 }
 
 // Host is what a process says of its host.
-type Host struct {
-	Hostname    string `json:"hostname"`
-	CPUs        int    `json:"cpus"`
-	MemoryBytes int64  `json:"memory_bytes"`
-}
+type Host = stages.Host
 
 // Member is one process of the run as rendezvous found it: its host,
 // the ranks it hosts and the first of them.

@@ -34,16 +34,10 @@ var (
 	_ stages.Group = (*Process)(nil)
 )
 
-// Share is the ranks of a stage of n that this process runs: the
-// processes take n/procs each, in process order, the first n mod procs
-// one more.
+// Share is the ranks of a stage of n that this process runs
+// (stages.ShareOf).
 func (p *Process) Share(n int) (first, count int) {
-	return ShareOf(p.cfg.Place.Proc, p.cfg.Place.Procs, n)
-}
-
-// ShareOf is process proc's share of n ranks over procs processes.
-func ShareOf(proc, procs, n int) (first, count int) {
-	return proc * n / procs, (proc+1)*n/procs - proc*n/procs
+	return stages.ShareOf(p.cfg.Place.Proc, p.cfg.Place.Procs, n)
 }
 
 // World is the world of a stage's n ranks, of which this process runs

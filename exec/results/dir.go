@@ -262,7 +262,7 @@ func Load(dir string) (*Report, error) {
 	if err := readJSON(filepath.Join(dir, "plan.json"), &plan); err != nil {
 		return nil, err
 	}
-	rep := &Report{Workload: sum.Workload, Start: sum.Start, End: sum.End, Seconds: sum.Seconds, Complete: sum.Complete, GoMaxProcs: sum.GoMaxProcs, Targets: sum.Targets, Skipped: sum.Skipped}
+	rep := &Report{Workload: sum.Workload, Start: sum.Start, End: sum.End, Seconds: sum.Seconds, Complete: sum.Complete, GoMaxProcs: sum.GoMaxProcs, Targets: sum.Targets, Skipped: sum.Skipped, Hosts: sum.Hosts}
 	if sum.Error != "" {
 		rep.Err = errors.New(sum.Error)
 	}

@@ -44,8 +44,24 @@ type Report struct {
 	// Targets describes every target of the workload as the planner
 	// resolved it.
 	Targets map[string]Target `json:"targets"`
+	// Hosts are the hosts the run's processes ran on: one for a run of
+	// one process.
+	Hosts []HostReport `json:"hosts"`
 	// Err is the error that ended the run early, if any.
 	Err error `json:"-"`
+}
+
+// HostReport is one host of a run: what it is, and its processes.
+type HostReport struct {
+	stages.Host
+	Processes []ProcessReport `json:"processes"`
+}
+
+// ProcessReport is one process of a run and the ranks it ran of each
+// stage that spreads its ranks (stages.Spread), as "first-last".
+type ProcessReport struct {
+	Proc  int               `json:"proc"`
+	Ranks map[string]string `json:"ranks,omitempty"`
 }
 
 // Canceled reports whether the run was stopped by its context (Ctrl-C)

@@ -29,7 +29,11 @@ type Summary struct {
 	// ClientAB compares stages that ran the same work against the same
 	// store through different client libraries.
 	ClientAB []ClientAB `json:"client_ab,omitempty"`
-	NumHosts int        `json:"num_hosts"`
+	// NumHosts counts Hosts.
+	NumHosts int `json:"num_hosts"`
+	// Hosts are the hosts the run's processes ran on, their facts, and
+	// each process's ranks of every stage.
+	Hosts []HostReport `json:"hosts"`
 	// GoMaxProcs is the processors the Go runtime ran the stages on
 	// (Report.GoMaxProcs).
 	GoMaxProcs int `json:"go_max_procs"`
@@ -104,7 +108,7 @@ func Summarize(rep *Report) Summary {
 	s := Summary{
 		Workload: rep.Workload, Complete: rep.Complete,
 		Start: rep.Start, End: rep.End, Seconds: rep.Seconds,
-		Stages: map[string]StageSummary{}, Skipped: rep.Skipped, Targets: rep.Targets, NumHosts: 1, GoMaxProcs: rep.GoMaxProcs, Keys: map[string]any{},
+		Stages: map[string]StageSummary{}, Skipped: rep.Skipped, Targets: rep.Targets, NumHosts: max(1, len(rep.Hosts)), Hosts: rep.Hosts, GoMaxProcs: rep.GoMaxProcs, Keys: map[string]any{},
 		Units: maps.Clone(stageUnits),
 	}
 	if rep.Err != nil {

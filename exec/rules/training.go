@@ -101,7 +101,14 @@ func (c *checker) datasize(r *run, spec map[string]any) {
 	rb, ok3 := stages.Number(ds["record_bytes"])
 	acc, ok4 := stages.Number(spec["accelerators"])
 	batch, ok5 := stages.Number(spec["batch_size"])
+	// The memory is the largest host's where read-epoch recorded it (a
+	// run across hosts), else the run's one host's.
 	mem := r.Provenance.MemoryBytes
+	if sr := r.report("read-epoch"); sr != nil {
+		if gb, ok := metric(sr, "host_memory_GB"); ok && gb > 0 {
+			mem = int64(gb * (1 << 30))
+		}
+	}
 	if !(ok1 && ok2 && ok3 && ok4 && ok5) || mem <= 0 {
 		r.add(Finding{Rule: "train.datasize", Name: "files at least the datasize minimum for the recorded memory", Class: Invalid,
 			Parameter: "dataset.num_files_train", Actual: "not recorded",

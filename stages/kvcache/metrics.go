@@ -169,10 +169,10 @@ func worst(ls []latency) latency {
 
 // pooled merges the ranks' histograms of one kind: request latencies are
 // of requests, wherever they were served.
-func pooled(hs []*hist) latency {
+func pooled(hs []*measure.Histogram) latency {
 	m := measure.NewHistogram()
 	for _, h := range hs {
-		m.Merge(h.h)
+		m.Merge(h)
 	}
 	return latencyOf(m)
 }
@@ -201,9 +201,129 @@ type verdict struct {
 	Checks  []check `json:"checks"`
 }
 
+// rankFigures are one rank's figures as plain values, once the rank has
+// run: what the figures are computed from, and what a process of a run
+// across processes sends the lead for each of its ranks (aggregates, never
+// a record per request).
+type rankFigures struct {
+	Trial int `json:"trial"`
+	Rank  int `json:"rank"`
+	// Classes are the requests of each QoS class, in the order of
+	// llm.Classes, and then of all together.
+	Classes     []classFigures `json:"classes"`
+	Hits        int64          `json:"hits"`
+	Misses      int64          `json:"misses"`
+	ReuseHits   int64          `json:"reuse_hits"`
+	ReuseMisses int64          `json:"reuse_misses"`
+	Abandoned   int64          `json:"abandoned"`
+	// Tiers are the rank's tiers, fastest first; the last is storage.
+	Tiers []tierFigures `json:"tiers"`
+}
+
+type classFigures struct {
+	Requests     int64 `json:"requests"`
+	Tokens       int64 `json:"tokens"`
+	StorageNanos int64 `json:"storage_nanos"`
+	// Latencies: end to end, storage, generation and service.
+	Latency [4]*measure.Histogram `json:"latency"`
+}
+
+type tierFigures struct {
+	Name            string `json:"name"`
+	Limit           int64  `json:"limit"`
+	Storage         bool   `json:"storage"`
+	Reads           int64  `json:"reads"`
+	Writes          int64  `json:"writes"`
+	Deletes         int64  `json:"deletes"`
+	DemotedOut      int64  `json:"demoted_out"`
+	Cut             int64  `json:"cut"`
+	CutBytes        int64  `json:"cut_bytes"`
+	ReadBytes       int64  `json:"read_bytes"`
+	WriteBytes      int64  `json:"write_bytes"`
+	DeletedBytes    int64  `json:"deleted_bytes"`
+	DemotedOutBytes int64  `json:"demoted_out_bytes"`
+	// Read and Write are whole-entry latencies; the device latencies and
+	// fsync are the storage tier's alone (nil on the others).
+	Read        *measure.Histogram `json:"read"`
+	Write       *measure.Histogram `json:"write"`
+	ReadDevice  *measure.Histogram `json:"read_device,omitempty"`
+	WriteDevice *measure.Histogram `json:"write_device,omitempty"`
+	Fsync       *measure.Histogram `json:"fsync,omitempty"`
+}
+
+// figures returns r's figures. The rank has stopped: its histograms are
+// shared, not copied.
+func (r *rank) figures() rankFigures {
+	s := &r.stats
+	f := rankFigures{Trial: r.trial, Rank: r.n, Hits: s.hits.Load(), Misses: s.misses.Load(),
+		ReuseHits: s.reuseHits.Load(), ReuseMisses: s.reuseMisses.Load(), Abandoned: s.abandoned.Load()}
+	for c := range len(llm.Classes) + 1 {
+		cs := &s.all
+		if c < len(llm.Classes) {
+			cs = &s.classes[c]
+		}
+		f.Classes = append(f.Classes, classFigures{Requests: cs.requests.Load(), Tokens: cs.tokens.Load(), StorageNanos: cs.storageNanos.Load(),
+			Latency: [4]*measure.Histogram{cs.e2e.h, cs.storage.h, cs.generation.h, cs.service.h}})
+	}
+	for _, ti := range r.io {
+		st := &ti.st
+		tf := tierFigures{Name: ti.name, Limit: ti.limit, Storage: ti.storage,
+			Reads: st.reads.Load(), Writes: st.writes.Load(), Deletes: st.deletes.Load(), DemotedOut: st.demotedOut.Load(),
+			Cut: st.cut.Load(), CutBytes: st.cutBytes.Load(), ReadBytes: st.readBytes.Load(), WriteBytes: st.writeBytes.Load(),
+			DeletedBytes: st.deletedBytes.Load(), DemotedOutBytes: st.demotedOutBytes.Load(), Read: st.read_.h, Write: st.write_.h}
+		if ti.storage {
+			tf.ReadDevice, tf.WriteDevice, tf.Fsync = st.readDevice_.h, st.writeDevice_.h, st.fsync_.h
+		}
+		f.Tiers = append(f.Tiers, tf)
+	}
+	return f
+}
+
+// check says whether f could be a rank of this stage: its classes and
+// tiers are the stage's, and its histograms are there. The lead of a run
+// across processes checks each part it is sent before it adds it up.
+func (t *task) check(f *rankFigures) error {
+	if f.Rank < 0 || f.Rank >= t.spec.Ranks || f.Trial < 0 || f.Trial >= t.spec.Trials {
+		return fmt.Errorf("rank %d of trial %d: the stage has ranks 0 to %d and %d trials", f.Rank, f.Trial, t.spec.Ranks-1, t.spec.Trials)
+	}
+	if len(f.Classes) != len(llm.Classes)+1 {
+		return fmt.Errorf("rank %d: %d classes, want %d", f.Rank, len(f.Classes), len(llm.Classes)+1)
+	}
+	for _, c := range f.Classes {
+		if slices.Contains(c.Latency[:], nil) {
+			return fmt.Errorf("rank %d: a class without its latencies", f.Rank)
+		}
+	}
+	want := 1
+	if t.spec.GPUBytes > 0 {
+		want++
+	}
+	if t.spec.CPUBytes > 0 {
+		want++
+	}
+	if len(f.Tiers) != want || !f.Tiers[len(f.Tiers)-1].Storage {
+		return fmt.Errorf("rank %d: %d tiers, want %d ending with storage", f.Rank, len(f.Tiers), want)
+	}
+	for _, ti := range f.Tiers {
+		if ti.Read == nil || ti.Write == nil || ti.Storage && (ti.ReadDevice == nil || ti.WriteDevice == nil || ti.Fsync == nil) {
+			return fmt.Errorf("rank %d: tier %s without its latencies", f.Rank, ti.Name)
+		}
+	}
+	return nil
+}
+
+// label names a rank in the figures: "rank 3", or "trial 2 rank 3" when
+// the stage runs several trials.
+func (t *task) label(f *rankFigures) string {
+	if t.spec.Trials > 1 {
+		return fmt.Sprintf("trial %d rank %d", f.Trial+1, f.Rank)
+	}
+	return fmt.Sprintf("rank %d", f.Rank)
+}
+
 // metrics are the figures of every trial's ranks together over the
 // trials' summed wall time, and each trial's own when there are several.
-func (t *task) metrics(ranks []*rank, walls []time.Duration, storageLimit int64) stages.Metrics {
+func (t *task) metrics(ranks []rankFigures, walls []time.Duration, storageLimit int64) stages.Metrics {
 	var wall time.Duration
 	for _, w := range walls {
 		wall += w
@@ -212,9 +332,9 @@ func (t *task) metrics(ranks []*rank, walls []time.Duration, storageLimit int64)
 	if len(walls) > 1 {
 		var each []stages.Metrics
 		for i, w := range walls {
-			var rs []*rank
+			var rs []rankFigures
 			for _, r := range ranks {
-				if r.trial == i {
+				if r.Trial == i {
 					rs = append(rs, r)
 				}
 			}
@@ -226,7 +346,7 @@ func (t *task) metrics(ranks []*rank, walls []time.Duration, storageLimit int64)
 }
 
 // figures are the figures of ranks over wall.
-func (t *task) figures(ranks []*rank, wall time.Duration, storageLimit int64) stages.Metrics {
+func (t *task) figures(ranks []rankFigures, wall time.Duration, storageLimit int64) stages.Metrics {
 	sec := wall.Seconds()
 	m := stages.Metrics{
 		"model":                  t.modelName(),
@@ -237,26 +357,22 @@ func (t *task) figures(ranks []*rank, wall time.Duration, storageLimit int64) st
 		"storage_bytes_per_rank": storageLimit,
 	}
 	var reqs, tokens, storageNanos, abandoned, hits, misses, rh, rm int64
-	classHists := make([][4][]*hist, len(llm.Classes)+1)
+	classHists := make([][4][]*measure.Histogram, len(llm.Classes)+1)
 	classCounts := make([][2]int64, len(llm.Classes)+1)
 	for _, r := range ranks {
-		s := &r.stats
-		reqs += s.all.requests.Load()
-		tokens += s.all.tokens.Load()
-		storageNanos += s.all.storageNanos.Load()
-		abandoned += s.abandoned.Load()
-		hits, misses = hits+s.hits.Load(), misses+s.misses.Load()
-		rh, rm = rh+s.reuseHits.Load(), rm+s.reuseMisses.Load()
-		for c := range len(llm.Classes) + 1 {
-			cs := &s.all
-			if c < len(llm.Classes) {
-				cs = &s.classes[c]
-			}
-			for k, h := range []*hist{cs.e2e, cs.storage, cs.generation, cs.service} {
+		all := &r.Classes[len(llm.Classes)]
+		reqs += all.Requests
+		tokens += all.Tokens
+		storageNanos += all.StorageNanos
+		abandoned += r.Abandoned
+		hits, misses = hits+r.Hits, misses+r.Misses
+		rh, rm = rh+r.ReuseHits, rm+r.ReuseMisses
+		for c, cs := range r.Classes {
+			for k, h := range cs.Latency {
 				classHists[c][k] = append(classHists[c][k], h)
 			}
-			classCounts[c][0] += cs.requests.Load()
-			classCounts[c][1] += cs.tokens.Load()
+			classCounts[c][0] += cs.Requests
+			classCounts[c][1] += cs.Tokens
 		}
 	}
 	m["requests_completed"] = reqs
@@ -293,25 +409,27 @@ func (t *task) figures(ranks []*rank, wall time.Duration, storageLimit int64) st
 	var never []string
 	var storageRead, storageWrite, cpuP95 float64
 	var storageReadP95, storageWriteP95 float64
-	var storageReads, storageWrites, cpuOps int64
+	var storageReads, storageWrites int64
+	var cpuOps int64
 	cpu := false
-	for i, ti := range ranks[0].io {
-		var reads, writes, deletes, demoted, rb, wb, db, dob int64
+	for i, ti := range ranks[0].Tiers {
+		var reads, writes, deletes, demoted, rb, wb, db, dob, cut, cutBytes int64
 		var rl, wl, rdl, wdl, fl []latency
 		for _, r := range ranks {
-			st := &r.io[i].st
-			reads, writes, deletes, demoted = reads+st.reads.Load(), writes+st.writes.Load(), deletes+st.deletes.Load(), demoted+st.demotedOut.Load()
-			rb, wb, db, dob = rb+st.readBytes.Load(), wb+st.writeBytes.Load(), db+st.deletedBytes.Load(), dob+st.demotedOutBytes.Load()
-			rl, wl = append(rl, latencyOf(st.read_.h)), append(wl, latencyOf(st.write_.h))
-			if ti.storage {
-				rdl, wdl, fl = append(rdl, latencyOf(st.readDevice_.h)), append(wdl, latencyOf(st.writeDevice_.h)), append(fl, latencyOf(st.fsync_.h))
-				if st.reads.Load()+st.writes.Load() == 0 {
-					never = append(never, r.label())
+			st := &r.Tiers[i]
+			reads, writes, deletes, demoted = reads+st.Reads, writes+st.Writes, deletes+st.Deletes, demoted+st.DemotedOut
+			rb, wb, db, dob = rb+st.ReadBytes, wb+st.WriteBytes, db+st.DeletedBytes, dob+st.DemotedOutBytes
+			cut, cutBytes = cut+st.Cut, cutBytes+st.CutBytes
+			rl, wl = append(rl, latencyOf(st.Read)), append(wl, latencyOf(st.Write))
+			if ti.Storage {
+				rdl, wdl, fl = append(rdl, latencyOf(st.ReadDevice)), append(wdl, latencyOf(st.WriteDevice)), append(fl, latencyOf(st.Fsync))
+				if st.Reads+st.Writes == 0 {
+					never = append(never, t.label(&r))
 				}
 			}
 		}
 		tm := map[string]any{
-			"limit_bytes_per_rank":   ti.limit,
+			"limit_bytes_per_rank":   ti.Limit,
 			"reads":                  reads,
 			"writes":                 writes,
 			"read_bytes":             rb,
@@ -327,11 +445,7 @@ func (t *task) figures(ranks []*rank, wall time.Duration, storageLimit int64) st
 			"read_latency_ms":        worst(rl),
 			"write_latency_ms":       worst(wl),
 		}
-		if ti.storage {
-			var cut, cutBytes int64
-			for _, r := range ranks {
-				cut, cutBytes = cut+r.io[i].st.cut.Load(), cutBytes+r.io[i].st.cutBytes.Load()
-			}
+		if ti.Storage {
 			tm["writes_cut"] = cut
 			tm["writes_cut_bytes"] = cutBytes
 			tm["read_device_latency_ms"] = worst(rdl)
@@ -345,12 +459,12 @@ func (t *task) figures(ranks []*rank, wall time.Duration, storageLimit int64) st
 			m["read_iops"] = rate(reads, sec)
 			m["write_iops"] = rate(writes, sec)
 		}
-		if ti.name == "cpu" {
+		if ti.Name == "cpu" {
 			cpu = true
 			cpuP95 = max(worst(rl).P95, worst(wl).P95)
 			cpuOps = reads + writes
 		}
-		tiersOut[ti.name] = tm
+		tiersOut[ti.Name] = tm
 	}
 	m["tiers"] = tiersOut
 	if len(never) > 0 {
@@ -476,13 +590,4 @@ func (t *task) Headline(m stages.Metrics) string {
 		s += "; never reached storage: " + strings.Join(n, ", ")
 	}
 	return s
-}
-
-// label names r in the figures: "rank 3", or "trial 2 rank 3" when the
-// stage runs several trials.
-func (r *rank) label() string {
-	if r.t.spec.Trials > 1 {
-		return fmt.Sprintf("trial %d rank %d", r.trial+1, r.n)
-	}
-	return fmt.Sprintf("rank %d", r.n)
 }

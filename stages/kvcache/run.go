@@ -1,6 +1,7 @@
 package kvcache
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -8,6 +9,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"os"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -58,18 +60,31 @@ func (t *task) Run(ctx context.Context, env *stages.Env) (stages.Metrics, error)
 	log := &requestLog{enc: json.NewEncoder(detail)}
 	perToken, _ := llm.Generation(t.spec.Generation).PerToken()
 	gen := content.New(t.seed)
-	var all []*rank
+	// Across processes, this process runs its share of the ranks, every
+	// trial starting on all processes together; the lead adds up every
+	// rank's figures. A rank does the same whichever process runs it: its
+	// requests are drawn from its own source and its entries are named
+	// by its number.
+	group := env.Group()
+	_, local := group.(stages.LocalGroup)
+	first, count := group.Share(t.spec.Ranks)
+	var all []rankFigures
 	var walls []time.Duration
 	var runErr error
 	for trial := range t.spec.Trials {
-		ranks := make([]*rank, t.spec.Ranks)
+		ranks := make([]*rank, count)
 		for i := range ranks {
-			r, err := t.newRank(trial, i, b, env.Meter, gen, limit, perToken)
+			r, err := t.newRank(trial, first+i, b, env.Meter, gen, limit, perToken)
 			if err != nil {
 				return nil, err
 			}
 			r.log = log
 			ranks[i] = r
+		}
+		if !local {
+			if err := group.Sync(ctx, fmt.Sprintf("kvcache/%s/trial%d", env.Stage, trial)); err != nil {
+				return nil, err
+			}
 		}
 		start := time.Now()
 		g, gctx := errgroup.WithContext(ctx)
@@ -86,14 +101,23 @@ func (t *task) Run(ctx context.Context, env *stages.Env) (stages.Metrics, error)
 			if err := r.cleanup(cctx, rec); err != nil && runErr == nil {
 				runErr = fmt.Errorf("deleting the cache entries rank %d left on target %s: %w", r.n, t.spec.Target, err)
 			}
+			all = append(all, r.figures())
 		}
 		cancel()
-		all = append(all, ranks...)
 		if runErr != nil {
 			break
 		}
 	}
+	if runErr == nil && !local {
+		var err error
+		if all, walls, err = t.gather(ctx, group, env.Stage, all, walls); err != nil {
+			return nil, err
+		}
+	}
 	m := t.metrics(all, walls, limit)
+	if err := t.writeRanks(env, all); err != nil && runErr == nil {
+		runErr = err
+	}
 	if runErr != nil {
 		// What finished is reported; a run that did not finish has no
 		// verdict.
@@ -102,6 +126,95 @@ func (t *task) Run(ctx context.Context, env *stages.Env) (stages.Metrics, error)
 	}
 	return m, runErr
 }
+
+// part is what a process of a run across processes sends the lead: its
+// ranks' figures and its wall time per trial.
+type part struct {
+	Ranks []rankFigures   `json:"ranks"`
+	Walls []time.Duration `json:"walls"`
+}
+
+// gather sends this process's figures to the lead and returns, on the
+// lead, every process's ranks, in rank order within each trial, and per
+// trial the slowest process's wall time: a trial lasts until its last
+// rank is done. Elsewhere it returns this process's own.
+func (t *task) gather(ctx context.Context, group stages.Group, stage string, own []rankFigures, walls []time.Duration) ([]rankFigures, []time.Duration, error) {
+	parts, err := group.Gather(ctx, "kvcache/"+stage, part{Ranks: own, Walls: walls})
+	if err != nil || !group.Lead() {
+		return own, walls, err
+	}
+	var all []rankFigures
+	slowest := make([]time.Duration, t.spec.Trials)
+	seen := map[[2]int]bool{}
+	for i, raw := range parts {
+		var p part
+		if err := json.Unmarshal(raw, &p); err != nil {
+			return nil, nil, fmt.Errorf("process %d's figures: %w", i, err)
+		}
+		if len(p.Walls) != t.spec.Trials {
+			return nil, nil, fmt.Errorf("process %d ran %d trials of %d", i, len(p.Walls), t.spec.Trials)
+		}
+		for k, w := range p.Walls {
+			slowest[k] = max(slowest[k], w)
+		}
+		for _, f := range p.Ranks {
+			if err := t.check(&f); err != nil {
+				return nil, nil, fmt.Errorf("process %d's figures: %w", i, err)
+			}
+			key := [2]int{f.Trial, f.Rank}
+			if seen[key] {
+				return nil, nil, fmt.Errorf("process %d's figures: rank %d of trial %d twice", i, f.Rank, f.Trial)
+			}
+			seen[key] = true
+			all = append(all, f)
+		}
+	}
+	if len(all) != t.spec.Trials*t.spec.Ranks {
+		return nil, nil, fmt.Errorf("figures of %d ranks gathered, %d ran", len(all), t.spec.Trials*t.spec.Ranks)
+	}
+	slices.SortFunc(all, func(a, b rankFigures) int { return cmp.Or(cmp.Compare(a.Trial, b.Trial), cmp.Compare(a.Rank, b.Rank)) })
+	return all, slowest, nil
+}
+
+// rankLine is a rank's line in ranks.jsonl: its own figures, so that one
+// slow client shows rather than averaging away.
+type rankLine struct {
+	Trial               int     `json:"trial"`
+	Rank                int     `json:"rank"`
+	Requests            int64   `json:"requests_completed"`
+	Abandoned           int64   `json:"requests_abandoned"`
+	Tokens              int64   `json:"tokens"`
+	HitRate             float64 `json:"cache_hit_rate"`
+	EndToEnd            latency `json:"end_to_end_latency_ms"`
+	StorageReadBytes    int64   `json:"storage_read_bytes"`
+	StorageWriteBytes   int64   `json:"storage_write_bytes"`
+	StorageReadLatency  latency `json:"storage_read_latency_ms"`
+	StorageWriteLatency latency `json:"storage_write_latency_ms"`
+}
+
+// writeRanks writes ranks.jsonl, a line per rank and trial: in a run
+// across processes, the lead's holds every process's ranks.
+func (t *task) writeRanks(env *stages.Env, ranks []rankFigures) error {
+	f, err := env.Create("ranks.jsonl")
+	if err != nil {
+		return err
+	}
+	enc := json.NewEncoder(f)
+	for _, r := range ranks {
+		all, st := &r.Classes[len(llm.Classes)], &r.Tiers[len(r.Tiers)-1]
+		l := rankLine{Trial: r.Trial + 1, Rank: r.Rank, Requests: all.Requests, Abandoned: r.Abandoned, Tokens: all.Tokens,
+			HitRate: ratio(r.Hits, r.Hits+r.Misses), EndToEnd: latencyOf(all.Latency[0]),
+			StorageReadBytes: st.ReadBytes, StorageWriteBytes: st.WriteBytes, StorageReadLatency: latencyOf(st.Read), StorageWriteLatency: latencyOf(st.Write)}
+		if err := enc.Encode(l); err != nil {
+			f.Close()
+			return err
+		}
+	}
+	return f.Close()
+}
+
+// Ranks are the stage's clients: across processes, each runs its share.
+func (t *task) Ranks() int { return t.spec.Ranks }
 
 // rank is one client: its users, its queue, its tiers and its entries.
 type rank struct {

@@ -375,16 +375,25 @@ func figures(per [][]rankEpoch) epochFigures {
 func (r *run) metrics(complete bool) stages.Metrics {
 	s := r.spec
 	tr := figures(r.trained)
-	mem := r.env.Host.MemoryBytes
-	data := r.train.layout.TotalBytes()
+	// Across processes, the hosts are theirs: memory is the largest
+	// host's, which any host's page cache could hold the dataset's share
+	// in, and the dataset's share is the dataset over the hosts.
+	hosts := []stages.Host{r.env.Host}
+	if g := r.env.Group(); len(g.Members()) > 1 {
+		hosts = stages.Hosts(g.Members())
+	}
+	var mem int64
+	for _, h := range hosts {
+		mem = max(mem, h.MemoryBytes)
+	}
+	data := r.train.layout.TotalBytes() / int64(len(hosts))
 	end := r.end
 	if end.IsZero() {
 		end = time.Now()
 	}
 	m := stages.Metrics{
 		"num_accelerators": s.Accelerators,
-		// One process is one host until ranks spread over hosts.
-		"num_hosts": 1,
+		"num_hosts":        len(hosts),
 		// DLIO's keys and unit: GB here is 2^30 bytes.
 		"host_memory_GB":        float64(mem) / (1 << 30),
 		"data_size_per_host_GB": float64(data) / (1 << 30),
@@ -493,8 +502,8 @@ func (t *task) Units() map[string]string {
 		"train_io_mean_MiB_per_second":           "MiB/s (2^20 bytes): throughput in samples/s × configured record bytes, mean over epochs",
 		"train_io_stdev_MiB_per_second":          "MiB/s (2^20 bytes): as train_io_mean_MiB_per_second, its stdev over epochs",
 		"train_read_MB_per_second":               "MB/s (10^6 bytes): bytes read from storage in the finished epochs ÷ those epochs' wall time",
-		"host_memory_GB":                         "GiB (2^30 bytes), DLIO's key",
-		"data_size_per_host_GB":                  "GiB (2^30 bytes), DLIO's key",
+		"host_memory_GB":                         "GiB (2^30 bytes), DLIO's key: the memory of the run's largest host",
+		"data_size_per_host_GB":                  "GiB (2^30 bytes), DLIO's key: the dataset's bytes ÷ num_hosts",
 		"checkpoint_save_io_mean_GiB_per_second": "GiB/s (2^30 bytes): a checkpoint's bytes ÷ its save time, mean over checkpoints",
 	}
 }
@@ -516,7 +525,11 @@ func (t *task) Headline(m stages.Metrics) string {
 		if caching, _ := m["potential_caching"].(bool); caching {
 			mem, _ := m["host_memory_GB"].(float64)
 			data, _ := m["data_size_per_host_GB"].(float64)
-			verdict += fmt.Sprintf(", but the dataset (%s) fits in memory (%s): reads may have come from the page cache",
+			what := "the dataset (%s) fits in memory (%s)"
+			if n, _ := m["num_hosts"].(int); n > 1 {
+				what = "each host's share of the dataset (%s) fits in a host's memory (%s)"
+			}
+			verdict += fmt.Sprintf(", but "+what+": reads may have come from the page cache",
 				measure.IEC(int64(data*(1<<30))), measure.IEC(int64(mem*(1<<30))))
 		}
 	} else {
