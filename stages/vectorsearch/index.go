@@ -138,11 +138,16 @@ func (t *indexTask) Check(ctx context.Context, env *stages.Env) error {
 	if err != nil {
 		return err
 	}
-	dst, err := env.Target(b.target)
+	// FLAT's index is the collection itself, where a query reads it.
+	where, dir := b.target, b.dir
+	if !eng.stored() {
+		where, dir = b.coll.Target, ""
+	}
+	dst, err := env.Target(where)
 	if err != nil {
 		return err
 	}
-	bl := newBlobs(dst, b.target, b.dir, env.Meter)
+	bl := newBlobs(dst, where, dir, env.Meter)
 	x, err := eng.open(ctx, b, bl)
 	if err != nil {
 		return fmt.Errorf("index %s cannot be opened: %w", b.Output(), err)
