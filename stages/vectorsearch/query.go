@@ -2,6 +2,7 @@ package vectorsearch
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"maps"
 	"slices"
@@ -57,6 +58,10 @@ func (t *queryTask) Concurrency() int {
 	}
 	return t.spec.Concurrency * batch
 }
+
+// Ranks is the stage's query workers over all processes: a query stage
+// spreads them over the run's processes (stages.Spread).
+func (t *queryTask) Ranks() int { return t.spec.Concurrency }
 
 func (t *queryTask) params() searchParams {
 	return searchParams{nprobe: t.spec.Nprobe, searchList: t.spec.SearchListSize, beamWidth: t.spec.BeamWidth}
@@ -143,7 +148,7 @@ func (t *queryTask) Run(ctx context.Context, env *stages.Env) (stages.Metrics, e
 	if sw := t.spec.Sweep; sw != nil {
 		return t.sweep(ctx, r, m)
 	}
-	pm, err := r.measure(ctx, t.params())
+	pm, err := r.measure(ctx, t.params(), 0)
 	maps.Copy(m, pm)
 	return m, err
 }
@@ -161,13 +166,25 @@ type queryRun struct {
 }
 
 // measure runs the stage's queries with search parameters p, after
-// readying the cache as the stage says, and returns the figures.
-func (r *queryRun) measure(ctx context.Context, p searchParams) (stages.Metrics, error) {
+// readying the cache as the stage says, and returns the figures. setting
+// numbers the measurement among the stage's (a sweep's values): it names
+// the measurement's meetings with the other processes of a run.
+//
+// Across processes each runs its share of the workers and of the query
+// numbers (queryShare), all start the measured queries together, and the
+// lead gathers every process's figures and answers, so that its metrics
+// are of every worker and its recall of every distinct query answered,
+// as in a run of one process.
+func (r *queryRun) measure(ctx context.Context, p searchParams, setting int) (stages.Metrics, error) {
 	t := r.t
 	m := stages.Metrics{}
 	nq := len(r.truth.Neighbors)
 	k := t.spec.TopK
-	workers := make([]*worker, t.spec.Concurrency)
+	group := r.env.Group()
+	_, local := group.(stages.LocalGroup)
+	first, mine := group.Share(t.spec.Concurrency)
+	share := queryShare{first: int64(first), count: int64(mine), all: int64(t.spec.Concurrency)}
+	workers := make([]*worker, mine)
 	for w := range workers {
 		bl := newBlobs(r.tgt, r.where, r.dir, r.env.Meter)
 		if t.spec.Cache == "direct" {
@@ -178,8 +195,12 @@ func (r *queryRun) measure(ctx context.Context, p searchParams) (stages.Metrics,
 	switch {
 	case t.spec.Cache == "warm":
 		// Every distinct query once, untimed, so that what the queries
-		// read is in whatever cache the host keeps.
-		if _, err := t.loop(ctx, workers, r.queries, int64(nq), 0, nil); err != nil {
+		// read is in whatever cache the host keeps. Each process warms
+		// them all: its host's cache must hold what its own queries
+		// read, and in a timed run which distinct queries those are is
+		// not known beforehand.
+		own := queryShare{count: int64(mine), all: int64(mine)}
+		if _, err := t.loop(ctx, workers, own, r.queries, int64(nq), 0, nil); err != nil {
 			return m, fmt.Errorf("warming: %w", err)
 		}
 		for _, w := range workers {
@@ -202,35 +223,37 @@ func (r *queryRun) measure(ctx context.Context, p searchParams) (stages.Metrics,
 	}
 
 	results := make([][]vector.Neighbor, nq)
-	count, dur := t.spec.QueryCount, time.Duration(0)
+	count, dur := share.of(t.spec.QueryCount), time.Duration(0)
 	if t.spec.Mode == "timed" {
 		count, dur = 0, time.Duration(t.spec.Duration*float64(time.Second))
 	}
+	name := fmt.Sprintf("query/%s/%d", r.env.Stage, setting)
+	if !local {
+		// Every process readied its cache first, and its queries start
+		// with the others', so that the slowest one's time spans them
+		// all.
+		if err := group.Sync(ctx, name); err != nil {
+			return m, fmt.Errorf("starting the queries with the other processes: %w", err)
+		}
+	}
 	start := time.Now()
-	done, err := t.loop(ctx, workers, r.queries, count, dur, results)
-	secs := time.Since(start).Seconds()
-	lat := measure.NewHistogram()
-	var bytes, reads int64
+	done, err := t.loop(ctx, workers, share, r.queries, count, dur, results)
+	f := figures{Queries: done, Seconds: time.Since(start).Seconds(), Latency: measure.NewHistogram()}
 	for _, w := range workers {
-		lat.Merge(w.lat)
-		bytes += w.bytes
-		reads += w.reads
+		f.Latency.Merge(w.lat)
+		f.Bytes += w.bytes
+		f.Reads += w.reads
 	}
-	m["queries"] = done
-	m["query_seconds"] = secs
-	if done > 0 && secs > 0 {
-		s := lat.Summarize()
-		m["throughput_qps"] = float64(done) / secs
-		m["mean_latency_ms"] = 1000 * s.Mean
-		m["p50_latency_ms"] = 1000 * s.P50
-		m["p95_latency_ms"] = 1000 * lat.Quantile(0.95).Seconds()
-		m["p99_latency_ms"] = 1000 * s.P99
-		m["p999_latency_ms"] = 1000 * s.P999
-		m["bytes_per_query"] = float64(bytes) / float64(done)
-		m["reads_per_query"] = float64(reads) / float64(done)
+	if err == nil && !local {
+		err = gather(ctx, group, name, &f, k, results)
 	}
+	f.into(m)
 	if err != nil {
 		return m, err
+	}
+	if !group.Lead() {
+		// Recall is the lead's, over every process's answers.
+		return m, nil
 	}
 	// Recall over the distinct queries answered; a timed run that did not
 	// reach some of them is scored over those it reached.
@@ -264,6 +287,145 @@ func (r *queryRun) measure(ctx context.Context, p searchParams) (stages.Metrics,
 	return m, nil
 }
 
+// figures are the measured queries of one process, or on the lead of
+// every process once gathered: counts and a latency histogram, never a
+// record per query.
+type figures struct {
+	Queries int64              `json:"queries"`
+	Seconds float64            `json:"seconds"`
+	Latency *measure.Histogram `json:"latency"`
+	Bytes   int64              `json:"bytes"`
+	Reads   int64              `json:"reads"`
+}
+
+// into sets the throughput, latency and per-query figures of m.
+func (f *figures) into(m stages.Metrics) {
+	m["queries"] = f.Queries
+	m["query_seconds"] = f.Seconds
+	if f.Queries > 0 && f.Seconds > 0 {
+		s := f.Latency.Summarize()
+		m["throughput_qps"] = float64(f.Queries) / f.Seconds
+		m["mean_latency_ms"] = 1000 * s.Mean
+		m["p50_latency_ms"] = 1000 * s.P50
+		m["p95_latency_ms"] = 1000 * f.Latency.Quantile(0.95).Seconds()
+		m["p99_latency_ms"] = 1000 * s.P99
+		m["p999_latency_ms"] = 1000 * s.P999
+		m["bytes_per_query"] = float64(f.Bytes) / float64(f.Queries)
+		m["reads_per_query"] = float64(f.Reads) / float64(f.Queries)
+	}
+}
+
+// gather sends this process's figures and answers of the measurement
+// name to the lead, which makes f every process's (queries, bytes and
+// reads summed, latencies merged, and the slowest one's seconds: the
+// processes started together) and puts the others' answers in results.
+func gather(ctx context.Context, group stages.Group, name string, f *figures, k int, results [][]vector.Neighbor) error {
+	parts, err := group.Gather(ctx, name+"/figures", f)
+	if err != nil {
+		return fmt.Errorf("gathering the processes' figures: %w", err)
+	}
+	if group.Lead() {
+		// Part 0 is the lead's own, already in f.
+		for i, b := range parts[1:] {
+			var o figures
+			if err := json.Unmarshal(b, &o); err != nil {
+				return fmt.Errorf("process %d's figures: %w", i+1, err)
+			}
+			if o.Latency == nil {
+				return fmt.Errorf("process %d's figures: no latencies", i+1)
+			}
+			f.Queries += o.Queries
+			f.Seconds = max(f.Seconds, o.Seconds)
+			f.Latency.Merge(o.Latency)
+			f.Bytes += o.Bytes
+			f.Reads += o.Reads
+		}
+	}
+	return gatherAnswers(ctx, group, name, k, results)
+}
+
+// answersPerGather bounds the neighbours one gather of answers carries
+// from all processes together: a message to or from the coordinator
+// holds a few MiB at most, and a neighbour is some 20 bytes of JSON.
+const answersPerGather = 1 << 16
+
+// answer is a process's answer to one distinct query: the neighbours it
+// returned, nearest first.
+type answer struct {
+	Query int       `json:"q"`
+	IDs   []int64   `json:"ids"`
+	Dists []float32 `json:"dists"`
+}
+
+// gatherAnswers sends the lead this process's answers to distinct
+// queries, results[j] for query j (nil where it asked none), and puts the
+// other processes' into the lead's results, in rounds over the distinct
+// queries of at most answersPerGather neighbours. Each distinct query is
+// answered by one process only (queryShare), so that a round carries no
+// more, however many the processes, and the lead holds no more than a
+// run of one process does.
+func gatherAnswers(ctx context.Context, group stages.Group, name string, k int, results [][]vector.Neighbor) error {
+	per := max(1, answersPerGather/k)
+	for lo := 0; lo < len(results); lo += per {
+		hi := min(len(results), lo+per)
+		var own []answer
+		for j, got := range results[lo:hi] {
+			if got == nil {
+				continue
+			}
+			a := answer{Query: lo + j, IDs: make([]int64, len(got)), Dists: make([]float32, len(got))}
+			for i, n := range got {
+				a.IDs[i], a.Dists[i] = n.ID, n.Dist
+			}
+			own = append(own, a)
+		}
+		parts, err := group.Gather(ctx, fmt.Sprintf("%s/answers/%d", name, lo), own)
+		if err != nil {
+			return fmt.Errorf("gathering the answers to queries %d-%d: %w", lo, hi-1, err)
+		}
+		if !group.Lead() {
+			continue
+		}
+		for i, b := range parts[1:] {
+			var as []answer
+			if err := json.Unmarshal(b, &as); err != nil {
+				return fmt.Errorf("process %d's answers: %w", i+1, err)
+			}
+			for _, a := range as {
+				if a.Query < lo || a.Query >= hi || len(a.IDs) != len(a.Dists) {
+					return fmt.Errorf("process %d's answers: query %d (of %d-%d) with %d ids and %d distances", i+1, a.Query, lo, hi-1, len(a.IDs), len(a.Dists))
+				}
+				got := make([]vector.Neighbor, len(a.IDs))
+				for n := range got {
+					got[n] = vector.Neighbor{ID: a.IDs[n], Dist: a.Dists[n]}
+				}
+				results[a.Query] = got
+			}
+		}
+	}
+	return nil
+}
+
+// queryShare is one process's part of a query stage's numbered queries
+// (query j asks query vector j mod the set's size). Its workers are
+// first..first+count-1 of all the stage's workers, and of each run of
+// all numbers, one a worker, it asks those of its workers. The
+// processes' numbers are then apart, and together 0, 1, 2, ... as a
+// process running every worker numbers them: in count mode exactly the
+// first query_count, each process's share in proportion to its workers;
+// in a timed run as far as each process got. Each distinct query is
+// first asked under its own number, so by one process only.
+type queryShare struct{ first, count, all int64 }
+
+// number is the stage's number of this process's query i.
+func (s queryShare) number(i int64) int64 { return i/s.count*s.all + s.first + i%s.count }
+
+// of is how many of the stage's queries 0..n-1 are this process's.
+func (s queryShare) of(n int64) int64 {
+	runs, rest := n/s.all, n%s.all
+	return runs*s.count + min(max(rest-s.first, 0), s.count)
+}
+
 // worker is one query worker: its searcher, latencies and reads.
 type worker struct {
 	s            searcher
@@ -271,12 +433,13 @@ type worker struct {
 	bytes, reads int64
 }
 
-// loop runs queries on every worker until count queries have started
-// (count > 0) or dur has passed; query j is query vector j mod the set's
-// size. Each query's latency is its own, from the call to the answer. When
-// results is not nil, the first answer to each distinct query is kept
-// there for recall. It returns the queries answered.
-func (t *queryTask) loop(ctx context.Context, workers []*worker, queries []float32, count int64, dur time.Duration, results [][]vector.Neighbor) (int64, error) {
+// loop runs this process's queries, numbered by share, on every worker:
+// count of them (dur 0), or as many as start within dur. Each query's
+// latency is its own, from the call to the answer. When results is not
+// nil, the answer to each query numbered below the set's size, the first
+// to each distinct query, is kept there for recall. It returns the
+// queries answered.
+func (t *queryTask) loop(ctx context.Context, workers []*worker, share queryShare, queries []float32, count int64, dur time.Duration, results [][]vector.Neighbor) (int64, error) {
 	dim := int(t.b.coll.Dataset.Vectors.Dimension)
 	nq := int64(len(queries) / dim)
 	var next, done atomic.Int64
@@ -286,10 +449,11 @@ func (t *queryTask) loop(ctx context.Context, workers []*worker, queries []float
 	for _, w := range workers {
 		g.Go(func() error {
 			for {
-				j := next.Add(1) - 1
-				if count > 0 && j >= count || dur > 0 && !time.Now().Before(end) {
+				i := next.Add(1) - 1
+				if dur == 0 && i >= count || dur > 0 && !time.Now().Before(end) {
 					return nil
 				}
+				j := share.number(i)
 				q := queries[(j%nq)*int64(dim):][:dim]
 				t0 := time.Now()
 				got, cost, err := w.s.search(gctx, q, t.spec.TopK)
@@ -349,7 +513,7 @@ func (t *queryTask) sweep(ctx context.Context, r *queryRun, m stages.Metrics) (s
 	sw := t.spec.Sweep
 	var points []stages.Metrics
 	best, bestBytes := 0, 0.0
-	for _, v := range sw.Values {
+	for i, v := range sw.Values {
 		p := t.params()
 		switch sw.Parameter {
 		case "nprobe":
@@ -359,7 +523,7 @@ func (t *queryTask) sweep(ctx context.Context, r *queryRun, m stages.Metrics) (s
 		case "beam_width":
 			p.beamWidth = v
 		}
-		pm, err := r.measure(ctx, p)
+		pm, err := r.measure(ctx, p, i)
 		pm[sw.Parameter] = v
 		points = append(points, pm)
 		if err != nil {
