@@ -239,82 +239,139 @@ func TestCheckpointAcrossProcesses(t *testing.T) {
 	compare("4 processes under mpirun", readJSON(t, filepath.Join(mpi, "summary.json")))
 }
 
-// Killing one process of a run (SIGKILL, mid-epoch) ends process 0 within
-// 10 s with an error naming it, and process 0's results directory keeps
-// what was measured, marked incomplete, with that error.
+// Killing one process of a run (SIGKILL, mid-epoch) ends the other
+// within 10 s with an error naming it: process 1 killed, process 0 names
+// it and its results directory keeps what was measured, marked
+// incomplete, with that error; process 0 (the coordinator) killed,
+// process 1 names the coordinator.
 func TestProcessKilledMidRun(t *testing.T) {
 	dir := t.TempDir()
 	// Steps of 2 s: the epochs run for half a minute unless ended.
 	wl := spreadWorkload(t, dir, 2)
-	addr := loopbackAddr(t)
-	res := filepath.Join(dir, "killed")
-	args := func(rank int) []string {
-		return []string{"exec", wl, "--skip", "gen", "--results", res, "--progress", "none",
-			"--rank", fmt.Sprint(rank), "--world", "2", "--coordinator", addr}
-	}
-	var errs [2]syncBuffer
-	cmds := [2]*exec.Cmd{mlps(args(0)...), mlps(args(1)...)}
-	lead, err := cmds[0].StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmds[1].Stderr = &errs[1]
-	for _, c := range cmds {
-		if err := c.Start(); err != nil {
-			t.Fatal(err)
-		}
-		defer c.Process.Kill()
-	}
-	// Process 0 names the run's processes once all have joined.
-	joined, exited := make(chan struct{}), make(chan struct{})
-	go func() {
-		defer close(exited)
-		buf := make([]byte, 4096)
-		for {
-			n, err := lead.Read(buf)
-			errs[0].Write(buf[:n])
-			if strings.Contains(errs[0].String(), "a run of 2 processes") {
-				select {
-				case <-joined:
-				default:
-					close(joined)
-				}
+	for _, tc := range []struct {
+		kill, watch int
+		want        string
+	}{
+		{1, 0, "process 1 (ranks 2-3 on "},
+		{0, 1, "the coordinator at "},
+	} {
+		t.Run(fmt.Sprint("process", tc.kill), func(t *testing.T) {
+			addr := loopbackAddr(t)
+			res := filepath.Join(dir, fmt.Sprint("killed", tc.kill))
+			args := func(rank int) []string {
+				return []string{"exec", wl, "--skip", "gen", "--results", res, "--progress", "none",
+					"--rank", fmt.Sprint(rank), "--world", "2", "--coordinator", addr}
 			}
+			var errs [2]syncBuffer
+			cmds := [2]*exec.Cmd{mlps(args(0)...), mlps(args(1)...)}
+			lead, err := cmds[0].StderrPipe()
 			if err != nil {
+				t.Fatal(err)
+			}
+			cmds[1].Stderr = &errs[1]
+			for _, c := range cmds {
+				if err := c.Start(); err != nil {
+					t.Fatal(err)
+				}
+				defer c.Process.Kill()
+			}
+			// Process 0 names the run's processes once all have joined.
+			joined, exited := make(chan struct{}), make(chan struct{})
+			go func() {
+				defer close(exited)
+				buf := make([]byte, 4096)
+				for {
+					n, err := lead.Read(buf)
+					errs[0].Write(buf[:n])
+					if strings.Contains(errs[0].String(), "a run of 2 processes") {
+						select {
+						case <-joined:
+						default:
+							close(joined)
+						}
+					}
+					if err != nil {
+						return
+					}
+				}
+			}()
+			select {
+			case <-joined:
+			case <-exited:
+				t.Fatalf("process 0 ended before the run began: %s", errs[0].String())
+			case <-time.After(60 * time.Second):
+				t.Fatalf("the processes did not join: %s", errs[0].String())
+			}
+			time.Sleep(time.Second) // mid-epoch
+			if err := cmds[tc.kill].Process.Signal(syscall.SIGKILL); err != nil {
+				t.Fatal(err)
+			}
+			killed := time.Now()
+			done := make(chan error, 1)
+			go func() {
+				if tc.watch == 0 {
+					<-exited // the pipe is read to its end before Wait
+				}
+				done <- cmds[tc.watch].Wait()
+			}()
+			select {
+			case err := <-done:
+				var ee *exec.ExitError
+				if !errors.As(err, &ee) || ee.ExitCode() != exitFailed {
+					t.Errorf("process %d: %v, want exit %d", tc.watch, err, exitFailed)
+				}
+			case <-time.After(10*time.Second - time.Since(killed)):
+				t.Fatalf("process %d still runs 10 s after process %d was killed", tc.watch, tc.kill)
+			}
+			if !strings.Contains(errs[tc.watch].String(), tc.want) {
+				t.Errorf("process %d's error does not name process %d: %s", tc.watch, tc.kill, errs[tc.watch].String())
+			}
+			if tc.watch != 0 {
 				return
 			}
+			sum := readJSON(t, filepath.Join(res, "summary.json"))
+			if sum["complete"] != false || !strings.Contains(fmt.Sprint(sum["error"]), tc.want) {
+				t.Errorf("results: complete %v, error %v", sum["complete"], sum["error"])
+			}
+		})
+	}
+}
+
+// A process whose plan differs from process 0's (an override more) is
+// refused at rendezvous, before any stage runs: both processes end, each
+// naming the difference.
+func TestMismatchedPlanRefused(t *testing.T) {
+	dir := t.TempDir()
+	wl := spreadWorkload(t, dir, 0.01)
+	addr := loopbackAddr(t)
+	var cmds [2]*exec.Cmd
+	var errs [2]bytes.Buffer
+	for i := range cmds {
+		args := []string{"exec", wl, "--skip", "gen", "--results", filepath.Join(dir, "refused"), "--progress", "none",
+			"--rank", fmt.Sprint(i), "--world", "2", "--coordinator", addr}
+		if i == 1 {
+			args = append(args, "--set", "stages.train.read_threads=2")
 		}
-	}()
-	select {
-	case <-joined:
-	case <-exited:
-		t.Fatalf("process 0 ended before the run began: %s", errs[0].String())
-	case <-time.After(60 * time.Second):
-		t.Fatalf("the processes did not join: %s", errs[0].String())
+		cmds[i] = mlps(args...)
+		cmds[i].Stderr = &errs[i]
+		if err := cmds[i].Start(); err != nil {
+			t.Fatal(err)
+		}
+		defer cmds[i].Process.Kill()
 	}
-	time.Sleep(time.Second) // mid-epoch
-	if err := cmds[1].Process.Signal(syscall.SIGKILL); err != nil {
-		t.Fatal(err)
-	}
-	killed := time.Now()
-	done := make(chan error, 1)
-	go func() { done <- cmds[0].Wait() }()
-	select {
-	case err := <-done:
+	want := "process 1 on "
+	for i, c := range cmds {
+		err := c.Wait()
 		var ee *exec.ExitError
 		if !errors.As(err, &ee) || ee.ExitCode() != exitFailed {
-			t.Errorf("process 0: %v, want exit %d", err, exitFailed)
+			t.Errorf("process %d: %v, want exit %d", i, err, exitFailed)
 		}
-	case <-time.After(10*time.Second - time.Since(killed)):
-		t.Fatal("process 0 still runs 10 s after process 1 was killed")
+		if e := errs[i].String(); !strings.Contains(e, want) || !strings.Contains(e, "refused at rendezvous: it runs overrides [stages.train.read_threads=2], where process 0 has []") {
+			t.Errorf("process %d said: %s", i, e)
+		}
 	}
-	want := "process 1 (ranks 2-3 on "
-	if !strings.Contains(errs[0].String(), want) {
-		t.Errorf("process 0's error does not name process 1: %s", errs[0].String())
-	}
-	sum := readJSON(t, filepath.Join(res, "summary.json"))
-	if sum["complete"] != false || !strings.Contains(fmt.Sprint(sum["error"]), want) {
-		t.Errorf("results: complete %v, error %v", sum["complete"], sum["error"])
+	if _, err := os.Stat(filepath.Join(dir, "refused")); err == nil {
+		t.Error("a results directory of a run refused before it began")
 	}
 }
 
