@@ -345,11 +345,10 @@ func execCmd(args []string, stdout, stderr io.Writer) int {
 			return exitUsage
 		}
 		if spread {
-			if *repeat > 1 {
-				fmt.Fprintln(stderr, "mlps exec: --repeat across processes is not supported yet: start the launcher once per run")
-				return exitUsage
+			if *repeat > 1 && *resultsDir != "" && *system == "" {
+				s.system = "local"
 			}
-			return s.spread(p, where, *bind)
+			return s.spread(p, where, *bind, *repeat)
 		}
 		return s.one(p, "")
 	}

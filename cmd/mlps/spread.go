@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 
 	"mlps.dev/mlps/exec"
@@ -21,7 +22,10 @@ import (
 // stage's ranks, and process 0 alone writes the results. Only stage kinds
 // that spread their ranks (stages.Spread) may run so: data is generated
 // before, by a run of one process, and checked here as --skip checks it.
-func (s *series) spread(p *planner.Plan, where cluster.Place, bind string) int {
+// With repeat > 1 the processes join once and run the stages repeat
+// times back to back, each run with its own run seed and results
+// directory, as --repeat does in one process.
+func (s *series) spread(p *planner.Plan, where cluster.Place, bind string, repeat int) int {
 	for _, n := range p.Nodes {
 		w, ok := n.Task.(stages.Spread)
 		if !ok {
@@ -35,19 +39,39 @@ func (s *series) spread(p *planner.Plan, where cluster.Place, bind string) int {
 			return exitUsage
 		}
 	}
-	in, err := inputs(p)
-	if err != nil {
-		fmt.Fprintf(s.stderr, "mlps exec: %v\n", err)
-		return exitFailed
-	}
-	planJSON, err := json.Marshal(in.Plan)
-	if err != nil {
-		fmt.Fprintf(s.stderr, "mlps exec: %v\n", err)
-		return exitFailed
+	plans, phase := []*planner.Plan{p}, ""
+	if repeat > 1 {
+		// Every run is planned before the first starts, and the hash
+		// checked at rendezvous covers them all.
+		plans, phase = make([]*planner.Plan, repeat), "run"
+		base := p.Workload.RunSeed()
+		for i := range plans {
+			q, code := load(s.path, append(slices.Clone(s.overrides), fmt.Sprintf("run_seed=%d", base+uint64(i))), s.stderr)
+			if q == nil {
+				return code
+			}
+			var err error
+			if plans[i], err = q.Select(s.only, s.skip); err != nil {
+				fmt.Fprintf(s.stderr, "mlps exec: %v\n", err)
+				return exitUsage
+			}
+		}
 	}
 	h := sha256.New()
-	h.Write(in.WorkloadJSON)
-	h.Write(planJSON)
+	for _, q := range plans {
+		in, err := inputs(q)
+		if err != nil {
+			fmt.Fprintf(s.stderr, "mlps exec: %v\n", err)
+			return exitFailed
+		}
+		planJSON, err := json.Marshal(in.Plan)
+		if err != nil {
+			fmt.Fprintf(s.stderr, "mlps exec: %v\n", err)
+			return exitFailed
+		}
+		h.Write(in.WorkloadJSON)
+		h.Write(planJSON)
+	}
 	ranks := 1
 	for _, n := range p.Nodes {
 		if w, ok := n.Task.(stages.Spread); ok {
@@ -71,29 +95,22 @@ func (s *series) spread(p *planner.Plan, where cluster.Place, bind string) int {
 		return exitFailed
 	}
 	defer proc.Close()
-	s.opts.Processes = proc
-	var code int
-	var failed error
 	if proc.Lead() {
 		fmt.Fprintf(s.stderr, "mlps exec: a run of %d processes (%s): %s\n", where.Procs, where.Launcher, hostsLine(proc.Members()))
-		var rep *results.Report
-		code, rep = s.oneReport(ctx, p, "")
-		if rep != nil {
-			failed = rep.Err
-		}
-	} else {
-		// The others keep no results: process 0 writes the run's.
-		opts := s.opts
-		opts.Dir, opts.Progress = "", nil
-		rep := exec.Run(ctx, p, opts)
-		code = exitOK
-		if !rep.Complete {
-			failed = rep.Err
-			if cause := context.Cause(ctx); cause != nil {
-				failed = cause
+	}
+	code := exitOK
+	var failed error
+	for i, q := range plans {
+		var g stages.Group = proc
+		if len(plans) > 1 {
+			// Each run's barriers and gathers are named apart.
+			g = proc.Scope(fmt.Sprint("run", i))
+			if proc.Lead() {
+				fmt.Fprintf(s.stderr, "mlps exec: run %d of %d (run_seed %d)\n", i+1, len(plans), q.Workload.RunSeed())
 			}
-			fmt.Fprintf(s.stderr, "mlps exec: process %d of %d: %v\n", where.Proc, where.Procs, failed)
-			code = exitFailed
+		}
+		if code, failed = s.spreadOne(ctx, g, q, phase, where); code != exitOK {
+			break
 		}
 	}
 	// A failure of this process's own ends the run on the others with its
@@ -111,6 +128,31 @@ func (s *series) spread(p *planner.Plan, where cluster.Place, bind string) int {
 		}
 	}
 	return code
+}
+
+// spreadOne runs p as this process's part of one run across the
+// processes g: the lead writes the results; the others keep none.
+func (s *series) spreadOne(ctx context.Context, g stages.Group, p *planner.Plan, phase string, where cluster.Place) (int, error) {
+	s.opts.Processes = g
+	if g.Lead() {
+		code, rep := s.oneReport(ctx, p, phase)
+		if rep != nil {
+			return code, rep.Err
+		}
+		return code, nil
+	}
+	opts := s.opts
+	opts.Dir, opts.Progress = "", nil
+	rep := exec.Run(ctx, p, opts)
+	if rep.Complete {
+		return exitOK, nil
+	}
+	failed := rep.Err
+	if cause := context.Cause(ctx); cause != nil {
+		failed = cause
+	}
+	fmt.Fprintf(s.stderr, "mlps exec: process %d of %d: %v\n", where.Proc, where.Procs, failed)
+	return exitFailed, failed
 }
 
 // hostsLine is the processes of a run for its log: hosts and ranks.

@@ -491,3 +491,35 @@ func keyPaths(m map[string]any, prefix string) []string {
 	slices.Sort(out)
 	return slices.Compact(out)
 }
+
+// --repeat across processes: the processes join once and run the
+// read-epoch 3 times back to back, each run with its own run seed, and
+// process 0 writes 3 complete results directories of every rank.
+func TestRepeatAcrossProcesses(t *testing.T) {
+	dir := t.TempDir()
+	wl := spreadWorkload(t, dir, 0.005)
+	root := filepath.Join(dir, "series")
+	flagsMLPS(t, 2, "exec", wl, "--skip", "gen", "--repeat", "3", "--system", "sut", "--results", root, "--progress", "none")
+	var sums []string
+	filepath.WalkDir(root, func(path string, d os.DirEntry, err error) error {
+		if err == nil && d.Name() == "summary.json" {
+			sums = append(sums, path)
+		}
+		return err
+	})
+	if len(sums) != 3 {
+		t.Fatalf("%d results directories, want 3: %v", len(sums), sums)
+	}
+	seeds := map[any]bool{}
+	for _, p := range sums {
+		sum := readJSON(t, p)
+		if sum["complete"] != true || sum["num_accelerators"] != 4.0 || stage(sum, "train")["ops"] != 2*64.0 {
+			t.Errorf("%s: complete %v, %v accelerators, %v operations (want 2 epochs × 64 files)", p, sum["complete"], sum["num_accelerators"], stage(sum, "train")["ops"])
+		}
+		st := readJSON(t, filepath.Join(filepath.Dir(p), "stages", "train.json"))
+		seeds[st["metrics"].(map[string]any)["shuffle_seed"]] = true
+	}
+	if len(seeds) != 3 {
+		t.Errorf("run seeds %v, want 3 apart", seeds)
+	}
+}

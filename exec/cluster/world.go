@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"context"
+	"encoding/json"
 	"sync"
 	"time"
 
@@ -85,4 +86,32 @@ func (w *World) Barrier(ctx context.Context) error {
 	r.err = w.p.barrier(ctx, w.name, gen)
 	close(r.done)
 	return r.err
+}
+
+// Scoped is the run's processes as one run of a series sees them: its
+// barriers, gathers and syncs are named apart from every other run's,
+// so that a run of --repeat never meets a round of the run before it.
+type Scoped struct {
+	*Process
+	scope string
+}
+
+var _ stages.Group = Scoped{}
+
+// Scope returns p as run scope of a series sees it.
+func (p *Process) Scope(scope string) Scoped { return Scoped{Process: p, scope: scope} }
+
+// World is p's World under the run's name for it.
+func (s Scoped) World(name string, n int) stages.World {
+	return s.Process.World(s.scope+"/"+name, n)
+}
+
+// Gather is p's Gather under the run's name for it.
+func (s Scoped) Gather(ctx context.Context, name string, v any) ([]json.RawMessage, error) {
+	return s.Process.Gather(ctx, s.scope+"/"+name, v)
+}
+
+// Sync is p's Sync under the run's name for it.
+func (s Scoped) Sync(ctx context.Context, name string) error {
+	return s.Process.Sync(ctx, s.scope+"/"+name)
 }
