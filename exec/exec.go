@@ -163,7 +163,7 @@ func Run(ctx context.Context, p *planner.Plan, opts Options) *results.Report {
 			if err == nil && opts.Processes != nil {
 				// One result: the lead's figures of the stage's
 				// operations are of every process's.
-				err = gatherMeter(gctx, opts.Processes, n.ID, run.meter)
+				sr.Processes, err = gatherMeter(gctx, opts.Processes, n.ID, run.meter)
 			}
 			sr.Measured = run.meter.Snapshot()
 			if metrics != nil {
@@ -268,27 +268,38 @@ func hostsOf(p *planner.Plan, ms []stages.Member) []results.HostReport {
 }
 
 // gatherMeter sends this process's figures of a stage's operations to
-// the lead process, which adds the others' to its meter.
-func gatherMeter(ctx context.Context, g stages.Group, stage string, m *measure.Meter) error {
+// the lead process, which adds the others' to its meter and returns each
+// process's share of them.
+func gatherMeter(ctx context.Context, g stages.Group, stage string, m *measure.Meter) ([]results.ProcessShare, error) {
 	var offset time.Duration
 	if c, ok := g.(interface{ ClockOffset() time.Duration }); ok {
 		offset = c.ClockOffset()
 	}
 	parts, err := g.Gather(ctx, "meter/"+stage, m.Export(offset))
 	if err != nil || !g.Lead() {
-		return err
+		return nil, err
 	}
-	// Part 0 is the lead's own, already in m.
-	for i, b := range parts[1:] {
+	shares := make([]results.ProcessShare, len(parts))
+	for i, b := range parts {
 		var p measure.Part
 		if err := json.Unmarshal(b, &p); err != nil {
-			return fmt.Errorf("process %d's figures: %w", i+1, err)
+			return nil, fmt.Errorf("process %d's figures: %w", i, err)
+		}
+		shares[i].Proc = i
+		for _, o := range p.Ops {
+			shares[i].Ops += o.Count
+			shares[i].Errors += o.Errors
+			shares[i].Bytes += o.Bytes
+		}
+		// Part 0 is the lead's own, already in m.
+		if i == 0 {
+			continue
 		}
 		if err := m.Absorb(p); err != nil {
-			return fmt.Errorf("process %d's figures: %w", i+1, err)
+			return nil, fmt.Errorf("process %d's figures: %w", i, err)
 		}
 	}
-	return nil
+	return shares, nil
 }
 
 // maxProcs bounds the processors a run asks for: past it, more threads

@@ -150,15 +150,26 @@ func TestExecAcrossProcesses(t *testing.T) {
 		if got["train_bytes_read"] != want["train_bytes_read"] {
 			t.Errorf("%s: bytes read %v, one process %v", name, got["train_bytes_read"], want["train_bytes_read"])
 		}
-		// The hosts name each process's ranks.
+		// The hosts name each process's ranks, and what it read: the
+		// processes' shares add up to the stage's.
 		var ranks []string
+		var ops, bytes float64
 		for _, h := range got["hosts"].([]any) {
 			for _, p := range h.(map[string]any)["processes"].([]any) {
-				ranks = append(ranks, fmt.Sprint(p.(map[string]any)["ranks"].(map[string]any)["train"]))
+				p := p.(map[string]any)
+				ranks = append(ranks, fmt.Sprint(p["ranks"].(map[string]any)["train"]))
+				tr := p["stages"].(map[string]any)["train"].(map[string]any)
+				if tr["ops"].(float64) <= 0 {
+					t.Errorf("%s: process %v read nothing: %v", name, p["proc"], tr)
+				}
+				ops, bytes = ops+tr["ops"].(float64), bytes+tr["bytes"].(float64)
 			}
 		}
 		if !slices.Equal(ranks, []string{"0", "1", "2", "3"}) || got["num_hosts"] != float64(len(got["hosts"].([]any))) {
 			t.Errorf("%s: processes' ranks %v, %v hosts of %v", name, ranks, got["num_hosts"], got["hosts"])
+		}
+		if st := stage(got, "train"); ops != st["ops"] || bytes != st["bytes"] {
+			t.Errorf("%s: the processes' shares add up to %v operations and %v bytes, the stage's %v and %v", name, ops, bytes, st["ops"], st["bytes"])
 		}
 		// The stage's operations are every process's.
 		gs, ws := stage(got, "train"), stage(want, "train")

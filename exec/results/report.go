@@ -57,11 +57,23 @@ type HostReport struct {
 	Processes []ProcessReport `json:"processes"`
 }
 
-// ProcessReport is one process of a run and the ranks it ran of each
-// stage that spreads its ranks (stages.Spread), as "first-last".
+// ProcessReport is one process of a run, the ranks it ran of each stage
+// that spreads its ranks (stages.Spread), as "first-last", and, in the
+// summary, what it measured of each stage that ran.
 type ProcessReport struct {
-	Proc  int               `json:"proc"`
-	Ranks map[string]string `json:"ranks,omitempty"`
+	Proc   int                     `json:"proc"`
+	Ranks  map[string]string       `json:"ranks,omitempty"`
+	Stages map[string]ProcessStage `json:"stages,omitempty"`
+}
+
+// ProcessStage is one process's share of a stage's operations: the
+// per-process and per-host breakdown of the stage's figures.
+type ProcessStage struct {
+	Ops    uint64 `json:"ops"`
+	Errors uint64 `json:"errors"`
+	Bytes  int64  `json:"bytes"`
+	// MBPerSecond is Bytes ÷ the stage's wall time, as the stage's own.
+	MBPerSecond float64 `json:"stage_MB_per_second"`
 }
 
 // Canceled reports whether the run was stopped by its context (Ctrl-C)
@@ -121,4 +133,15 @@ type StageReport struct {
 	// Requests counts the HTTP requests of object stores, retries
 	// included; absent for stages that only touched local targets.
 	Requests *backends.StatsSnapshot `json:"requests,omitempty"`
+	// Processes are each process's share of Measured in a run across
+	// processes; absent in a run of one, whose share is all of it.
+	Processes []ProcessShare `json:"processes,omitempty"`
+}
+
+// ProcessShare is what one process of a run measured of a stage.
+type ProcessShare struct {
+	Proc   int    `json:"proc"`
+	Ops    uint64 `json:"ops"`
+	Errors uint64 `json:"errors"`
+	Bytes  int64  `json:"bytes"`
 }

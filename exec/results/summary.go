@@ -54,9 +54,10 @@ type Summary struct {
 
 // stageUnits are the units of the summary's own rates.
 var stageUnits = map[string]string{
-	"stages.*.stage_MB_per_second":             "MB/s (10^6 bytes): every byte the stage moved (read and written, as measured per operation) ÷ the stage's wall time; the table's stage MB/s",
-	"stages.*.endpoints.*.stage_MB_per_second": "MB/s (10^6 bytes): the bytes moved through this endpoint ÷ the stage's wall time",
-	"client_ab.*.stage_MB_per_second_a":        "the stage_MB_per_second of stage_a (and _b of stage_b)",
+	"stages.*.stage_MB_per_second":                     "MB/s (10^6 bytes): every byte the stage moved (read and written, as measured per operation) ÷ the stage's wall time; the table's stage MB/s",
+	"stages.*.endpoints.*.stage_MB_per_second":         "MB/s (10^6 bytes): the bytes moved through this endpoint ÷ the stage's wall time",
+	"client_ab.*.stage_MB_per_second_a":                "the stage_MB_per_second of stage_a (and _b of stage_b)",
+	"hosts.*.processes.*.stages.*.stage_MB_per_second": "MB/s (10^6 bytes): the bytes this process moved in the stage ÷ the stage's wall time",
 }
 
 // StageSummary is one stage's line in the summary.
@@ -108,7 +109,7 @@ func Summarize(rep *Report) Summary {
 	s := Summary{
 		Workload: rep.Workload, Complete: rep.Complete,
 		Start: rep.Start, End: rep.End, Seconds: rep.Seconds,
-		Stages: map[string]StageSummary{}, Skipped: rep.Skipped, Targets: rep.Targets, NumHosts: max(1, len(rep.Hosts)), Hosts: rep.Hosts, GoMaxProcs: rep.GoMaxProcs, Keys: map[string]any{},
+		Stages: map[string]StageSummary{}, Skipped: rep.Skipped, Targets: rep.Targets, NumHosts: max(1, len(rep.Hosts)), Hosts: hostStages(rep), GoMaxProcs: rep.GoMaxProcs, Keys: map[string]any{},
 		Units: maps.Clone(stageUnits),
 	}
 	if rep.Err != nil {
@@ -168,6 +169,44 @@ func stageSummary(sr *StageReport) StageSummary {
 		Ops: sr.Measured.Count, Errors: sr.Measured.Errors, Bytes: sr.Measured.Bytes,
 		MBPerSecond: measure.MBPerSecond(sr.Measured.Bytes, sr.Seconds),
 		Endpoints:   endpoints(sr), Requests: sr.Requests}
+}
+
+// hostStages is the run's hosts with, for each process, its share of
+// every stage that ran: from the stage's per-process figures in a run
+// across processes, and all of the stage's in a run of one.
+func hostStages(rep *Report) []HostReport {
+	procs := 0
+	for _, h := range rep.Hosts {
+		procs += len(h.Processes)
+	}
+	hs := make([]HostReport, len(rep.Hosts))
+	for i, h := range rep.Hosts {
+		hs[i] = HostReport{Host: h.Host}
+		for _, p := range h.Processes {
+			pr := ProcessReport{Proc: p.Proc, Ranks: p.Ranks}
+			for _, sr := range rep.Stages {
+				if sr.Status == StatusNotRun {
+					continue
+				}
+				ps, ok := ProcessStage{Ops: sr.Measured.Count, Errors: sr.Measured.Errors, Bytes: sr.Measured.Bytes}, procs == 1
+				for _, share := range sr.Processes {
+					if share.Proc == p.Proc {
+						ps, ok = ProcessStage{Ops: share.Ops, Errors: share.Errors, Bytes: share.Bytes}, true
+					}
+				}
+				if !ok {
+					continue
+				}
+				ps.MBPerSecond = measure.MBPerSecond(ps.Bytes, sr.Seconds)
+				if pr.Stages == nil {
+					pr.Stages = map[string]ProcessStage{}
+				}
+				pr.Stages[sr.ID] = ps
+			}
+			hs[i].Processes = append(hs[i].Processes, pr)
+		}
+	}
+	return hs
 }
 
 // endpoints sums a stage's operations per endpoint.
