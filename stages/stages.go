@@ -300,6 +300,15 @@ func (e *Env) Group() Group {
 	return e.Processes
 }
 
+// Hosts are the hosts the run's processes run on: this one (Host) in a
+// run of one process.
+func (e *Env) Hosts() []Host {
+	if ms := e.Group().Members(); len(ms) > 1 {
+		return Hosts(ms)
+	}
+	return []Host{e.Host}
+}
+
 // Create creates the detail file name in the stage's directory; without a
 // directory it returns a writer that discards. The files are written while
 // the stage runs, so they stay on disk and out of memory; summary.json,

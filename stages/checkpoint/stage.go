@@ -289,8 +289,14 @@ func (t *task) Run(ctx context.Context, env *stages.Env) (stages.Metrics, error)
 	} else if t.pageCache && !t.spec.ODirect && len(loads) > 0 {
 		// The rules want caches dropped, or O_DIRECT, when a client's
 		// checkpoint is under 3 × its memory: then loads may be served
-		// from memory, not storage.
-		m["potential_caching"] = t.bytes < 3*env.Host.MemoryBytes
+		// from memory, not storage. Across hosts a client's checkpoint
+		// is its share, against the largest host's memory.
+		hosts := env.Hosts()
+		var mem int64
+		for _, h := range hosts {
+			mem = max(mem, h.MemoryBytes)
+		}
+		m["potential_caching"] = t.bytes/int64(len(hosts)) < 3*mem
 	}
 	return m, runErr
 }

@@ -378,10 +378,7 @@ func (r *run) metrics(complete bool) stages.Metrics {
 	// Across processes, the hosts are theirs: memory is the largest
 	// host's, which any host's page cache could hold the dataset's share
 	// in, and the dataset's share is the dataset over the hosts.
-	hosts := []stages.Host{r.env.Host}
-	if g := r.env.Group(); len(g.Members()) > 1 {
-		hosts = stages.Hosts(g.Members())
-	}
+	hosts := r.env.Hosts()
 	var mem int64
 	for _, h := range hosts {
 		mem = max(mem, h.MemoryBytes)
