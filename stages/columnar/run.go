@@ -2,9 +2,11 @@ package columnar
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"math/rand/v2"
 	"sync/atomic"
 	"time"
@@ -25,29 +27,34 @@ type openFile struct {
 	pred int   // the predicate's column chunk, or -1
 }
 
-// counts are one worker's figures, summed at the end.
+// counts are one worker's figures, summed at the end; across processes
+// each process sends its sum to the lead (part).
 type counts struct {
-	queries, rows          int64
-	bytes, footerBytes     int64
-	fileBytes              int64
-	groupsRead, groupsSkip int64
-	noStats                int64 // row groups read for want of statistics
-	hits, misses           int64
-	reads                  int64
+	Queries     int64 `json:"queries"`
+	Rows        int64 `json:"rows"`
+	Bytes       int64 `json:"bytes"`
+	FooterBytes int64 `json:"footer_bytes"`
+	FileBytes   int64 `json:"file_bytes"`
+	GroupsRead  int64 `json:"row_groups_read"`
+	GroupsSkip  int64 `json:"row_groups_skipped"`
+	NoStats     int64 `json:"row_groups_without_statistics"` // row groups read for want of statistics
+	Hits        int64 `json:"footer_cache_hits"`
+	Misses      int64 `json:"footer_cache_misses"`
+	Reads       int64 `json:"reads"`
 }
 
 func (c *counts) add(o *counts) {
-	c.queries += o.queries
-	c.rows += o.rows
-	c.bytes += o.bytes
-	c.footerBytes += o.footerBytes
-	c.fileBytes += o.fileBytes
-	c.groupsRead += o.groupsRead
-	c.groupsSkip += o.groupsSkip
-	c.noStats += o.noStats
-	c.hits += o.hits
-	c.misses += o.misses
-	c.reads += o.reads
+	c.Queries += o.Queries
+	c.Rows += o.Rows
+	c.Bytes += o.Bytes
+	c.FooterBytes += o.FooterBytes
+	c.FileBytes += o.FileBytes
+	c.GroupsRead += o.GroupsRead
+	c.GroupsSkip += o.GroupsSkip
+	c.NoStats += o.NoStats
+	c.Hits += o.Hits
+	c.Misses += o.Misses
+	c.Reads += o.Reads
 }
 
 // worker runs queries one after the other with its own buffer, meter
@@ -64,26 +71,49 @@ type worker struct {
 	counts counts
 }
 
+// Ranks is the stage's workers over all processes, as many as run: a
+// stage of fewer queries than workers runs a worker a query
+// (stages.Spread).
+func (t *task) Ranks() int { return int(min(int64(t.spec.Workers), t.spec.Queries)) }
+
+// Run runs the stage's queries. Across processes each runs its share of
+// the workers and of the query numbers (queryRange), with a footer cache
+// of its own as each host's engine would have, all start the queries
+// together, and the lead gathers every process's counters and latencies,
+// so that its metrics are of every query, as in a run of one process.
 func (t *task) Run(ctx context.Context, env *stages.Env) (stages.Metrics, error) {
 	b, err := env.Target(t.layout.Target)
 	if err != nil {
 		return nil, err
 	}
+	group := env.Group()
+	_, local := group.(stages.LocalGroup)
+	ranks := t.Ranks()
+	first, count := group.Share(ranks)
+	lo, hi := queryRange(first, count, ranks, t.spec.Queries)
 	cache := newFooterCache(t.spec.CacheBytes)
-	workers := make([]*worker, min(int64(t.spec.Workers), t.spec.Queries))
+	workers := make([]*worker, min(int64(count), hi-lo))
 	for i := range workers {
 		pcg := rand.NewPCG(0, 0)
 		workers[i] = &worker{t: t, b: b, rec: env.Meter.Worker(), cache: cache, buf: make([]byte, readBytes),
 			pcg: pcg, rng: rand.New(pcg), lat: measure.NewHistogram()}
 	}
+	name := "columnar-query/" + env.Stage
+	if !local {
+		// The slowest process's time then spans every process's queries.
+		if err := group.Sync(ctx, name); err != nil {
+			return nil, fmt.Errorf("starting the queries with the other processes: %w", err)
+		}
+	}
 	var next atomic.Int64
+	next.Store(lo)
 	start := time.Now()
 	g, gctx := errgroup.WithContext(ctx)
 	for _, w := range workers {
 		g.Go(func() error {
 			for {
 				q := next.Add(1) - 1
-				if q >= t.spec.Queries {
+				if q >= hi {
 					return nil
 				}
 				if err := gctx.Err(); err != nil {
@@ -96,42 +126,133 @@ func (t *task) Run(ctx context.Context, env *stages.Env) (stages.Metrics, error)
 		})
 	}
 	err = g.Wait()
-	secs := time.Since(start).Seconds()
-
-	var c counts
-	lat := measure.NewHistogram()
+	p := part{Seconds: time.Since(start).Seconds(), Latency: measure.NewHistogram()}
 	for _, w := range workers {
-		c.add(&w.counts)
-		lat.Merge(w.lat)
+		p.Counts.add(&w.counts)
+		p.Latency.Merge(w.lat)
 	}
+	if err == nil && !local {
+		err = t.gather(ctx, group, name, &p)
+	}
+	return t.metrics(&p), err
+}
+
+// part is a process's figures as it sends them to the lead: counters, its
+// queries' time and their latency histogram, never a record per query.
+type part struct {
+	Counts  counts             `json:"counts"`
+	Seconds float64            `json:"seconds"`
+	Latency *measure.Histogram `json:"latency"`
+}
+
+// gather sends this process's figures to the lead, which adds every
+// other process's to its own p, each checked first, with the slowest
+// process's seconds: the processes started together.
+func (t *task) gather(ctx context.Context, group stages.Group, name string, p *part) error {
+	parts, err := group.Gather(ctx, name+"/figures", p)
+	if err != nil {
+		return fmt.Errorf("gathering the processes' figures: %w", err)
+	}
+	if !group.Lead() {
+		return nil
+	}
+	// Part 0 is the lead's own, already in p.
+	for i, raw := range parts[1:] {
+		proc := i + 1
+		var o part
+		if err := json.Unmarshal(raw, &o); err != nil {
+			return fmt.Errorf("process %d's figures: %w", proc, err)
+		}
+		if err := t.check(&o, proc, len(parts)); err != nil {
+			return fmt.Errorf("process %d's figures: %w", proc, err)
+		}
+		p.Counts.add(&o.Counts)
+		p.Seconds = max(p.Seconds, o.Seconds)
+		p.Latency.Merge(o.Latency)
+	}
+	return nil
+}
+
+// check holds process proc's part, of procs, to what its share of the
+// queries must give: all of its queries, each one latency, one footer
+// each from the cache or storage, every row group of its file read or
+// skipped.
+func (t *task) check(o *part, proc, procs int) error {
+	first, count := stages.ShareOf(proc, procs, t.Ranks())
+	lo, hi := queryRange(first, count, t.Ranks(), t.spec.Queries)
+	c := &o.Counts
+	for _, n := range []int64{c.Queries, c.Rows, c.Bytes, c.FooterBytes, c.FileBytes, c.GroupsRead, c.GroupsSkip, c.NoStats, c.Hits, c.Misses, c.Reads} {
+		if n < 0 {
+			return fmt.Errorf("a negative count: %+v", *c)
+		}
+	}
+	groups := (t.layout.SamplesPerFile + t.pq.RowGroupRows - 1) / t.pq.RowGroupRows
+	switch {
+	case o.Latency == nil:
+		return errors.New("no latencies")
+	case c.Queries != hi-lo:
+		return fmt.Errorf("%d queries, its share is %d (queries %d-%d)", c.Queries, hi-lo, lo, hi-1)
+	case o.Latency.Count() != uint64(c.Queries):
+		return fmt.Errorf("%d latencies of %d queries", o.Latency.Count(), c.Queries)
+	case c.Hits+c.Misses != c.Queries:
+		return fmt.Errorf("%d footers from the cache and %d read for %d queries", c.Hits, c.Misses, c.Queries)
+	case c.GroupsRead+c.GroupsSkip != c.Queries*groups:
+		return fmt.Errorf("%d row groups read and %d skipped by %d queries of %d row groups each", c.GroupsRead, c.GroupsSkip, c.Queries, groups)
+	case c.FooterBytes > c.Bytes:
+		return fmt.Errorf("%d bytes of footers of %d read", c.FooterBytes, c.Bytes)
+	case math.IsNaN(o.Seconds) || math.IsInf(o.Seconds, 0) || o.Seconds < 0:
+		return fmt.Errorf("%v seconds", o.Seconds)
+	}
+	return nil
+}
+
+// metrics are the stage's figures from p, one process's or, gathered on
+// the lead, every process's.
+func (t *task) metrics(p *part) stages.Metrics {
+	c, lat, secs := &p.Counts, p.Latency, p.Seconds
 	ms := func(q float64) float64 { return float64(lat.Quantile(q)) / 1e6 }
 	m := stages.Metrics{
-		"queries":             c.queries,
-		"throughput_qps":      perSecond(float64(c.queries), secs),
+		"queries":             c.Queries,
+		"throughput_qps":      perSecond(float64(c.Queries), secs),
 		"mean_latency_ms":     float64(lat.Mean()) / 1e6,
 		"p50_latency_ms":      ms(0.50),
 		"p95_latency_ms":      ms(0.95),
 		"p99_latency_ms":      ms(0.99),
 		"p999_latency_ms":     ms(0.999),
-		"rows_read":           c.rows,
-		"rows_per_second":     perSecond(float64(c.rows), secs),
-		"bytes_read":          c.bytes,
-		"footer_bytes_read":   c.footerBytes,
-		"file_bytes":          c.fileBytes,
+		"rows_read":           c.Rows,
+		"rows_per_second":     perSecond(float64(c.Rows), secs),
+		"bytes_read":          c.Bytes,
+		"footer_bytes_read":   c.FooterBytes,
+		"file_bytes":          c.FileBytes,
 		"bytes_read_fraction": 0.0,
-		"reads":               c.reads,
-		"row_groups_read":     c.groupsRead,
-		"row_groups_skipped":  c.groupsSkip,
-		"footer_cache_hits":   c.hits,
-		"footer_cache_misses": c.misses,
+		"reads":               c.Reads,
+		"row_groups_read":     c.GroupsRead,
+		"row_groups_skipped":  c.GroupsSkip,
+		"footer_cache_hits":   c.Hits,
+		"footer_cache_misses": c.Misses,
 	}
-	if c.fileBytes > 0 {
-		m["bytes_read_fraction"] = float64(c.bytes) / float64(c.fileBytes)
+	if c.FileBytes > 0 {
+		m["bytes_read_fraction"] = float64(c.Bytes) / float64(c.FileBytes)
 	}
 	if t.pred != nil {
-		m["row_groups_without_statistics"] = c.noStats
+		m["row_groups_without_statistics"] = c.NoStats
 	}
-	return m, err
+	return m
+}
+
+// queryRange is the query numbers lo..hi-1 of a process that runs
+// workers first..first+count-1 of all: the stage's queries split in
+// proportion to the workers, in order, so that the processes' ranges are
+// apart and together exactly 0..queries-1. A query's file is drawn from
+// its number, so which process runs it changes nothing it reads.
+func queryRange(first, count, all int, queries int64) (lo, hi int64) {
+	// queries×first could overflow where queries mod all × first, below
+	// all², cannot.
+	at := func(k int) int64 {
+		n := int64(all)
+		return queries/n*int64(k) + queries%n*int64(k)/n
+	}
+	return at(first), at(first + count)
 }
 
 func perSecond(x, secs float64) float64 {
@@ -155,31 +276,31 @@ func (w *worker) query(ctx context.Context, q int64) error {
 		return fmt.Errorf("query %d: %s: %w", q, name, err)
 	}
 	if hit {
-		w.counts.hits++
+		w.counts.Hits++
 	} else {
-		w.counts.misses++
+		w.counts.Misses++
 	}
 	fetch := func(off, n int64) (io.ReadCloser, error) { return w.fetch(ctx, name, off, n) }
 	for g := range of.pf.NumRowGroups() {
 		if of.pred >= 0 {
 			skip, known := t.pred.skip(of.pf, g, of.pred)
 			if !known {
-				w.counts.noStats++
+				w.counts.NoStats++
 			}
 			if skip {
-				w.counts.groupsSkip++
+				w.counts.GroupsSkip++
 				continue
 			}
 		}
 		if _, err := of.pf.ReadRowGroupFrom(g, of.cols, w.buf, fetch); err != nil {
 			return fmt.Errorf("query %d: %s: %w", q, name, err)
 		}
-		w.counts.groupsRead++
-		w.counts.rows += of.pf.RowGroupRows(g)
+		w.counts.GroupsRead++
+		w.counts.Rows += of.pf.RowGroupRows(g)
 	}
 	w.lat.Record(time.Since(start))
-	w.counts.queries++
-	w.counts.fileBytes += t.fileBytes
+	w.counts.Queries++
+	w.counts.FileBytes += t.fileBytes
 	return nil
 }
 
@@ -229,10 +350,10 @@ func (w *worker) fetch(ctx context.Context, name string, off, n int64) (io.ReadC
 // figures.
 func (w *worker) ended(op *measure.Operation, err error, footer bool) {
 	op.End(err)
-	w.counts.reads++
-	w.counts.bytes += op.Bytes()
+	w.counts.Reads++
+	w.counts.Bytes += op.Bytes()
 	if footer {
-		w.counts.footerBytes += op.Bytes()
+		w.counts.FooterBytes += op.Bytes()
 	}
 }
 
