@@ -39,7 +39,7 @@ func TestSeriesTree(t *testing.T) {
 		}
 	}
 	exec("unet3d/b200.cue", withSets([]string{"--repeat", "6"}, "datasets.train.files=28", "datasets.train.record_bytes=262144",
-		"datasets.train.record_bytes_stdev=0", "stages.train.epochs=2", "stages.train.computation_time=0.1")...)
+		"datasets.train.record_bytes_stdev=0", "stages.train.epochs=2", "stages.train.computation_time=0.4")...)
 	ck := []string{"stages.checkpoint.model.layers=8", "stages.checkpoint.model.hidden=256", "stages.checkpoint.model.ffn=896",
 		"stages.checkpoint.model.vocab=8000", "stages.checkpoint.chunk_bytes=4194304", "targets.ckpt.uri=file://" + ckpt}
 	exec("llama3/8b.cue", withSets([]string{"--phase", "write"}, ck...)...)

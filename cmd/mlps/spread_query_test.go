@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 )
 
@@ -46,8 +45,8 @@ stages: {
 }
 
 // The query stages across processes: over a collection and indexes built
-// in one process, 2 processes placed by flags and 4 under mpirun each run
-// their share of the 4 query workers and of the 300 queries, and process
+// in one process, 3 plain processes placed by flags and 4 under mpirun
+// each run their share of the 4 query workers and of the 300 queries, and process
 // 0 writes the results of a run of one process: the same summary and
 // metric keys, the same number of queries, and, the searches being
 // deterministic, the same recall figures (the same 40 distinct queries
@@ -133,29 +132,13 @@ func TestQueryAcrossProcesses(t *testing.T) {
 	}
 	compare("one process again", again, 1)
 
-	addr := loopbackAddr(t)
-	two := filepath.Join(dir, "two")
-	var wg sync.WaitGroup
-	codes, errs := make([]int, 2), make([]string, 2)
-	for i := range 2 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			var o, e bytes.Buffer
-			codes[i] = run(append(args(two), "--rank", fmt.Sprint(i), "--world", "2", "--coordinator", addr), &o, &e)
-			errs[i] = e.String()
-		}()
-	}
-	wg.Wait()
-	for i, c := range codes {
-		if c != exitOK {
-			t.Fatalf("process %d: exit %d: %s", i, c, errs[i])
-		}
-	}
-	if !strings.Contains(errs[1], "process 1 of 2 done; process 0 writes the results") {
+	// 3 plain processes: the 4 workers split unevenly, 1, 1 and 2.
+	three := filepath.Join(dir, "three")
+	errs := flagsMLPS(t, 3, args(three)...)
+	if !strings.Contains(errs[1], "process 1 of 3 done; process 0 writes the results") {
 		t.Errorf("process 1 said: %s", errs[1])
 	}
-	compare("2 processes", two, 2)
+	compare("3 processes by flags", three, 3)
 
 	four := filepath.Join(dir, "four")
 	if b := mpirunMLPS(t, args(four)...); !strings.Contains(string(b), "a run of 4 processes (openmpi)") {

@@ -120,7 +120,7 @@ stages: {
 // anything runs.
 func TestExecAcrossProcesses(t *testing.T) {
 	dir := t.TempDir()
-	wl := spreadWorkload(t, dir, 0.02)
+	wl := spreadWorkload(t, dir, 0.1)
 	var out, errb bytes.Buffer
 	one := filepath.Join(dir, "one")
 	if code := run([]string{"exec", wl, "--skip", "gen", "--results", one, "--progress", "none"}, &out, &errb); code != exitOK {
@@ -404,7 +404,7 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-// A kvcache stage of 4 client ranks, each serving 12 requests of 2 users
+// A kvcache stage of 4 client ranks, each serving 6 requests of 2 users
 // with emulated generation, through a cpu tier to files: spread over 4
 // plain processes placed by flags and over 4 under mpirun, process 0's
 // summary has the keys of a run of one process of 4 goroutines, down to
@@ -417,7 +417,7 @@ func TestKVCacheAcrossProcesses(t *testing.T) {
 	wl := filepath.Join(dir, "kv.cue")
 	src := fmt.Sprintf(`name: "kv-spread"
 targets: t: uri: "file://%s"
-stages: kv: {kind: "kvcache", target: "t", bytes_per_token: 64, ranks: 4, users: 2, requests: 12,
+stages: kv: {kind: "kvcache", target: "t", bytes_per_token: 64, ranks: 4, users: 2, requests: 6,
 	generation: "fast", cpu_bytes: 200000, storage_bytes: 8000000, max_concurrent_allocs: 2}
 `, filepath.Join(dir, "data"))
 	if err := os.WriteFile(wl, []byte(src), 0o644); err != nil {
@@ -448,8 +448,8 @@ stages: kv: {kind: "kvcache", target: "t", bytes_per_token: 64, ranks: 4, users:
 				t.Errorf("%s: %s %v, one process %v", name, k, gm[k], wm[k])
 			}
 		}
-		if gm["requests_completed"] != 48.0 {
-			t.Errorf("%s: %v requests, want 4 ranks × 12", name, gm["requests_completed"])
+		if gm["requests_completed"] != 24.0 {
+			t.Errorf("%s: %v requests, want 4 ranks × 6", name, gm["requests_completed"])
 		}
 		g, w := gm["tokens_per_second"].(float64), wm["tokens_per_second"].(float64)
 		if r := g / w; r < 0.5 || r > 2 {
@@ -467,12 +467,12 @@ stages: kv: {kind: "kvcache", target: "t", bytes_per_token: 64, ranks: 4, users:
 				Rank     int `json:"rank"`
 				Requests int `json:"requests_completed"`
 			}
-			if json.Unmarshal([]byte(l), &r) == nil && r.Requests == 12 {
+			if json.Unmarshal([]byte(l), &r) == nil && r.Requests == 6 {
 				ranks = append(ranks, r.Rank)
 			}
 		}
 		if err != nil || !slices.Equal(ranks, []int{0, 1, 2, 3}) {
-			t.Errorf("%s: ranks.jsonl has ranks %v of 12 requests each (%v), want 0-3", name, ranks, err)
+			t.Errorf("%s: ranks.jsonl has ranks %v of 6 requests each (%v), want 0-3", name, ranks, err)
 		}
 	}
 	flagsMLPS(t, 4, "exec", wl, "--results", filepath.Join(dir, "four"), "--progress", "none")
