@@ -1,10 +1,8 @@
 package main
 
 import (
-	"bytes"
 	"fmt"
 	"maps"
-	"os"
 	"path/filepath"
 	"slices"
 	"testing"
@@ -20,7 +18,6 @@ import (
 // itself. The dataset is generated, in one process, under dir.
 func columnarWorkload(t *testing.T, dir string) string {
 	t.Helper()
-	wl := filepath.Join(dir, "w.cue")
 	src := fmt.Sprintf(`name: "spread-columnar"
 seed: 3
 targets: t: uri: "file://%s"
@@ -37,14 +34,7 @@ stages: {
 	cached: {kind: "columnar-query", dataset: "p", columns: ["x_0", "pad"], queries: 600, workers: 6}
 }
 `, filepath.Join(dir, "data"))
-	if err := os.WriteFile(wl, []byte(src), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	var out, errb bytes.Buffer
-	if code := run([]string{"exec", wl, "--only", "gen", "--results", filepath.Join(dir, "gen"), "--progress", "none"}, &out, &errb); code != exitOK {
-		t.Fatalf("generate: exit %d: %s", code, errb.String())
-	}
-	return wl
+	return preparedWorkload(t, dir, src, "gen")
 }
 
 // The columnar-query stage across processes: over a parquet dataset
@@ -63,11 +53,8 @@ func TestColumnarQueryAcrossProcesses(t *testing.T) {
 	args := func(results string) []string {
 		return []string{"exec", wl, "--skip", "gen", "--results", results, "--progress", "none"}
 	}
-	var out, errb bytes.Buffer
 	one := filepath.Join(dir, "one")
-	if code := run(args(one), &out, &errb); code != exitOK {
-		t.Fatalf("one process: exit %d: %s", code, errb.String())
-	}
+	execOK(t, args(one)...)
 	want := readJSON(t, filepath.Join(one, "summary.json"))
 	metrics := func(res, id string) map[string]any {
 		return readJSON(t, filepath.Join(res, "stages", id+".json"))["metrics"].(map[string]any)

@@ -1,11 +1,9 @@
 package main
 
 import (
-	"bytes"
 	"fmt"
 	"maps"
 	"math"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -19,7 +17,6 @@ import (
 // query. The collection and indexes are built, in one process, under dir.
 func queryWorkload(t *testing.T, dir string) string {
 	t.Helper()
-	wl := filepath.Join(dir, "w.cue")
 	src := fmt.Sprintf(`name: "spread-query"
 seed: 5
 targets: t: uri: "file://%s"
@@ -34,14 +31,7 @@ stages: {
 		sweep: {parameter: "nprobe", values: [1, 2]}}
 }
 `, filepath.Join(dir, "data"))
-	if err := os.WriteFile(wl, []byte(src), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	var out, errb bytes.Buffer
-	if code := run([]string{"exec", wl, "--only", "gen,flat,ivf", "--results", filepath.Join(dir, "build"), "--progress", "none"}, &out, &errb); code != exitOK {
-		t.Fatalf("build: exit %d: %s", code, errb.String())
-	}
-	return wl
+	return preparedWorkload(t, dir, src, "gen,flat,ivf")
 }
 
 // The query stages across processes: over a collection and indexes built
@@ -58,11 +48,8 @@ func TestQueryAcrossProcesses(t *testing.T) {
 	args := func(results string) []string {
 		return []string{"exec", wl, "--skip", "gen,flat,ivf", "--results", results, "--progress", "none"}
 	}
-	var out, errb bytes.Buffer
 	one := filepath.Join(dir, "one")
-	if code := run(args(one), &out, &errb); code != exitOK {
-		t.Fatalf("one process: exit %d: %s", code, errb.String())
-	}
+	execOK(t, args(one)...)
 	want := readJSON(t, filepath.Join(one, "summary.json"))
 	wantMetrics := func(id string) map[string]any {
 		return readJSON(t, filepath.Join(one, "stages", id+".json"))["metrics"].(map[string]any)
@@ -70,9 +57,7 @@ func TestQueryAcrossProcesses(t *testing.T) {
 	// A second run of one process answers alike: what the comparison
 	// holds exactly is not timing.
 	again := filepath.Join(dir, "again")
-	if code := run(args(again), &out, &errb); code != exitOK {
-		t.Fatalf("one process again: exit %d: %s", code, errb.String())
-	}
+	execOK(t, args(again)...)
 
 	compare := func(name, res string, procs int) {
 		t.Helper()
