@@ -36,9 +36,9 @@ stages: {
 
 // The query stages across processes: over a collection and indexes built
 // in one process, 3 plain processes placed by flags and 4 under mpirun
-// each run their share of the 4 query workers and of the 300 queries, and process
-// 0 writes the results of a run of one process: the same summary and
-// metric keys, the same number of queries, and, the searches being
+// each run their share of the 4 query workers and of the 300 queries,
+// and process 0 writes the results of a run of one process: the same
+// summary and metric keys, the same number of queries, and, the searches being
 // deterministic, the same recall figures (the same 40 distinct queries
 // answered alike), bytes and reads per query, and stage operations and
 // bytes, but for the IVF_FLAT index that each process opens once.
