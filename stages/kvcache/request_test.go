@@ -1,8 +1,11 @@
 package kvcache
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"math/rand/v2"
+	"strings"
 	"testing"
 	"time"
 
@@ -185,5 +188,59 @@ func TestQueuesPerClass(t *testing.T) {
 	}
 	if n := len(llm.Classes); len(r.stats.classes) != n {
 		t.Errorf("%d class figures for %d classes", len(r.stats.classes), n)
+	}
+}
+
+// A rank's figures cross to the lead of a run across processes as JSON:
+// what arrives passes the lead's check and gives the same metrics as the
+// figures sent, and a part with a rank outside the stage, or without its
+// histograms, is refused.
+func TestRankFiguresWire(t *testing.T) {
+	r, _, meter := newTestRank(t, Spec{StorageBytes: 1 << 30, CPUBytes: 1 << 20})
+	ctx := context.Background()
+	w := &worker{rec: meter.Worker(), buf: make([]byte, r.t.spec.ChunkBytes)}
+	rng := rand.New(rand.NewPCG(7, 8))
+	for i := range 40 {
+		u := &user{User: llm.NewUser(rng), rng: rng}
+		req := &request{user: u, turn: llm.Turn{Context: 64 + 7*i, Gen: 40}, prefix: i%3 - 1, arrival: time.Now()}
+		if err := r.handle(ctx, w, req); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sent := r.figures()
+	b, err := json.Marshal(sent)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("one rank's figures: %d bytes of JSON (%d tiers)", len(b), len(sent.Tiers))
+	var got rankFigures
+	if err := json.Unmarshal(b, &got); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.t.check(&got); err != nil {
+		t.Fatalf("the lead refuses what a rank sent: %v", err)
+	}
+	m1, err := json.Marshal(r.t.metrics([]rankFigures{sent}, []time.Duration{time.Second}, 1<<30))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m2, err := json.Marshal(r.t.metrics([]rankFigures{got}, []time.Duration{time.Second}, 1<<30))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(m1, m2) {
+		t.Errorf("metrics of the figures received differ from the figures sent:\n%s\n%s", m2, m1)
+	}
+
+	bad := got
+	bad.Rank = 1
+	if err := r.t.check(&bad); err == nil || !strings.Contains(err.Error(), "rank 1 of trial 0") {
+		t.Errorf("a rank outside the stage: %v", err)
+	}
+	bad = got
+	bad.Tiers = append([]tierFigures(nil), got.Tiers...)
+	bad.Tiers[len(bad.Tiers)-1].Fsync = nil
+	if err := r.t.check(&bad); err == nil || !strings.Contains(err.Error(), "tier storage without its latencies") {
+		t.Errorf("a tier without its histograms: %v", err)
 	}
 }
