@@ -265,6 +265,15 @@ type Spread interface {
 	Ranks() int
 }
 
+// Unspreadable is implemented by Spread tasks that cannot run across
+// processes in some of their configurations. A run across processes asks
+// each task before any process joins the others.
+type Unspreadable interface {
+	// WhyNotSpread says why this task cannot run across processes and
+	// what to run instead; "" when it can.
+	WhyNotSpread() string
+}
+
 // Headliner is implemented by tasks that can say their key figures in one
 // line for the human summary; the engine asks once the task has run, and
 // the results keep the line.

@@ -32,6 +32,12 @@ func (s *series) spread(p *planner.Plan, where cluster.Place, bind string, repea
 			fmt.Fprintf(s.stderr, "mlps exec: stage %s (%s) cannot run across processes yet: run it in one process first (mlps exec WORKLOAD --only %s), then this with --skip %s\n", n.ID, n.Kind, n.ID, n.ID)
 			return exitUsage
 		}
+		if u, ok := n.Task.(stages.Unspreadable); ok {
+			if why := u.WhyNotSpread(); why != "" {
+				fmt.Fprintf(s.stderr, "mlps exec: stage %s (%s): %s\n", n.ID, n.Kind, why)
+				return exitUsage
+			}
+		}
 		// Every process must host a rank: one with none would never
 		// meet the others at a barrier.
 		if w.Ranks() < where.Procs {

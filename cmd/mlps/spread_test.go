@@ -133,8 +133,8 @@ func execOK(t *testing.T, args ...string) {
 // their share of the 4 ranks, and process 0 writes a
 // summary with the keys of a run of one process of 4 goroutines, its
 // bytes and operations exactly and its samples/s within a factor of 2;
-// the others write none. A stage that cannot spread is refused before
-// anything runs.
+// the others write none. A stage that cannot spread, or cannot as
+// configured, is refused before anything runs.
 func TestExecAcrossProcesses(t *testing.T) {
 	dir := t.TempDir()
 	wl := spreadWorkload(t, dir, 0.1)
@@ -198,6 +198,13 @@ func TestExecAcrossProcesses(t *testing.T) {
 	if code := run([]string{"exec", wl, "--rank", "0", "--world", "2", "--coordinator", addr, "--progress", "none"}, &out, &errb); code != exitUsage ||
 		!strings.Contains(errb.String(), "stage gen (generate) cannot run across processes yet") {
 		t.Errorf("a stage that cannot spread: exit %d: %s", code, errb.String())
+	}
+
+	if code := run([]string{"exec", wl, "--skip", "gen", "--rank", "0", "--world", "2", "--coordinator", addr, "--progress", "none",
+		"--set", "stages.train.checkpoint.target=t", "--set", "stages.train.checkpoint.path=ck", "--set", "stages.train.checkpoint.model_bytes=1000000",
+		"--set", "stages.train.checkpoint.after_epoch=1"}, &out, &errb); code != exitUsage ||
+		!strings.Contains(errb.String(), "stage train (read-epoch): checkpoints within a training run across processes are not supported yet") {
+		t.Errorf("a checkpoint within read-epoch: exit %d: %s", code, errb.String())
 	}
 
 	if code := run([]string{"exec", wl, "--skip", "gen", "--rank", "0", "--world", "5", "--coordinator", addr, "--progress", "none"}, &out, &errb); code != exitUsage ||

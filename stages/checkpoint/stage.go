@@ -219,15 +219,8 @@ func (t *task) Run(ctx context.Context, env *stages.Env) (stages.Metrics, error)
 		if err == nil && !local {
 			var parts []json.RawMessage
 			if parts, err = group.Gather(ctx, tag, ranks); err == nil && group.Lead() {
-				var all []ckpt.RankResult
-				for _, p := range parts {
-					var rs []ckpt.RankResult
-					if err = json.Unmarshal(p, &rs); err != nil {
-						break
-					}
-					all = append(all, rs...)
-				}
-				ranks, pr = all, ckpt.Phase(all)
+				ranks, err = t.gathered(parts)
+				pr = ckpt.Phase(ranks)
 			}
 		}
 		for _, rr := range ranks {
@@ -299,6 +292,30 @@ func (t *task) Run(ctx context.Context, env *stages.Env) (stages.Metrics, error)
 		m["potential_caching"] = t.bytes/int64(len(hosts)) < 3*mem
 	}
 	return m, runErr
+}
+
+// gathered is every process's rank results of a save or load, in process
+// order, each process's checked to be its share of the ranks: a phase
+// whose figures lack a rank would describe less than a checkpoint.
+func (t *task) gathered(parts []json.RawMessage) ([]ckpt.RankResult, error) {
+	var all []ckpt.RankResult
+	for i, p := range parts {
+		var rs []ckpt.RankResult
+		if err := json.Unmarshal(p, &rs); err != nil {
+			return nil, fmt.Errorf("process %d's ranks: %w", i, err)
+		}
+		first, count := stages.ShareOf(i, len(parts), int(t.ranks))
+		if len(rs) != count {
+			return nil, fmt.Errorf("process %d sent %d ranks' results, its share is %d", i, len(rs), count)
+		}
+		for j, rr := range rs {
+			if rr.Rank != int64(first+j) {
+				return nil, fmt.Errorf("process %d sent rank %d's results where its share has rank %d", i, rr.Rank, first+j)
+			}
+		}
+		all = append(all, rs...)
+	}
+	return all, nil
 }
 
 // plural is one when n is 1, and many with n otherwise.

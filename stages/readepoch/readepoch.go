@@ -78,6 +78,15 @@ func init() {
 // run's processes (stages.Spread).
 func (t *task) Ranks() int { return t.spec.Accelerators }
 
+// WhyNotSpread refuses checkpoints within the training run across
+// processes: they save from one process (stages.Unspreadable).
+func (t *task) WhyNotSpread() string {
+	if t.checkpoints() > 0 {
+		return "checkpoints within a training run across processes are not supported yet: leave the read-epoch stage's checkpoint out, and run a checkpoint stage of its own"
+	}
+	return ""
+}
+
 type task struct {
 	id   string
 	spec Spec

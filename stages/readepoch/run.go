@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"encoding/binary"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"sync"
@@ -49,8 +50,12 @@ func (t *task) Run(ctx context.Context, env *stages.Env) (stages.Metrics, error)
 	}
 	defer r.ranks.Close()
 	var save func(e int) error
-	if _, local := env.Group().(stages.LocalGroup); !local && t.checkpoints() > 0 {
-		return nil, fmt.Errorf("checkpoints within a training run across processes are not supported yet: run the checkpoint stage of its own")
+	if _, local := env.Group().(stages.LocalGroup); !local {
+		// mlps exec refuses it before any process joins; this holds
+		// for any other caller.
+		if why := t.WhyNotSpread(); why != "" {
+			return nil, errors.New(why)
+		}
 	}
 	if t.checkpoints() > 0 {
 		cb, err := env.Target(t.ckpt.Target)
